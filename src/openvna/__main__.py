@@ -1,0 +1,3 @@
+from openvna.cli.main import main
+
+main()

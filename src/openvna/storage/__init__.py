@@ -1,0 +1,7 @@
+"""Blob stores: the BlobStore port and its implementations."""
+
+from openvna.storage.base import BlobStore
+from openvna.storage.filesystem import FilesystemBlobStore
+from openvna.storage.memory import MemoryBlobStore
+
+__all__ = ["BlobStore", "FilesystemBlobStore", "MemoryBlobStore"]

@@ -1,0 +1,46 @@
+"""The blob store port: where the archive keeps the bytes of each instance.
+
+Keys are built by the archive from validated UIDs (``study/series/instance.dcm``), never from raw
+client input. A store translates its own failures into ArchiveError subclasses (ENOSPC becomes
+OutOfResources) so services never see OSError.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+__all__ = ["BlobStore"]
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    def spool_dir(self) -> Path:
+        """A directory on the same filesystem as the blobs, for parts being received."""
+        ...
+
+    def put_file(self, key: str, source: Path) -> int:
+        """Move a finished spool file into place atomically (fsync, rename); return its size."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes) -> int:
+        """Write ``data`` under ``key`` atomically; return its size."""
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the blob for reading (raises NotFound)."""
+        ...
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """Read ``length`` bytes at ``offset`` (raises NotFound)."""
+        ...
+
+    def size(self, key: str) -> int:
+        """Size of the blob in bytes (raises NotFound)."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the blob; a missing blob is not an error (deletes are idempotent)."""
+        ...
+
+    def exists(self, key: str) -> bool: ...

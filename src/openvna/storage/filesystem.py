@@ -1,0 +1,102 @@
+"""Blobs as files under one directory, written with temp file + fsync + rename."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from openvna.errors import NotFound, OutOfResources
+
+__all__ = ["FilesystemBlobStore"]
+
+_OUT_OF_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+class FilesystemBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._blobs = self.root / "blobs"
+        self._spool = self.root / "spool"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._spool.mkdir(parents=True, exist_ok=True)
+
+    def spool_dir(self) -> Path:
+        return self._spool
+
+    def path(self, key: str) -> Path:
+        """The file of ``key``; for zero-copy sends (sendfile) by the web layer."""
+        path = (self._blobs / key).resolve()
+        if not path.is_relative_to(self._blobs):
+            raise NotFound(f"no blob {key!r}")
+        return path
+
+    def put_file(self, key: str, source: Path) -> int:
+        target = self.path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(source, "rb+") as handle:
+                os.fsync(handle.fileno())
+                size = os.fstat(handle.fileno()).st_size
+            os.replace(source, target)
+            _fsync_dir(target.parent)
+        except OSError as exc:
+            raise _translate(exc, key) from exc
+        return size
+
+    def put_bytes(self, key: str, data: bytes) -> int:
+        try:
+            fd, name = tempfile.mkstemp(dir=self._spool, suffix=".part")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise _translate(exc, key) from exc
+        return self.put_file(key, Path(name))
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return open(self.path(key), "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"no blob {key!r}") from exc
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        with self.open(key) as handle:
+            handle.seek(offset)
+            return handle.read(length)
+
+    def size(self, key: str) -> int:
+        try:
+            return self.path(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise NotFound(f"no blob {key!r}") from exc
+
+    def delete(self, key: str) -> None:
+        path = self.path(key)
+        path.unlink(missing_ok=True)
+        for parent in (path.parent, path.parent.parent):
+            if parent == self._blobs:
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (POSIX keeps directory entries in the directory's data)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _translate(exc: OSError, key: str) -> Exception:
+    if exc.errno in _OUT_OF_SPACE:
+        return OutOfResources(f"no space left to store {key!r}")
+    return exc
