@@ -1,1 +1,6 @@
+"""The archive services: store, find, retrieve, delete. No HTTP, no DIMSE here."""
 
+from openvna.archive.outcome import Origin, StoreOutcome, StoreStatus
+from openvna.archive.service import Archive
+
+__all__ = ["Archive", "Origin", "StoreOutcome", "StoreStatus"]

@@ -1,0 +1,7 @@
+"""Placeholder until the dump command lands (being written now)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,7 @@
+"""Placeholder until the serve command lands (being written now)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

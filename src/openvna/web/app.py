@@ -1,0 +1,50 @@
+"""The ASGI application: DICOMweb under /dicomweb, errors mapped once, API keys when configured."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Mount
+
+from openvna.archive import Archive
+from openvna.errors import ArchiveError
+from openvna.settings import Settings
+from openvna.web.auth import ApiKeyMiddleware
+from openvna.web.dicomweb.routes import routes as dicomweb_routes
+from openvna.web.errors import handle_archive_error, handle_http_exception, handle_unexpected
+from openvna.web.urls import DICOMWEB_PREFIX
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("openvna.web")
+
+
+def create_app(settings: Settings, archive: Archive) -> Starlette:
+    """Build the app over an archive; the caller owns the archive's lifetime."""
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=["*"],
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["Warning", "Content-Location", "Location"],
+        )
+    ]
+    if settings.auth.api_keys:
+        middleware.append(Middleware(ApiKeyMiddleware, keys=settings.auth.api_keys))
+    app = Starlette(
+        routes=[Mount(DICOMWEB_PREFIX, routes=dicomweb_routes)],
+        middleware=middleware,
+        exception_handlers={
+            ArchiveError: handle_archive_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+    )
+    app.state.settings = settings
+    app.state.archive = archive
+    return app

@@ -1,0 +1,1 @@
+"""Placeholder: capabilities transactions (being written now)."""

@@ -1,0 +1,1 @@
+"""Placeholder: delete transactions (being written now)."""

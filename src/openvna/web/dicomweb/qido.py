@@ -1,0 +1,1 @@
+"""Placeholder: qido transactions (being written now)."""

@@ -1,0 +1,1 @@
+"""Placeholder: stow transactions (being written now)."""

@@ -1,0 +1,1 @@
+"""Placeholder: wado transactions (being written now)."""

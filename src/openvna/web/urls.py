@@ -1,0 +1,31 @@
+"""The only builder of public URLs: the DICOMweb base that replaces BASE_MARKER in bodies."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from openvna.dicom.json import BASE_MARKER
+
+__all__ = ["DICOMWEB_PREFIX", "dicomweb_base", "expand"]
+
+DICOMWEB_PREFIX = "/dicomweb"
+_MARKER = BASE_MARKER.encode()
+
+
+def dicomweb_base(request: Request) -> str:
+    """The DICOMweb root as the client sees it: the configured public URL, else this request's.
+
+    Honours X-Forwarded-Proto/Host so RetrieveURLs stay reachable behind a reverse proxy.
+    """
+    public = request.app.state.settings.server.public_url
+    if public:
+        return public.rstrip("/") + DICOMWEB_PREFIX
+    headers = request.headers
+    scheme = headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
+    host = headers.get("x-forwarded-host") or headers.get("host") or request.url.netloc
+    return f"{scheme}://{host.split(',')[0].strip()}{DICOMWEB_PREFIX}"
+
+
+def expand(body: bytes, base: str) -> bytes:
+    """Replace the base marker in stored JSON/XML by the real base URL (one pass, no parse)."""
+    return body.replace(_MARKER, base.encode())
