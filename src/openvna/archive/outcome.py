@@ -1,4 +1,4 @@
-"""Per-instance store results as values (Orthanc's StoreStatus, dicom-server's StoreResponseBuilder).
+"""Per-instance store results as values (as Orthanc's StoreStatus, dicom-server's responses).
 
 Failure and warning codes are those of PS3.18 Table 10.5.3-2 / PS3.4 Annex B.2.3 so that STOW-RS
 (FailureReason 0008,1197; WarningReason 0008,1196) and C-STORE report the same numbers.
@@ -16,6 +16,8 @@ DUPLICATE_SOP_INSTANCE = 0x0111
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 OUT_OF_RESOURCES = 0xA700
 DATASET_DOES_NOT_MATCH = 0xA900
+# PS3.18 §10.5.3: an instance whose Study Instance UID differs from the target study.
+STUDY_UID_MISMATCH = 0xA900
 CANNOT_UNDERSTAND = 0xC000
 COERCION_OF_DATA_ELEMENTS = 0xB000
 ELEMENTS_DISCARDED = 0xB006

@@ -1,1 +1,25 @@
-"""Placeholder: delete transactions (being written now)."""
+"""Deletion of a study, series or instance (not in PS3.18; as dcm4chee and dicom-server do it)."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openvna.dicom.uid import require_uid
+
+__all__ = ["delete_resource"]
+
+
+async def delete_resource(request: Request) -> Response:
+    """Remove rows then blobs; 204 on success, 404 naming the missing level."""
+    params = request.path_params
+    study = require_uid(params["study"], "StudyInstanceUID")
+    series = params.get("series")
+    sop = params.get("instance")
+    if series is not None:
+        require_uid(series, "SeriesInstanceUID")
+    if sop is not None:
+        require_uid(sop, "SOPInstanceUID")
+    await run_in_threadpool(request.app.state.archive.delete, study, series, sop)
+    return Response(status_code=204)

@@ -1,0 +1,84 @@
+"""DICOM datasets as HTTP bodies: JSON arrays or multipart/related XML, one place for both.
+
+Used by QIDO-RS results and STOW-RS/metadata responses, so the Accept rules and the marker
+expansion of RetrieveURL/BulkDataURI live once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openvna.dicom.media import parse_accept
+from openvna.dicom.xml import json_to_xml
+from openvna.errors import NotAcceptable
+from openvna.web.urls import dicomweb_base, expand
+
+__all__ = ["DatasetFormat", "dicom_response", "negotiate_dataset_format", "warning_header"]
+
+
+class DatasetFormat(Enum):
+    JSON = "application/dicom+json"
+    XML = 'multipart/related; type="application/dicom+xml"'
+
+
+_JSON_TYPES = {"application/dicom+json", "application/json", "*/*", "application/*"}
+
+
+def negotiate_dataset_format(request: Request) -> DatasetFormat:
+    """JSON by default (PS3.18 §8.7.3.5); XML only as multipart/related (PS3.18 §10.6.3)."""
+    header = request.headers.get("accept", "")
+    if not header.strip():
+        return DatasetFormat.JSON
+    for media in parse_accept(header):
+        if media.type in _JSON_TYPES:
+            return DatasetFormat.JSON
+        if media.type == "multipart/related" and media.params.get("type", "").lower() in (
+            "application/dicom+xml",
+            "",
+        ):
+            return DatasetFormat.XML
+        if media.type in ("application/dicom+xml", "application/xml", "text/xml"):
+            return DatasetFormat.XML
+    raise NotAcceptable(
+        f"cannot answer in {header!r}: offered application/dicom+json and "
+        'multipart/related; type="application/dicom+xml"'
+    )
+
+
+def warning_header(warnings: Iterable[str]) -> dict[str, str]:
+    """PS3.18 §8.6.3 Warning header field (299 = miscellaneous persistent warning)."""
+    texts = [f'299 openvna "{text}"' for text in warnings]
+    return {"Warning": ", ".join(texts)} if texts else {}
+
+
+def dicom_response(
+    request: Request,
+    datasets: list[dict[str, Any]] | dict[str, Any],
+    media: DatasetFormat,
+    warnings: Iterable[str] = (),
+    status: int = 200,
+) -> Response:
+    base = dicomweb_base(request)
+    headers = warning_header(warnings)
+    if media is DatasetFormat.JSON:
+        body = expand(orjson.dumps(datasets), base)
+        return Response(body, status, headers, media_type="application/dicom+json")
+    items = datasets if isinstance(datasets, list) else [datasets]
+    boundary = secrets.token_hex(16)
+    chunks = []
+    for item in items:
+        chunks.append(
+            f"--{boundary}\r\nContent-Type: application/dicom+xml\r\n\r\n".encode()
+            + expand(json_to_xml(item), base)
+            + b"\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n".encode())
+    content_type = f'multipart/related; type="application/dicom+xml"; boundary={boundary}'
+    return Response(b"".join(chunks), status, headers, media_type=content_type)

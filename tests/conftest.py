@@ -1,0 +1,169 @@
+"""Shared fixtures: settings, an archive and a live server, each on SQLite and on PostgreSQL.
+
+The PostgreSQL variants use the server at OPENVNA_TEST_PG_URL (default: the local one with trust
+auth, database ``test``), each test in a schema of its own; they skip, saying so, when no server
+answers. CI sets OPENVNA_REQUIRE_PG=1 so that a missing server fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from openvna.archive import Archive
+from openvna.runtime import build_archive
+from openvna.settings import Settings, load_settings
+from openvna.web.app import create_app
+
+PG_URL = os.environ.get("OPENVNA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _pg_reachable() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    import psycopg
+
+    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {PG_URL}: {str(exc).strip()[:120]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_status() -> str | None:
+    return _pg_reachable()
+
+
+@pytest.fixture
+def index_url(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_status: str | None
+) -> Iterator[str]:
+    """An empty index URL for the engine under test (param 'sqlite' or 'postgresql')."""
+    engine = getattr(request, "param", "sqlite")
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp_path / 'index.sqlite'}"
+        return
+    if pg_status:
+        if os.environ.get("OPENVNA_REQUIRE_PG"):
+            pytest.fail(pg_status)
+        pytest.skip(pg_status)
+    yield from _pg_schema_url()
+
+
+def _pg_schema_url() -> Iterator[str]:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, index_url: str) -> Callable[..., Settings]:
+    """Settings over a fresh data directory and index; keyword sections override."""
+
+    def make(**sections: Any) -> Settings:
+        base: dict[str, Any] = {
+            "storage": {"data_dir": tmp_path / "data"},
+            "index": {"url": index_url},
+            "server": {"host": "127.0.0.1", "port": 0},
+        }
+        for name, values in sections.items():
+            base[name] = {**base.get(name, {}), **values}
+        return load_settings(None, base, environ={})
+
+    return make
+
+
+@pytest.fixture
+def archive(settings_factory: Callable[..., Settings]) -> Iterator[Archive]:
+    archive = build_archive(settings_factory())
+    try:
+        yield archive
+    finally:
+        archive.close()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    archive: Archive
+    settings: Settings
+
+    @property
+    def dicomweb(self) -> str:
+        return self.url + "/dicomweb"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.settings.storage.data_dir)
+
+
+class _ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test runner owns signals
+        pass
+
+
+@pytest.fixture
+def live_server_factory(
+    settings_factory: Callable[..., Settings],
+) -> Iterator[Callable[..., LiveServer]]:
+    """Start servers on 127.0.0.1, port 0; each stops by itself at the end of the test."""
+    running: list[tuple[_ThreadedServer, threading.Thread, Archive]] = []
+
+    def start(**sections: Any) -> LiveServer:
+        settings = settings_factory(**sections)
+        archive = build_archive(settings)
+        config = uvicorn.Config(
+            create_app(settings, archive),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+        server = _ThreadedServer(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread, archive))
+        for _ in range(500):
+            if server.started:
+                break
+            thread.join(0.01)
+        else:
+            raise RuntimeError("test server did not start")
+        port = server.servers[0].sockets[0].getsockname()[1]
+        return LiveServer(f"http://127.0.0.1:{port}", archive, settings)
+
+    yield start
+    for server, thread, archive in running:
+        server.should_exit = True
+        thread.join(10)
+        archive.close()
+
+
+@pytest.fixture
+def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    return live_server_factory()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that uses an index on both engines, through the index_url fixture."""
+    if "index_url" in metafunc.fixturenames:
+        metafunc.parametrize("index_url", ENGINES, indirect=True)
