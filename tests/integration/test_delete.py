@@ -2,9 +2,9 @@
 
 import httpx
 import pytest
-from tests.factories import make_instance
 
 from openvna.archive import Origin
+from tests.factories import make_instance
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,9 @@ import httpx
 import pytest
 from dicomweb_client import DICOMwebClient
 from requests import HTTPError
-from tests.factories import make_instance
 
 from openvna.archive import Origin
+from tests.factories import make_instance
 
 pytestmark = pytest.mark.integration
 

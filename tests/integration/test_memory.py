@@ -1,0 +1,118 @@
+"""A study larger than 1 GB goes in (STOW-RS) and out (WADO-RS) with the server's RSS < 300 MB.
+
+The server runs as its own process (`openvna serve`), so its peak RSS (VmHWM) is measured alone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+
+import httpx
+import pytest
+from pydicom.uid import generate_uid as pydicom_uid
+
+from tests.factories import make_instance
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+INSTANCES = 2200  # 512 x 512 x 16 bit: ~1.15 GB
+RSS_LIMIT_KB = 300 * 1024
+BOUNDARY = "openvna-memory-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "openvna",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OPENVNA_INDEX__URL": ""},
+    )
+    url = f"http://127.0.0.1:{port}/dicomweb"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(url + "/studies", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("openvna serve did not start: " + process.stderr.read1().decode())
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _peak_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def _body(study_uid: str, series_uid: str) -> Iterator[bytes]:
+    template = make_instance(study_uid=study_uid, series_uid=series_uid, rows=512, columns=512)
+    for number in range(1, INSTANCES + 1):
+        template.SOPInstanceUID = pydicom_uid()
+        template.InstanceNumber = number
+        buffer = BytesIO()
+        template.save_as(buffer, enforce_file_format=True)
+        yield f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+        yield buffer.getvalue()
+        yield b"\r\n"
+    yield f"--{BOUNDARY}--\r\n".encode()
+
+
+def test_one_gigabyte_study_in_and_out_with_flat_memory(server) -> None:
+    url, pid = server
+    study_uid, series_uid = pydicom_uid(), pydicom_uid()
+    content_type = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
+    stored = httpx.post(
+        f"{url}/studies",
+        content=_body(study_uid, series_uid),
+        headers={"Content-Type": content_type, "Accept": "application/dicom+json"},
+        timeout=600,
+    )
+    assert stored.status_code == 200, stored.text[:500]
+    assert len(stored.json()["00081199"]["Value"]) == INSTANCES
+    after_store = _peak_rss_kb(pid)
+
+    received = 0
+    parts = 0
+    with httpx.stream("GET", f"{url}/studies/{study_uid}", timeout=600) as response:
+        assert response.status_code == 200
+        for chunk in response.iter_bytes(1 << 20):
+            received += len(chunk)
+            parts += chunk.count(b"Content-Type: application/dicom")
+    assert received > 1_000_000_000
+    assert parts == INSTANCES
+    peak = _peak_rss_kb(pid)
+    print(
+        f"\nserver peak RSS: after STOW {after_store / 1024:.0f} MB, "
+        f"after WADO {peak / 1024:.0f} MB for {received / 1e9:.2f} GB"
+    )
+    assert peak < RSS_LIMIT_KB, f"peak RSS {peak / 1024:.0f} MB"
