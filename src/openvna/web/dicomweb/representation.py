@@ -15,41 +15,34 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openvna.dicom.media import parse_accept
+from openvna.dicom.media import Offer, negotiate, parse_accept
 from openvna.dicom.xml import json_to_xml
-from openvna.errors import NotAcceptable
 from openvna.web.urls import dicomweb_base, expand
 
 __all__ = ["DatasetFormat", "dicom_response", "negotiate_dataset_format", "warning_header"]
 
 
 class DatasetFormat(Enum):
-    JSON = "application/dicom+json"
-    XML = 'multipart/related; type="application/dicom+xml"'
+    """How datasets go out: a JSON array (either JSON media type) or one XML document a part."""
+
+    DICOM_JSON = "application/dicom+json"
+    JSON = "application/json"
+    XML = "application/dicom+xml"
 
 
-_JSON_TYPES = {"application/dicom+json", "application/json", "*/*", "application/*"}
+# Server preference first: DICOM JSON is the default (PS3.18 §8.7.3.5); XML only as
+# multipart/related, one NativeDicomModel a part (PS3.18 §10.6.3, PS3.19 A.1).
+_OFFERS = (
+    Offer(DatasetFormat.DICOM_JSON.value, multipart=False),
+    Offer(DatasetFormat.JSON.value, multipart=False),
+    Offer(DatasetFormat.XML.value, multipart=True),
+)
 
 
 def negotiate_dataset_format(request: Request) -> DatasetFormat:
-    """JSON by default (PS3.18 §8.7.3.5); XML only as multipart/related (PS3.18 §10.6.3)."""
-    header = request.headers.get("accept", "")
-    if not header.strip():
-        return DatasetFormat.JSON
-    for media in parse_accept(header):
-        if media.type in _JSON_TYPES:
-            return DatasetFormat.JSON
-        if media.type == "multipart/related" and media.params.get("type", "").lower() in (
-            "application/dicom+xml",
-            "",
-        ):
-            return DatasetFormat.XML
-        if media.type in ("application/dicom+xml", "application/xml", "text/xml"):
-            return DatasetFormat.XML
-    raise NotAcceptable(
-        f"cannot answer in {header!r}: offered application/dicom+json and "
-        'multipart/related; type="application/dicom+xml"'
-    )
+    """Pick JSON or XML from the Accept header (q-values honoured); 406 when neither fits."""
+    chosen = negotiate(parse_accept(request.headers.get("accept")), _OFFERS)
+    return DatasetFormat(chosen.media_type)
 
 
 def warning_header(warnings: Iterable[str]) -> dict[str, str]:
@@ -67,9 +60,9 @@ def dicom_response(
 ) -> Response:
     base = dicomweb_base(request)
     headers = warning_header(warnings)
-    if media is DatasetFormat.JSON:
+    if media is not DatasetFormat.XML:
         body = expand(orjson.dumps(datasets), base)
-        return Response(body, status, headers, media_type="application/dicom+json")
+        return Response(body, status, headers, media_type=media.value)
     items = datasets if isinstance(datasets, list) else [datasets]
     boundary = secrets.token_hex(16)
     chunks = []
