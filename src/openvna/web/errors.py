@@ -37,7 +37,7 @@ async def handle_archive_error(request: Request, exc: Exception) -> Response:
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}")
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
