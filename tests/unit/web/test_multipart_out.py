@@ -1,0 +1,191 @@
+"""The streaming multipart/related writer: framing, lengths, thread hops, blob spans."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from python_multipart import MultipartParser
+
+from openvna.errors import ArchiveError
+from openvna.storage.filesystem import FilesystemBlobStore
+from openvna.storage.memory import MemoryBlobStore
+from openvna.web import multipart_out
+from openvna.web.multipart_out import (
+    SLICE,
+    Blob,
+    MultipartBody,
+    Part,
+    multipart_response,
+    single_part_response,
+)
+
+
+def _collect(body: AsyncIterable[bytes | memoryview]) -> tuple[bytes, list[int]]:
+    async def run() -> tuple[bytes, list[int]]:
+        chunks = [bytes(chunk) async for chunk in body]
+        return b"".join(chunks), [len(c) for c in chunks]
+
+    return asyncio.run(run())
+
+
+def _parse(data: bytes, boundary: str) -> list[tuple[dict[str, str], bytes]]:
+    """Split with a real parser (python-multipart), as a client would."""
+    parts: list[tuple[dict[str, str], bytes]] = []
+    state: dict[str, Any] = {}
+
+    def on_part_begin() -> None:
+        state.update(headers={}, data=bytearray())
+
+    def on_header_field(buf: bytes, start: int, end: int) -> None:
+        state["field"] = buf[start:end].decode().lower()
+
+    def on_header_value(buf: bytes, start: int, end: int) -> None:
+        state["headers"][state["field"]] = buf[start:end].decode()
+
+    def on_part_data(buf: bytes, start: int, end: int) -> None:
+        state["data"] += buf[start:end]
+
+    def on_part_end() -> None:
+        parts.append((state["headers"], bytes(state["data"])))
+
+    callbacks: Any = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+    }
+    parser = MultipartParser(boundary, callbacks)
+    parser.write(data)
+    parser.finalize()
+    return parts
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FilesystemBlobStore:
+    return FilesystemBlobStore(tmp_path)
+
+
+def test_parts_round_trip_through_a_real_parser(store: FilesystemBlobStore) -> None:
+    first, second = os.urandom(3 * SLICE + 17), b"\r\n--not-a-boundary\r\n\r\n"
+    store.put_bytes("s/se/a.dcm", first)
+    parts = [
+        Part(
+            "application/dicom; transfer-syntax=1.2.840.10008.1.2.1",
+            Blob("s/se/a.dcm", len(first)),
+            "http://x/a",
+        ),
+        Part("application/dicom+xml", second),
+    ]
+    body = MultipartBody(parts, store)
+    data, sizes = _collect(body)
+    assert len(data) == body.content_length
+    assert max(sizes) <= SLICE
+    parsed = _parse(data, body.boundary)
+    assert [p[1] for p in parsed] == [first, second]
+    assert parsed[0][0] == {
+        "content-type": "application/dicom; transfer-syntax=1.2.840.10008.1.2.1",
+        "content-location": "http://x/a",
+        "content-length": str(len(first)),
+    }
+    assert "content-location" not in parsed[1][0]
+    assert data.endswith(f"\r\n--{body.boundary}--\r\n".encode())
+
+
+def test_empty_body_is_just_the_close_delimiter(store: FilesystemBlobStore) -> None:
+    body = MultipartBody([], store, boundary="b0")
+    data, _ = _collect(body)
+    assert data == b"--b0--\r\n"
+    assert body.content_length == len(data)
+
+
+def test_spans_are_concatenated_in_order() -> None:
+    store = MemoryBlobStore()
+    store.put_bytes("k", bytes(range(100)))
+    blob = Blob.of_spans("k", [(50, 10), (5, 3)])
+    assert blob.size == 13
+    data, _ = _collect(MultipartBody([Part("image/jpeg", blob)], store, boundary="b"))
+    assert _parse(data, "b")[0][1] == bytes(range(50, 60)) + bytes(range(5, 8))
+
+
+def _count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    hops: list[str] = []
+    real: Callable[..., Any] = multipart_out.to_thread.run_sync
+
+    async def counting(func: Callable[..., Any], *args: Any) -> Any:
+        hops.append(getattr(func, "__name__", "?"))
+        return await real(func, *args)
+
+    monkeypatch.setattr(multipart_out.to_thread, "run_sync", counting)
+    return hops
+
+
+def test_small_blobs_take_one_thread_hop_each(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops = _count_hops(monkeypatch)
+    parts = []
+    for n in range(5):
+        store.put_bytes(f"k{n}", os.urandom(2 * SLICE + n))
+        parts.append(Part("application/dicom", Blob(f"k{n}", 2 * SLICE + n)))
+    data, sizes = _collect(MultipartBody(parts, store, boundary="b"))
+    assert hops == ["_read_all"] * 5
+    assert len(_parse(data, "b")) == 5
+    assert max(sizes) == SLICE
+
+
+def test_large_blob_is_read_one_slice_per_hop(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(multipart_out, "WHOLE_READ_LIMIT", SLICE)
+    hops = _count_hops(monkeypatch)
+    content = os.urandom(3 * SLICE + 5)
+    store.put_bytes("big", content)
+    data, _ = _collect(MultipartBody([Part("a/b", Blob("big", len(content)))], store, "b"))
+    assert _parse(data, "b")[0][1] == content
+    assert hops == ["open"] + ["_read_at"] * 4
+
+
+def test_short_blob_aborts_the_stream(store: FilesystemBlobStore) -> None:
+    store.put_bytes("short", b"1234")
+    with pytest.raises(ArchiveError, match="holds 4 bytes where the index says 10"):
+        _collect(MultipartBody([Part("a/b", Blob("short", 10))], store))
+
+
+def test_short_large_blob_aborts_the_stream(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(multipart_out, "WHOLE_READ_LIMIT", 4)
+    store.put_bytes("short", b"123456")
+    with pytest.raises(ArchiveError, match="'short' holds 6 bytes where the index says 10"):
+        _collect(MultipartBody([Part("a/b", Blob("short", 10))], store))
+
+
+def test_multipart_response_headers(store: FilesystemBlobStore) -> None:
+    store.put_bytes("k", b"abc")
+    response = multipart_response(
+        [Part("application/dicom", Blob("k", 3))], store, "application/dicom"
+    )
+    content_type = response.headers["content-type"]
+    assert content_type.startswith('multipart/related; type="application/dicom"; boundary=')
+    boundary = content_type.rsplit("=", 1)[1]
+    data, _ = _collect(response.body_iterator)
+    assert int(response.headers["content-length"]) == len(data)
+    assert _parse(data, boundary)[0][1] == b"abc"
+
+
+def test_single_part_response_streams_the_body(store: FilesystemBlobStore) -> None:
+    store.put_bytes("k", b"abcdef")
+    part = Part("application/octet-stream", Blob.of_spans("k", [(1, 3)]), "http://x/bulk")
+    response = single_part_response(part, store)
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["content-length"] == "3"
+    assert response.headers["content-location"] == "http://x/bulk"
+    assert _collect(response.body_iterator)[0] == b"bcd"
+    in_memory = single_part_response(Part("text/plain", b"xyz"), store)
+    assert _collect(in_memory.body_iterator)[0] == b"xyz"
