@@ -1,0 +1,279 @@
+"""DICOM Part 10 files (PS3.10 §7): read a header without the pixels, write with File Meta.
+
+Ingest parses each file once: pydicom reads the header and stops at Pixel Data, then this module
+reads the Pixel Data element's own header to record where its value and each frame lie, so that
+frames and bulk data are later served straight from the stored file. Anything that is not a
+complete Part 10 file is refused here, with a message saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.filewriter import dcmwrite
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
+
+from openvna.dicom.frames import Span, encapsulated_frames, native_frames, read_fragments
+from openvna.dicom.tags import vr_of
+from openvna.errors import InvalidDicom
+
+__all__ = [
+    "IMPLEMENTATION_CLASS_UID",
+    "IMPLEMENTATION_VERSION_NAME",
+    "Header",
+    "PixelDataLocation",
+    "part10_bytes",
+    "read_header",
+    "write_part10",
+]
+
+IMPLEMENTATION_CLASS_UID = "2.25.137951126384087076590348685453396475920"
+"""openvna's Implementation Class UID (PS3.7 D.3.3.2), a fixed UUID-derived UID (PS3.5 B.2)."""
+IMPLEMENTATION_VERSION_NAME = "OPENVNA_010"
+
+_PIXEL_VRS = {0x7FE00008: "OF", 0x7FE00009: "OD", 0x7FE00010: "OW"}
+_UNDEFINED = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class PixelDataLocation:
+    """Where the Pixel Data value is: ``offset`` of its first byte and its ``length``.
+
+    For encapsulated data the length runs up to, not including, the Sequence Delimiter. For the
+    Deflated transfer syntax the offsets count in the inflated data set, not in the file.
+    """
+
+    vr: str
+    offset: int
+    length: int
+    encapsulated: bool
+
+
+@dataclass(frozen=True)
+class Header:
+    """A parsed Part 10 file: its data set without Pixel Data, and where the pixels are.
+
+    ``frames`` has per frame the (file offset, length) spans of its bytes (one for native data,
+    one per fragment for encapsulated data); it is empty when frames cannot be located in the
+    file (Deflated transfer syntax, video, fragments that match no frame table).
+    """
+
+    dataset: Dataset
+    transfer_syntax: str
+    pixel_data: PixelDataLocation | None
+    frames: tuple[tuple[Span, ...], ...]
+    file_size: int
+
+    @property
+    def deflated(self) -> bool:
+        return self.transfer_syntax == DeflatedExplicitVRLittleEndian
+
+
+class _Truncated(Exception):
+    """Raised by :class:`_StrictReader`; not an EOFError, which pydicom turns into a warning."""
+
+
+class _StrictReader(io.RawIOBase):
+    """A file wrapper that turns pydicom's silent short reads into errors.
+
+    pydicom keeps a value cut short by the end of the file; here a read that returns some but
+    not all of the bytes asked for, or none of a value longer than a tag, means truncation.
+    """
+
+    def __init__(self, raw: BinaryIO, size: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._size = size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        data = self._raw.read(n)
+        if n is not None and n > 0 and len(data) < n and (data or n not in (1, 8)):
+            raise _Truncated(f"the file ends at byte {self._size}, inside a data element")
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+
+def read_header(path: Path) -> Header:
+    """Parse the Part 10 file at ``path`` up to Pixel Data and locate its value and frames.
+
+    Raises
+    ------
+    InvalidDicom
+        The file has no preamble and ``DICM`` prefix, no Transfer Syntax UID, a header that does
+        not parse, or is truncated anywhere, including in the Pixel Data.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as raw:
+        if size < 132 or raw.read(132)[128:] != b"DICM":
+            raise InvalidDicom(f"{path.name} is not a DICOM Part 10 file: no 'DICM' at byte 128")
+        raw.seek(0)
+        ds = _parse(_StrictReader(raw, size), path.name)
+        syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+        if not syntax:
+            raise InvalidDicom(f"{path.name} has no Transfer Syntax UID (0002,0010)")
+        position = ds.buffer.tell() if ds.buffer is not None else size
+        stream: BinaryIO = raw
+        stream_size = size
+        if syntax == DeflatedExplicitVRLittleEndian:
+            stream = ds.buffer  # the inflated data set, positioned by pydicom
+            stream_size = stream.seek(0, io.SEEK_END)
+        ds.buffer = None
+        location, frames = _locate_pixels(stream, position, stream_size, ds, syntax)
+    if syntax == DeflatedExplicitVRLittleEndian:
+        frames = ()
+    return Header(ds, syntax, location, frames, size)
+
+
+def _parse(stream: _StrictReader, name: str) -> FileDataset:
+    try:
+        return dcmread(stream, stop_before_pixels=True)
+    except _Truncated as exc:
+        raise InvalidDicom(f"{name} is truncated: {exc}") from exc
+    except (InvalidDicomError, EOFError, OSError, struct.error, zlib.error) as exc:
+        raise InvalidDicom(f"{name} is not a valid DICOM file: {exc}") from exc
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise InvalidDicom(f"{name} has a malformed DICOM header: {exc}") from exc
+
+
+def _locate_pixels(
+    stream: BinaryIO, position: int, size: int, ds: FileDataset, syntax: str
+) -> tuple[PixelDataLocation | None, tuple[tuple[Span, ...], ...]]:
+    if position >= size:
+        return None, ()
+    implicit, little = ds.original_encoding
+    stream.seek(position)
+    tag, vr, length, header_length = _element_header(stream.read(12), bool(implicit), little)
+    if tag not in _PIXEL_VRS:
+        raise InvalidDicom(f"unexpected ({tag >> 16:04X},{tag & 0xFFFF:04X}) at byte {position}")
+    offset = position + header_length
+    frame_count = _int_attribute(ds, 0x00280008, 1)
+    if length == _UNDEFINED:
+        items, length = read_fragments(stream, offset, size)
+        extended = _extended_offsets(ds)
+        frames = encapsulated_frames(stream, items, frame_count, syntax, extended)
+        return PixelDataLocation(vr, offset, length, True), frames
+    if offset + length > size:
+        raise InvalidDicom(
+            f"Pixel Data declares {length} bytes but the file holds only {size - offset}: "
+            "the file is truncated"
+        )
+    frame_bits = _frame_bits(ds, tag)
+    frames = native_frames(offset, length, frame_count, frame_bits) if frame_bits else ()
+    return PixelDataLocation(vr, offset, length, False), frames
+
+
+def _element_header(data: bytes, implicit: bool, little: bool) -> tuple[int, str, int, int]:
+    """Decode a Pixel Data element header: (tag, VR, value length, header length) (PS3.5 §7.1)."""
+    order = "<" if little else ">"
+    if len(data) < 8:
+        raise InvalidDicom("the file ends inside the Pixel Data element header")
+    group, element = struct.unpack(f"{order}HH", data[:4])
+    tag = group << 16 | element
+    if implicit:
+        return tag, _PIXEL_VRS.get(tag, "UN"), struct.unpack(f"{order}L", data[4:8])[0], 8
+    vr = data[4:6].decode("latin-1")
+    if vr not in ("OB", "OW", "OF", "OD", "UN"):
+        raise InvalidDicom(f"Pixel Data has VR {vr!r}; expected OB, OW, OF or OD")
+    if len(data) < 12:
+        raise InvalidDicom("the file ends inside the Pixel Data element header")
+    return tag, vr, struct.unpack(f"{order}L", data[8:12])[0], 12
+
+
+def _int_attribute(ds: Dataset, tag: int, default: int) -> int:
+    """A US or IS attribute, read from the raw bytes so that a bad value is reported clearly."""
+    element = ds.get_item(tag)
+    if element is None or element.value in (None, b"", ""):
+        return default
+    value: Any = element.value
+    if isinstance(element, RawDataElement):
+        if (element.VR or vr_of(tag)) != "IS":
+            order = "<" if element.is_little_endian else ">"
+            return int(struct.unpack(f"{order}H", value[:2])[0]) if len(value) >= 2 else default
+        value = value.decode("latin-1")
+    try:
+        return int(str(value).strip("\0 "))
+    except ValueError as exc:
+        raise InvalidDicom(
+            f"({tag >> 16:04X},{tag & 0xFFFF:04X}) has the value {value!r}, not an integer"
+        ) from exc
+
+
+def _frame_bits(ds: Dataset, tag: int) -> int:
+    """Bits in one native frame: Rows x Columns x Samples per Pixel x Bits Allocated."""
+    rows = _int_attribute(ds, 0x00280010, 0)
+    columns = _int_attribute(ds, 0x00280011, 0)
+    samples = _int_attribute(ds, 0x00280002, 1)
+    bits = _int_attribute(ds, 0x00280100, 0)
+    if tag != 0x7FE00010:
+        bits = 32 if tag == 0x7FE00008 else 64
+    if ds.get("PhotometricInterpretation") == "YBR_FULL_422":
+        samples = 2  # two chroma values shared by each pair of pixels (PS3.3 C.7.6.3.1.2)
+    return rows * columns * samples * bits
+
+
+def _extended_offsets(ds: Dataset) -> list[int] | None:
+    """The Extended Offset Table (7FE0,0001), 64-bit offsets of each frame (PS3.3 C.7.6.3)."""
+    element = ds.get(0x7FE00001)
+    if element is None or not element.value:
+        return None
+    data = bytes(element.value)
+    return list(struct.unpack(f"<{len(data) // 8}Q", data[: len(data) // 8 * 8]))
+
+
+def _file_meta(ds: Dataset) -> FileMetaDataset:
+    """A File Meta group for ``ds`` (PS3.10 §7.1) naming openvna as the implementation."""
+    old = getattr(ds, "file_meta", None)
+    syntax = old.get("TransferSyntaxUID") if old is not None else None
+    missing = [k for k in ("SOPClassUID", "SOPInstanceUID") if not ds.get(k)]
+    if missing:
+        raise InvalidDicom(f"cannot write a DICOM file without {' and '.join(missing)}")
+    meta = FileMetaDataset()
+    meta.FileMetaInformationVersion = b"\x00\x01"
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = syntax or ExplicitVRLittleEndian
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    return meta
+
+
+def _write(ds: Dataset, target: BinaryIO) -> None:
+    ds.file_meta = _file_meta(ds)
+    dcmwrite(target, ds, enforce_file_format=True)
+
+
+def write_part10(ds: Dataset, path: Path) -> None:
+    """Write ``ds`` as a Part 10 file: preamble, ``DICM``, File Meta group, data set.
+
+    The transfer syntax is the one in ``ds.file_meta`` if any, else Explicit VR Little Endian;
+    ``ds.file_meta`` is replaced by the group written.
+    """
+    with path.open("wb") as target:
+        _write(ds, target)
+
+
+def part10_bytes(ds: Dataset) -> bytes:
+    """The bytes :func:`write_part10` would write."""
+    buffer = io.BytesIO()
+    _write(ds, buffer)
+    return buffer.getvalue()
