@@ -1,0 +1,140 @@
+"""The streaming multipart/related reader: parts, headers, spooling, limits and cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+
+from openvna.errors import BadRequest, PayloadTooLarge
+from openvna.web.multipart import MEMORY_LIMIT, Part, parse_content_type, read_parts
+
+BOUNDARY = "b0undary"
+
+
+def _request(chunks: Iterable[bytes], disconnect: bool = False) -> Request:
+    pending = list(chunks)
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            chunk = pending.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(pending) or disconnect}
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+    return Request(scope, receive)
+
+
+def _body(*parts: tuple[dict[str, str], bytes], close: bool = True) -> bytes:
+    out = b""
+    for headers, data in parts:
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        out += f"--{BOUNDARY}\r\n{head}\r\n".encode() + data + b"\r\n"
+    return out + (f"--{BOUNDARY}--\r\n".encode() if close else b"")
+
+
+def _split(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def _read(chunks: Iterable[bytes], spool: Path, limit: int = 1 << 30, **kw: Any) -> list[Any]:
+    """Read the parts and return (headers, bytes, spooled?) while the context is open."""
+
+    async def run() -> list[Any]:
+        async with read_parts(_request(chunks, **kw), BOUNDARY, spool, limit) as parts:
+            return [(p.headers, p.read_bytes(), p.path is not None) for p in parts]
+
+    return asyncio.run(run())
+
+
+def test_parts_keep_their_headers_and_bytes_across_chunk_borders(tmp_path: Path) -> None:
+    first = bytes(range(256)) * 10 + b"\r\n--b0und"  # looks like a boundary, is not one
+    body = _body(
+        ({"Content-Type": "application/dicom+xml", "Content-Location": "meta"}, b"<x/>"),
+        ({"content-type": "image/jpeg", "Content-ID": "<px@x>"}, first),
+    )
+    for size in (1, 7, 64, len(body)):
+        parts = _read(_split(body, size), tmp_path)
+        assert [data for _, data, _ in parts] == [b"<x/>", first]
+        assert parts[0][0] == {"content-type": "application/dicom+xml", "content-location": "meta"}
+        assert parts[1][0]["content-id"] == "<px@x>"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_large_parts_spool_to_files_that_are_removed_on_exit(tmp_path: Path) -> None:
+    big = b"\x01" * (MEMORY_LIMIT * 3 + 5)
+    body = _body(({"Content-Type": "application/dicom"}, big), ({}, b"small"))
+
+    async def run() -> None:
+        async with read_parts(_request(_split(body, 65536)), BOUNDARY, tmp_path, 1 << 30) as parts:
+            assert parts[0].path is not None and parts[0].path.parent == tmp_path
+            assert parts[0].read_bytes() == big and parts[0].size == len(big)
+            assert parts[1].path is None and parts[1].read_bytes() == b"small"
+            assert parts[1].content_type == ""
+            taken = parts[1].take_file(tmp_path)
+            assert taken.read_bytes() == b"small"
+            taken.unlink()
+        assert list(tmp_path.iterdir()) == []
+
+    asyncio.run(run())
+
+
+def test_part_properties_strip_parameters_and_brackets() -> None:
+    part = Part(
+        headers={
+            "content-type": 'Application/DICOM+JSON; transfer-syntax="1.2"',
+            "content-id": " <abc@host> ",
+            "content-location": "http://x/bulk/1",
+        }
+    )
+    assert part.content_type == "application/dicom+json"
+    assert part.content_id == "abc@host"
+    assert part.content_location == "http://x/bulk/1"
+
+
+def test_parse_content_type_lowercases_names_and_unquotes() -> None:
+    media, params = parse_content_type('Multipart/Related; TYPE="application/dicom"; boundary=x')
+    assert media == "multipart/related"
+    assert params == {"type": "application/dicom", "boundary": "x"}
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (_body(({}, b"data"), close=False), "closing delimiter"),
+        (b"garbage without any boundary", "malformed"),
+        (f"--{BOUNDARY}--\r\n".encode(), "no part"),
+        (b"--other\r\n\r\ndata\r\n--other--", "malformed"),
+    ],
+)
+def test_malformed_bodies_are_bad_requests(tmp_path: Path, body: bytes, words: str) -> None:
+    with pytest.raises(BadRequest, match=words):
+        _read([body], tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_part_over_the_limit_is_payload_too_large(tmp_path: Path) -> None:
+    body = _body(({}, b"x" * 10), ({}, b"y" * (MEMORY_LIMIT * 2)))
+    with pytest.raises(PayloadTooLarge, match=r"part 2 .* 100000 bytes"):
+        _read(_split(body, 4096), tmp_path, limit=100_000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_client_that_goes_away_leaves_no_spool_file(tmp_path: Path) -> None:
+    body = _body(({}, b"z" * (MEMORY_LIMIT * 4)), close=False)
+    with pytest.raises(BadRequest, match="disconnected"):
+        _read(_split(body, 65536)[:-2], tmp_path, disconnect=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_many_small_parts_spool_beyond_the_memory_budget(tmp_path: Path) -> None:
+    small = b"s" * (MEMORY_LIMIT - 10)
+    body = _body(*[({}, small)] * 64)  # 16 MB in parts that each fit in memory
+    parts = _read(_split(body, 1 << 20), tmp_path)
+    assert all(data == small for _, data, _ in parts)
+    spooled = [spooled for _, _, spooled in parts]
+    assert not spooled[0] and spooled[-1]
