@@ -1,0 +1,125 @@
+"""The ``Query`` value and the QIDO-RS query-string parser (PS3.18 §8.3.4, §10.6.1).
+
+One value serves every door: QIDO-RS parses its query string here, C-FIND and FHIR search build the
+same value, and the index turns it into one SQL statement. Matching semantics are those of PS3.4
+C.2.2.2 (see ``openvna.dicom.matching``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from openvna.dicom.matching import MatchTerm, parse_term
+from openvna.dicom.tags import keyword_of, parse_tag, vr_of
+from openvna.dicom.uid import is_valid_uid
+from openvna.errors import InvalidQuery
+
+__all__ = ["Level", "Query", "parse_qido", "resolve_attribute"]
+
+# PS3.18 §8.3.3.1-2: media type and charset may travel as query parameters; the web layer reads
+# them, the query ignores them.
+_REQUEST_PARAMETERS = frozenset({"accept", "charset"})
+_OPTIONS = frozenset({"limit", "offset", "fuzzymatching"})
+
+
+class Level(StrEnum):
+    """Query/retrieve level of the result entities (PS3.4 C.6.1.1)."""
+
+    STUDY = "STUDY"
+    SERIES = "SERIES"
+    INSTANCE = "INSTANCE"
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search: the level, the UIDs fixed by the resource path, the terms and the paging.
+
+    ``includefields`` are tags; ``include_all`` is ``includefield=all``. Universal terms also ask
+    for their attribute (PS3.4 C.2.2.2.3).
+    """
+
+    level: Level
+    terms: tuple[MatchTerm, ...] = ()
+    study_uid: str | None = None
+    series_uid: str | None = None
+    includefields: tuple[int, ...] = ()
+    include_all: bool = False
+    fuzzymatching: bool = False
+    limit: int = 1000
+    offset: int = 0
+
+
+def resolve_attribute(text: str) -> tuple[int, str, str]:
+    """``(tag, keyword, vr)`` of a keyword or 8-hex tag; InvalidQuery names unknown ones."""
+    if "." in text:
+        raise InvalidQuery(
+            f"{text}: sequence matching (dotted attribute paths) is not supported", attribute=text
+        )
+    tag = parse_tag(text)
+    keyword = keyword_of(tag)
+    if not keyword:
+        # Private attributes need their creator (PS3.18 §8.3.4.1), unknown ones have no VR.
+        raise InvalidQuery(f"{text}: unknown or private attribute", attribute=text)
+    return tag, keyword, vr_of(tag)
+
+
+def parse_qido(
+    level: Level | str,
+    params: list[tuple[str, str]],
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    default_limit: int = 1000,
+    max_limit: int = 10000,
+) -> Query:
+    """Parse the query parameters of a QIDO-RS request (PS3.18 §8.3.4.1).
+
+    Attributes come as keywords or 8-hex tags, each at most once; ``includefield`` may repeat or
+    hold a comma-separated list or ``all``; ``limit`` is capped at ``max_limit``. Anything malformed
+    raises InvalidQuery naming the parameter.
+    """
+    for name, uid in (("StudyInstanceUID", study_uid), ("SeriesInstanceUID", series_uid)):
+        if uid is not None and not is_valid_uid(uid):
+            raise InvalidQuery(f"{name}: {uid!r} is not a valid UID", attribute=name)
+    options: dict[str, str] = {}
+    includes: list[str] = []
+    terms: dict[int, MatchTerm] = {}
+    for name, value in params:
+        key = name.strip()
+        if key == "includefield":
+            includes += (item.strip() for item in value.split(","))
+        elif key in _OPTIONS:
+            if key in options:
+                raise InvalidQuery(f"{key}: given more than once", attribute=key)
+            options[key] = value.strip()
+        elif key.lower() not in _REQUEST_PARAMETERS:
+            tag, keyword, vr = resolve_attribute(key)
+            if tag in terms:
+                raise InvalidQuery(f"{keyword}: given more than once", attribute=keyword)
+            terms[tag] = parse_term(tag, keyword, vr, value)
+    return Query(
+        level=Level(level),
+        terms=tuple(terms.values()),
+        study_uid=study_uid,
+        series_uid=series_uid,
+        includefields=tuple(
+            dict.fromkeys(resolve_attribute(i)[0] for i in includes if i and i != "all")
+        ),
+        include_all="all" in includes,
+        fuzzymatching=_boolean("fuzzymatching", options.get("fuzzymatching", "false")),
+        limit=min(_count("limit", options.get("limit", str(default_limit))), max_limit),
+        offset=_count("offset", options.get("offset", "0")),
+    )
+
+
+def _count(name: str, value: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise InvalidQuery(f"{name}: {value!r} is not a non-negative integer", attribute=name)
+    return int(value)
+
+
+def _boolean(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise InvalidQuery(f"{name}: {value!r} is neither true nor false", attribute=name)
+    return lowered == "true"

@@ -1,0 +1,65 @@
+"""Opening the index: SQLAlchemy engine settings per backend and the schema.
+
+SQLite (the embedded default) runs in WAL mode with ``synchronous=NORMAL`` (durable at each
+checkpoint, never corrupt; DESIGN.md "Measured limits"), a busy timeout for other processes,
+foreign keys on, and ``case_sensitive_like`` so LIKE matches case-sensitively as PS3.4 C.2.2.2.4
+requires. PostgreSQL needs nothing special: ``postgresql+psycopg://...``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from openvna.errors import IndexUnavailable
+from openvna.index.core import Index
+from openvna.index.schema import metadata
+
+__all__ = ["create_index"]
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA case_sensitive_like=ON",
+)
+
+
+def create_index(url: str) -> Index:
+    """Connect to the index at ``url`` (SQLite or PostgreSQL); create missing tables."""
+    try:
+        engine = _engine(url)
+    except ArgumentError as exc:
+        raise IndexUnavailable(f"invalid index URL {url!r}: {exc}") from exc
+    try:
+        metadata.create_all(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise IndexUnavailable(f"index at {_safe(url)} unavailable: {reason}") from exc
+    return Index(engine)
+
+
+def _engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_size=10, max_overflow=10)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)

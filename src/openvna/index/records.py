@@ -1,0 +1,91 @@
+"""The values that cross the index boundary (docs/internals.md, ``openvna.index``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "AddResult",
+    "FindResult",
+    "Frames",
+    "InstanceLocation",
+    "InstanceRecord",
+    "PixelData",
+    "PixelDataRef",
+]
+
+# Per frame, the (file offset, length) of its fragment(s); native pixel data has one span a frame.
+Frames = tuple[tuple[tuple[int, int], ...], ...]
+
+
+class PixelData(Protocol):
+    """Where the Pixel Data value sits in the blob (``part10.PixelDataLocation`` fits)."""
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def length(self) -> int: ...
+
+    @property
+    def encapsulated(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class PixelDataRef:
+    """The stored pixel-data location returned by ``Index.locate``."""
+
+    vr: str
+    offset: int
+    length: int
+    encapsulated: bool
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    """What the archive hands the index for one stored instance."""
+
+    metadata: dict[str, Any]
+    transfer_syntax: str
+    blob_key: str
+    size: int
+    frames: Frames = ()
+    pixel_data: PixelData | None = None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """``existed``: the SOP Instance UID was known; ``stored``: this record was written."""
+
+    existed: bool
+    old_blob_key: str | None
+    stored: bool
+
+
+@dataclass(frozen=True)
+class FindResult:
+    """One page of matches; ``remaining`` counts the matches after this page.
+
+    ``unsupported`` lists the keywords whose matching was ignored (not indexed at this level):
+    PS3.18 §8.3.4.1 lets the origin server skip them with a warning.
+    """
+
+    datasets: list[dict[str, Any]]
+    remaining: int = 0
+    unsupported: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InstanceLocation:
+    """Everything retrieval needs about one instance, without opening its blob."""
+
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    sop_class_uid: str
+    transfer_syntax: str
+    blob_key: str
+    size: int
+    frames: Frames
+    pixel_data: PixelDataRef | None

@@ -1,0 +1,125 @@
+"""Lookups for retrieval (WADO-RS, WADO-URI, C-MOVE/C-GET) and for deletion by UID.
+
+An empty answer is diagnosed afterwards, so the common path stays one statement: NotFound names
+the study if it is unknown, else the series within that study, else the instance (PS3.18 §10.4.3:
+404 for an unknown target resource).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Connection, and_, select
+
+from openvna.errors import NotFound
+from openvna.index.records import InstanceLocation, PixelDataRef
+from openvna.index.schema import instances, series, studies
+
+__all__ = ["diagnose", "locate", "metadata", "target"]
+
+
+def target(study: str, series_uid: str | None, sop: str | None) -> ColumnElement[bool]:
+    """The WHERE clause selecting the instances of a study, series or single instance."""
+    parts = [studies.c.study_uid == study]
+    if series_uid is not None:
+        parts.append(series.c.series_uid == series_uid)
+    if sop is not None:
+        parts.append(instances.c.sop_uid == sop)
+    return and_(*parts)
+
+
+def _joined() -> Any:
+    return instances.join(series, series.c.pk == instances.c.series_fk).join(
+        studies, studies.c.pk == instances.c.study_fk
+    )
+
+
+def _ordered(stmt: Any) -> Any:
+    return stmt.order_by(
+        series.c.series_number.asc().nulls_last(),
+        series.c.pk,
+        instances.c.instance_number.asc().nulls_last(),
+        instances.c.pk,
+    )
+
+
+def locate(
+    conn: Connection, study: str, series_uid: str | None, sop: str | None
+) -> list[InstanceLocation]:
+    """Where each matching instance's bytes are, ordered by series and instance number."""
+    stmt = select(
+        studies.c.study_uid,
+        series.c.series_uid,
+        instances.c.sop_uid,
+        instances.c.sop_class_uid,
+        instances.c.transfer_syntax,
+        instances.c.blob_key,
+        instances.c.size,
+        instances.c.frames,
+        instances.c.pixel_vr,
+        instances.c.pixel_offset,
+        instances.c.pixel_length,
+        instances.c.pixel_encapsulated,
+    ).select_from(_joined())
+    rows = conn.execute(_ordered(stmt.where(target(study, series_uid, sop)))).all()
+    if not rows:
+        diagnose(conn, study, series_uid, sop)
+    return [_location(row) for row in rows]
+
+
+def _location(row: Any) -> InstanceLocation:
+    frames = tuple(tuple((int(o), int(n)) for o, n in spans) for spans in orjson.loads(row.frames))
+    pixel = None
+    if row.pixel_offset is not None:
+        pixel = PixelDataRef(
+            row.pixel_vr, row.pixel_offset, row.pixel_length, bool(row.pixel_encapsulated)
+        )
+    return InstanceLocation(
+        study_uid=row.study_uid,
+        series_uid=row.series_uid,
+        sop_uid=row.sop_uid,
+        sop_class_uid=row.sop_class_uid,
+        transfer_syntax=row.transfer_syntax,
+        blob_key=row.blob_key,
+        size=row.size,
+        frames=frames,
+        pixel_data=pixel,
+    )
+
+
+def metadata(conn: Connection, study: str, series_uid: str | None, sop: str | None) -> bytes:
+    """The instances' stored DICOM JSON as one JSON array, joined without parsing."""
+    stmt = select(instances.c.metadata).select_from(_joined())
+    rows = conn.execute(_ordered(stmt.where(target(study, series_uid, sop)))).scalars().all()
+    if not rows:
+        diagnose(conn, study, series_uid, sop)
+    return b"[" + b",".join(rows) + b"]"
+
+
+def diagnose(conn: Connection, study: str, series_uid: str | None, sop: str | None) -> None:
+    """Raise NotFound naming the first UID of the path that is not in the index."""
+    study_pk = conn.execute(select(studies.c.pk).where(studies.c.study_uid == study)).scalar()
+    if study_pk is None:
+        raise NotFound(f"study {study} not found", uid=study)
+    series_pk = None
+    if series_uid is not None:
+        series_pk = conn.execute(
+            select(series.c.pk).where(
+                series.c.series_uid == series_uid, series.c.study_fk == study_pk
+            )
+        ).scalar()
+        if series_pk is None:
+            raise NotFound(f"series {series_uid} not found in study {study}", uid=series_uid)
+    where = (
+        instances.c.series_fk == series_pk
+        if series_pk is not None
+        else instances.c.study_fk == study_pk
+    )
+    if sop is not None:
+        parent = f"series {series_uid}" if series_uid is not None else f"study {study}"
+        exists = conn.execute(
+            select(instances.c.pk).where(where, instances.c.sop_uid == sop)
+        ).scalar()
+        if exists is None:
+            raise NotFound(f"instance {sop} not found in {parent}", uid=sop)

@@ -1,0 +1,146 @@
+"""The index tables (SQLAlchemy Core), one layout for SQLite and PostgreSQL.
+
+Denormalised as measured in DESIGN.md ("Measured limits"): patient fields and counts are copied
+onto the study row so a study search reads one table; names are kept upper-cased for
+case-insensitive PN matching (PS3.4 C.2.2.2.1) with wildcard prefixes turned into ranges; a
+(modality, study date) side table answers ModalitiesInStudy; each instance keeps its DICOM JSON
+(PS3.18 Annex F) as the bytes serialised once at store time, so /metadata concatenates rows.
+
+Text columns that are matched use the "C" collation on PostgreSQL (byte order, as SQLite's
+BINARY), so a prefix is a range on a plain b-tree index. Missing text is stored as ``''`` so that
+sorting agrees between the engines.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeEngine
+
+__all__ = ["instances", "metadata", "patients", "series", "studies", "study_modalities"]
+
+metadata = MetaData()
+
+_BYTES: TypeEngine[str] = String().with_variant(String(collation="C"), "postgresql")
+
+
+def _text(name: str) -> Column[str]:
+    """A matchable text column: never NULL, byte-ordered on both engines."""
+    return Column(name, _BYTES, nullable=False, server_default="")
+
+
+def _json(name: str) -> Column[bytes]:
+    """DICOM JSON as the exact bytes orjson wrote (bytea on PostgreSQL: binary transfer)."""
+    return Column(name, LargeBinary, nullable=False)
+
+
+patients = Table(
+    "patients",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    _text("patient_id"),
+    _text("issuer"),
+    _text("patient_name_upper"),
+    Column("num_studies", Integer, nullable=False, server_default="0"),
+    Column("num_series", Integer, nullable=False, server_default="0"),
+    Column("num_instances", Integer, nullable=False, server_default="0"),
+    _json("json"),
+    UniqueConstraint("patient_id", "issuer", name="uq_patients_id_issuer"),
+)
+
+studies = Table(
+    "studies",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("patient_fk", ForeignKey("patients.pk"), nullable=False),
+    Column("study_uid", String(64), nullable=False, unique=True),
+    _text("patient_name_upper"),
+    _text("patient_id"),
+    _text("patient_birth_date"),
+    _text("patient_sex"),
+    _text("study_date"),
+    _text("study_time"),
+    _text("accession_number"),
+    _text("study_id"),
+    _text("referring_physician_upper"),
+    _text("study_description"),
+    Column("num_series", Integer, nullable=False, server_default="0"),
+    Column("num_instances", Integer, nullable=False, server_default="0"),
+    Column("modalities", Text, nullable=False, server_default=""),
+    Column("sop_classes", Text, nullable=False, server_default=""),
+    _json("json"),
+    Index("ix_studies_date", "study_date", "pk"),
+    Index("ix_studies_patient_id", "patient_id"),
+    Index("ix_studies_patient_name", "patient_name_upper"),
+    Index("ix_studies_patient_fk", "patient_fk"),
+    Index("ix_studies_accession", "accession_number"),
+    Index("ix_studies_study_id", "study_id"),
+    Index("ix_studies_referring", "referring_physician_upper"),
+    Index("ix_studies_birth_date", "patient_birth_date"),
+)
+
+study_modalities = Table(
+    "study_modalities",
+    metadata,
+    Column("study_fk", ForeignKey("studies.pk", ondelete="CASCADE"), primary_key=True),
+    Column("modality", _BYTES, primary_key=True),
+    _text("study_date"),
+    Index("ix_study_modalities_modality_date", "modality", "study_date"),
+)
+
+series = Table(
+    "series",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("study_fk", ForeignKey("studies.pk"), nullable=False),
+    Column("series_uid", String(64), nullable=False, unique=True),
+    _text("modality"),
+    Column("series_number", Integer),
+    _text("series_description"),
+    _text("pps_start_date"),
+    _text("pps_start_time"),
+    Column("num_instances", Integer, nullable=False, server_default="0"),
+    _json("json"),
+    Index("ix_series_study", "study_fk", "series_number"),
+    Index("ix_series_modality", "modality"),
+    Index("ix_series_pps_date", "pps_start_date"),
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("series_fk", ForeignKey("series.pk"), nullable=False),
+    Column("study_fk", ForeignKey("studies.pk"), nullable=False),
+    Column("sop_uid", String(64), nullable=False, unique=True),
+    Column("sop_class_uid", String(64), nullable=False, server_default=""),
+    Column("instance_number", Integer),
+    Column("rows", Integer),
+    Column("columns", Integer),
+    Column("bits_allocated", Integer),
+    Column("number_of_frames", Integer),
+    Column("transfer_syntax", String(64), nullable=False),
+    Column("blob_key", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("frames", Text, nullable=False),
+    Column("pixel_vr", String(2)),
+    Column("pixel_offset", BigInteger),
+    Column("pixel_length", BigInteger),
+    Column("pixel_encapsulated", Boolean),
+    _json("metadata"),
+    Index("ix_instances_series", "series_fk", "instance_number"),
+    Index("ix_instances_study", "study_fk"),
+    Index("ix_instances_sop_class", "sop_class_uid"),
+)
