@@ -1,0 +1,271 @@
+"""Rows for the other doors: DIMSE (PS3.7 C-STORE, C-FIND, C-MOVE with DCMTK tools), rendered
+frames (PS3.18 9.5), FHIR ImagingStudy search, and server memory while streaming a 1 GB study.
+
+Capabilities are probed once both servers hold the base data; a row whose door a server lacks
+is skipped on that server (openvna's is then reported as "not measured: door not built").
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from bench import client, dataset, measure
+from bench.client import CheckError
+from bench.registry import Context, Target, measurement
+from bench.servers import SCP_AET, RssSampler, Server
+
+BENCH_AET = "BENCH"
+PENDING = re.compile(r"Find Response: \d+ \(Pending\)")
+
+
+def run_tool(argv: list[str], timeout: float = 600.0) -> tuple[float, str]:
+    """Run a DCMTK tool; returns (seconds, output); a non-zero exit is a CheckError."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise CheckError(f"{argv[0]} exited {done.returncode}: {done.stderr[-400:]}")
+    return seconds, done.stdout + done.stderr
+
+
+def scu(tool: str, server: Server, *args: str, files: tuple[str, ...] = ()) -> list[str]:
+    """A DCMTK SCU command line: options, then peer and port, then input files."""
+    assert server.dimse_port is not None
+    return [
+        tool,
+        "-aet",
+        BENCH_AET,
+        "-aec",
+        server.aet,
+        *args,
+        server.host,
+        str(server.dimse_port),
+        *files,
+    ]
+
+
+def keys(*attributes: str) -> list[str]:
+    """``-k`` options of a DCMTK query: ``Attribute=value`` matches, bare names are returned."""
+    return [arg for attribute in attributes for arg in ("-k", attribute)]
+
+
+def move_study(server: Server, study_uid: str, timeout: float = 600.0) -> float:
+    """C-MOVE one study to the bench's storescp; returns the seconds movescu took."""
+    argv = scu(
+        "movescu",
+        server,
+        "-S",
+        "-aem",
+        SCP_AET,
+        *keys("QueryRetrieveLevel=STUDY", f"StudyInstanceUID={study_uid}"),
+    )
+    return run_tool(argv, timeout=timeout)[0]
+
+
+def probe(ctx: Context, server: Server) -> None:
+    """Find out which doors ``server`` answers on and record them in ``capabilities``."""
+    server.capabilities.add("dicomweb")
+    if server.dimse_port is not None:
+        try:
+            run_tool(scu("echoscu", server), timeout=10)
+            server.capabilities.add("dimse")
+        except (CheckError, subprocess.TimeoutExpired) as exc:
+            server.notes.append(f"no DIMSE answer: {str(exc)[:120]}")
+    first = ctx.dataset.path(ctx.study("big").files[0])
+    conn = server.connection(timeout=30)
+    try:
+        got = client.get(
+            conn, f"{measure.instance_path(server, first)}/frames/1/rendered", "image/jpeg"
+        )
+        if got.status == 200 and got.body[:2] == b"\xff\xd8":
+            server.capabilities.add("rendered")
+        if (
+            server.fhir_path
+            and client.get(conn, f"{server.fhir_path}/metadata", "application/fhir+json").status
+            == 200
+        ):
+            server.capabilities.add("fhir")
+    finally:
+        conn.close()
+
+
+@measurement(
+    "C-STORE ingest, DCMTK storescu, one association",
+    Target(">= 1.0x Orthanc", ratio=1.0),
+    "inst/s",
+    True,
+    requires="dimse",
+)
+def cstore_ingest(ctx: Context, server: Server, rep: int) -> list[float]:
+    studies = ctx.group(f"cstore{rep}")
+    directory = ctx.dataset.root / f"cstore{rep}"
+    seconds, _ = run_tool(scu("storescu", server, "+sd", "+r", files=(str(directory),)))
+    client.check_studies(server, [(s.uid, s.instances) for s in studies])
+    ctx.loaded[server.name] += studies
+    return [sum(s.instances for s in studies) / seconds]
+
+
+@measurement(
+    "C-FIND study level p50 (findscu, by PatientID)",
+    Target("<= 1.0x Orthanc", ratio=1.0),
+    "ms",
+    False,
+    requires="dimse",
+    note="each sample spawns findscu and opens an association",
+)
+def cfind(ctx: Context, server: Server, rep: int) -> list[float]:
+    queries = ctx.state.setdefault("qido-id", measure.qido_queries(ctx, "id"))
+    assert isinstance(queries, list)
+    samples = []
+    for i in range(ctx.requests):
+        pid = queries[(rep * ctx.requests + i) % len(queries)]["PatientID"]
+        query = keys(
+            "QueryRetrieveLevel=STUDY", f"PatientID={pid}", "StudyInstanceUID", "PatientName"
+        )
+        seconds, output = run_tool(scu("findscu", server, "-S", "-v", *query))
+        found = len(PENDING.findall(output))
+        expected = measure.expected_count(ctx, server, {"PatientID": pid})
+        if found != expected:
+            raise CheckError(
+                f"{server.name} C-FIND PatientID={pid}: {found} studies, {expected} match"
+            )
+        samples.append(seconds * 1000)
+    return samples
+
+
+@measurement(
+    "C-MOVE of a 200-instance study",
+    Target("<= 1.0x Orthanc", ratio=1.0),
+    "s",
+    False,
+    requires="cmove",
+    note="movescu to a DCMTK storescp on loopback",
+)
+def cmove(ctx: Context, server: Server, rep: int) -> list[float]:
+    study = ctx.study("move")
+    inbox = Path(str(ctx.state["scp_inbox"]))
+    shutil.rmtree(inbox, ignore_errors=True)
+    inbox.mkdir(parents=True)
+    seconds = move_study(server, study.uid)
+    received = sum(1 for p in inbox.rglob("*") if p.is_file())
+    if received != study.instances:
+        raise CheckError(f"{server.name} C-MOVE delivered {received} of {study.instances}")
+    return [seconds]
+
+
+def probe_cmove(ctx: Context, server: Server) -> None:
+    """C-MOVE works when the bench's storescp (AE BENCHSCP) receives a small study."""
+    if "dimse" not in server.capabilities:
+        return
+    try:
+        move_study(server, ctx.group("index")[0].uid, timeout=30)
+        server.capabilities.add("cmove")
+    except (CheckError, subprocess.TimeoutExpired) as exc:
+        server.notes.append(f"C-MOVE to {SCP_AET} failed: {str(exc)[:160]}")
+
+
+@measurement(
+    "rendered JPEG of a 512x512 CT frame p50",
+    Target("<= 1.0x Orthanc", ratio=1.0),
+    "ms",
+    False,
+    requires="rendered",
+)
+def rendered(ctx: Context, server: Server, rep: int) -> list[float]:
+    files = ctx.study("big").files
+    rng = random.Random(rep)
+    paths = [ctx.dataset.path(files[rng.randrange(len(files))]) for _ in range(ctx.requests)]
+    conn = server.connection()
+    samples = []
+    try:
+        for i, path in enumerate([paths[0], *paths]):
+            got = client.get(
+                conn, f"{measure.instance_path(server, path)}/frames/1/rendered", "image/jpeg"
+            )
+            if got.status != 200 or got.body[:2] != b"\xff\xd8":
+                raise CheckError(f"{server.name} rendered {path.name}: HTTP {got.status}")
+            if i:
+                samples.append(got.seconds * 1000)
+    finally:
+        conn.close()
+    return samples
+
+
+@measurement(
+    "FHIR ImagingStudy search by patient p50",
+    Target("< 10 ms", absolute=10.0),
+    "ms",
+    False,
+    requires="fhir",
+    subjects=("openvna",),
+    note="Orthanc has no FHIR server",
+)
+def fhir_search(ctx: Context, server: Server, rep: int) -> list[float]:
+    queries = ctx.state.setdefault("qido-id", measure.qido_queries(ctx, "id"))
+    assert isinstance(queries, list) and server.fhir_path
+    conn = server.connection()
+    samples = []
+    try:
+        for i in range(ctx.requests):
+            pid = queries[(rep * ctx.requests + i) % len(queries)]["PatientID"]
+            got = client.get(
+                conn, f"{server.fhir_path}/Patient?identifier={pid}", "application/fhir+json"
+            )
+            entries = json.loads(got.body).get("entry", []) if got.status == 200 else []
+            if len(entries) != 1:
+                raise CheckError(f"FHIR Patient?identifier={pid}: {len(entries)} patients")
+            ref = entries[0]["resource"]["id"]
+            got = client.get(
+                conn, f"{server.fhir_path}/ImagingStudy?patient={ref}", "application/fhir+json"
+            )
+            found = len(json.loads(got.body).get("entry", [])) if got.status == 200 else -1
+            expected = measure.expected_count(ctx, server, {"PatientID": pid})
+            if found != expected:
+                raise CheckError(f"FHIR ImagingStudy?patient={ref}: {found} studies, {expected}")
+            samples.append(got.seconds * 1000)
+    finally:
+        conn.close()
+    return samples
+
+
+def _load_gb(ctx: Context) -> None:
+    """Write the ~1 GB study, store it into both archives, then delete the files."""
+    study, root = dataset.write_gb_study(ctx.work, ctx.sizes.gb)
+    gb = dataset.Dataset(root, {"gb": [study]})
+    try:
+        for name in ("openvna", "orthanc"):
+            server = ctx.servers.get(name)
+            if server is None:
+                continue
+            measure.store(gb_context(ctx, gb), server, [study])
+            client.check_studies(server, [(study.uid, study.instances)])
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    ctx.state["gb"] = study
+
+
+def gb_context(ctx: Context, gb: dataset.Dataset) -> Context:
+    return Context(gb, ctx.sizes, ctx.servers, ctx.run_dir, ctx.work, ctx.requests)
+
+
+@measurement(
+    "server peak RSS while retrieving a 1 GB study",
+    Target("< 300 MB", absolute=300),
+    "MB",
+    False,
+    setup=_load_gb,
+    note="VmRSS of the server's process tree sampled every 20 ms during the retrieve",
+)
+def rss_gb(ctx: Context, server: Server, rep: int) -> list[float]:
+    study = ctx.state["gb"]
+    assert isinstance(study, dataset.StudyInfo)
+    with RssSampler(server) as sampler:
+        measure.retrieve_study(server, study)
+    ctx.state[f"hwm-{server.name}"] = server.hwm() / 1e6
+    return [sampler.peak / 1e6]

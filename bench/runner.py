@@ -1,0 +1,227 @@
+"""One benchmark run: start the servers, load the base data, run every registered measurement
+with the servers alternating inside each repetition, stop everything whatever happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+
+from bench import doors, measure, servers
+from bench.dataset import Dataset, Sizes
+from bench.registry import REGISTRY, Context, Measurement
+from bench.report import NOT_BUILT, Row
+
+
+@dataclass
+class Options:
+    sizes: Sizes
+    requests: int
+    work: Path
+    only: list[str]
+    with_openvna: bool
+    keep: bool
+
+
+def log(message: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def run(dataset: Dataset, options: Options) -> tuple[list[Row], dict[str, object]]:
+    """Run all selected measurements; returns the rows and the run's description."""
+    run_dir = options.work / f"run-{os.getpid()}"
+    started: list[servers.Process] = []
+    notes: list[str] = []
+    start = time.monotonic()
+    try:
+        ctx = start_all(dataset, options, run_dir, started, notes)
+        log("loading the base data set (not timed)")
+        load_start = time.monotonic()
+        measure.load_base(ctx)
+        notes.append(
+            f"base data loaded in {time.monotonic() - load_start:.0f} s "
+            f"(both servers, STOW-RS, 4 clients)"
+        )
+        for server in ctx.servers.values():
+            if server.name != "nginx":
+                doors.probe(ctx, server)
+                doors.probe_cmove(ctx, server)
+        rows = [run_one(ctx, m) for m in REGISTRY if selected(m, options.only)]
+        info = describe(ctx, options, notes, time.monotonic() - start)
+    finally:
+        for process in reversed(started):
+            process.stop()
+        if not options.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    return rows, info
+
+
+def start_all(
+    dataset: Dataset,
+    options: Options,
+    run_dir: Path,
+    started: list[servers.Process],
+    notes: list[str],
+) -> Context:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    scp_port = servers.free_port()
+    scp, inbox = servers.start_storescp(run_dir, scp_port)
+    started.append(scp)
+    running: dict[str, servers.Server] = {}
+    log("starting Orthanc")
+    running["orthanc"] = servers.start_orthanc(run_dir, scp_port)
+    started.append(running["orthanc"].process)
+    if options.with_openvna:
+        log("starting openvna")
+        try:
+            running["openvna"] = servers.start_openvna(run_dir)
+            started.append(running["openvna"].process)
+        except (servers.ServerError, OSError) as exc:
+            notes.append(f"openvna did not start: {exc}")
+            log(f"openvna did not start: {exc}")
+    static = run_dir / "static"
+    static.mkdir()
+    nginx, port = servers.start_nginx(run_dir, static)
+    started.append(nginx)
+    running["nginx"] = servers.Server("nginx", port, "", nginx, static, capabilities={"static"})
+    ctx = Context(dataset, options.sizes, running, run_dir, options.work, options.requests)
+    ctx.state["scp_inbox"] = str(inbox)
+    return ctx
+
+
+def selected(m: Measurement, only: list[str]) -> bool:
+    return not only or any(word.lower() in m.name.lower() for word in only)
+
+
+def run_one(ctx: Context, m: Measurement) -> Row:
+    """Setup, then each repetition on every subject (order alternating), then teardown."""
+    row = Row(m)
+    subjects = eligible(ctx, m, row)
+    log(f"{m.name}: {', '.join(s.name for s in subjects) or 'nothing to measure'}")
+    if not subjects:
+        return row
+    try:
+        if m.setup:
+            m.setup(ctx)
+        for rep in range(ctx.sizes.reps):
+            for server in subjects if rep % 2 == 0 else subjects[::-1]:
+                if server.name not in row.errors:
+                    run_rep(ctx, m, server, rep, row)
+        if m.teardown:
+            m.teardown(ctx)
+    except Exception as exc:
+        for server in subjects:
+            row.errors.setdefault(server.name, f"setup: {type(exc).__name__}: {exc}")
+        log(f"  setup failed: {exc}")
+    return row
+
+
+def eligible(ctx: Context, m: Measurement, row: Row) -> list[servers.Server]:
+    """The servers that run ``m``; the others get a skip reason in ``row``."""
+    subjects = []
+    for name in m.subjects:
+        server = ctx.servers.get(name)
+        if server is None:
+            row.skipped[name] = "not run"
+        elif m.requires not in server.capabilities:
+            row.skipped[name] = NOT_BUILT if name == "openvna" else "not available"
+        else:
+            subjects.append(server)
+    return subjects
+
+
+def run_rep(ctx: Context, m: Measurement, server: servers.Server, rep: int, row: Row) -> None:
+    try:
+        row.samples.setdefault(server.name, []).extend(m.func(ctx, server, rep))
+    except Exception as exc:
+        row.errors[server.name] = f"{type(exc).__name__}: {exc}"
+        log(f"  {server.name} failed: {row.errors[server.name]}")
+
+
+def describe(ctx: Context, options: Options, notes: list[str], seconds: float) -> dict:
+    """Machine, versions and settings, so a table can be read against the box that made it."""
+    info: dict[str, object] = {
+        "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        "machine": machine(),
+        "scale": options.sizes.scale,
+        "repetitions": options.sizes.reps,
+        "requests per repetition (latency rows)": options.requests,
+        "run time": f"{seconds / 60:.1f} min",
+        "versions": versions(ctx),
+        "orthanc_settings": servers.ORTHANC_SETTINGS,
+    }
+    for server in ctx.servers.values():
+        caps = ", ".join(sorted(server.capabilities))
+        notes.append(f"{server.name}: doors {caps}" + "".join(f"; {n}" for n in server.notes))
+    for name in ("openvna", "orthanc"):
+        if f"hwm-{name}" in ctx.state:
+            hwm = ctx.state[f"hwm-{name}"]
+            notes.append(f"{name} VmHWM (lifetime peak, ingest included): {hwm:.0f} MB")
+    info["notes"] = notes
+    return info
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return (
+        f"nproc {os.cpu_count()}, {model}, {mem_kb / 1024**2:.1f} GiB RAM, "
+        f"Linux {platform.release()}"
+    )
+
+
+def versions(ctx: Context) -> str:
+    parts = [f"Python {platform.python_version()}", f"pydicom {pydicom.__version__}"]
+    orthanc = ctx.servers.get("orthanc")
+    if orthanc:
+        parts.append(f"Orthanc {_json(orthanc, '/system').get('Version', '?')}")
+        parts.append(f"DICOMweb plugin {_json(orthanc, '/plugins/dicom-web').get('Version', '?')}")
+    if "openvna" in ctx.servers:
+        parts.append(f"openvna {_openvna_version()}")
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True, check=False)
+    parts.append(nginx.stderr.strip().replace("nginx version: ", ""))
+    dcmtk = subprocess.run(["storescu", "--version"], capture_output=True, text=True, check=False)
+    first = dcmtk.stdout.strip().splitlines()[0] if dcmtk.stdout.strip() else "?"
+    parts.append(f"DCMTK {first.split()[2] if len(first.split()) > 2 else first}")
+    return "; ".join(parts)
+
+
+def _json(server: servers.Server, path: str) -> dict:
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        return json.loads(body) if response.status == 200 else {}
+    finally:
+        conn.close()
+
+
+def _openvna_version() -> str:
+    import openvna
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parent,
+    ).stdout.strip()
+    return f"{openvna.__version__} ({commit or 'no git'})"
