@@ -22,9 +22,10 @@ from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_eleme
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 from pydicom.valuerep import PersonName, format_number_as_ds
 
-from openvna.dicom.rawvalues import number_json, raw_to_json
+from openvna.dicom.rawvalues import number_json, person_name_json, raw_to_json
 from openvna.errors import BadRequest
 
 __all__ = ["BASE_MARKER", "BULK_THRESHOLD", "dataset_to_json", "json_to_dataset"]
@@ -102,7 +103,7 @@ def _dataset_json(
 def _fast_raw(
     raw: RawDataElement, tag: int, path: str, bulk_uri: BulkUri | None, encodings: list[str]
 ) -> dict[str, Any] | None:
-    vr = raw.VR or (None if (tag >> 16) % 2 else _dict_vr(tag))
+    vr = str(raw.VR) if raw.VR else (None if (tag >> 16) % 2 else _dict_vr(tag))
     if vr is None or vr in ("SQ", "UN") or " or " in vr:
         return None
     if vr in BINARY_VRS:
@@ -134,7 +135,7 @@ def _sequence_json(
 def _attribute_json(
     elem: DataElement, path: str, bulk_uri: BulkUri | None, little: bool
 ) -> dict[str, Any]:
-    vr = elem.VR
+    vr = str(elem.VR)
     if vr in BINARY_VRS or " or " in vr:
         return _binary_json(elem, path, bulk_uri, little)
     values = _values(elem.value)
@@ -142,6 +143,8 @@ def _attribute_json(
         return {"vr": vr}
     if vr == "PN":
         converted: list[Any] = [_person_name_json(v) for v in values]
+        if not any(converted):
+            return {"vr": vr}
     elif vr == "AT":
         converted = [None if v is None else f"{int(v):08X}" for v in values]
     elif vr in ("IS", "DS"):
@@ -163,18 +166,16 @@ def _values(value: Any) -> list[Any]:
 
 
 def _person_name_json(value: Any) -> dict[str, str] | None:
-    """Split a PN value into its component groups, keeping the non-empty ones (PS3.18 F.2.2)."""
     if value is None:
         return None
     name = value if isinstance(value, PersonName) else PersonName(str(value))
-    groups = (name.alphabetic, name.ideographic, name.phonetic)
-    return {label: text for label, text in zip(_GROUPS, groups, strict=True) if text}
+    return person_name_json("=".join((name.alphabetic, name.ideographic, name.phonetic)))
 
 
 def _binary_json(
     elem: DataElement, path: str, bulk_uri: BulkUri | None, little: bool
 ) -> dict[str, Any]:
-    vr = elem.VR if " or " not in elem.VR else elem.VR.split(" or ")[-1]
+    vr = str(elem.VR).split(" or ")[-1]
     data = elem.value
     if isinstance(data, MultiValue | list | tuple):
         data = b"".join(data)
@@ -242,13 +243,14 @@ def _json_dataset(obj: Any, prefix: str, bulk_data: BulkData | None, texts: list
             raise _bad(path, f"missing or invalid vr {vr!r}")
         if tag >> 16 == 0x0002 or not tag & 0xFFFF:
             continue
-        ds.add(_json_element(tag, vr, attribute, path, bulk_data, texts))
+        element = _json_element(tag, vr, attribute, path, bulk_data, texts)
+        ds[element.tag] = element
     return ds
 
 
 def _json_element(
     tag: int, vr: str, attribute: dict, path: str, bulk_data: BulkData | None, texts: list[str]
-) -> DataElement:
+) -> DataElement | RawDataElement:
     present = [name for name in ("Value", "BulkDataURI", "InlineBinary") if name in attribute]
     if len(present) > 1:
         raise _bad(path, f"at most one of Value, BulkDataURI, InlineBinary, not {present}")
@@ -265,6 +267,10 @@ def _json_element(
         ]
         return DataElement(tag, vr, Sequence(items))
     converted = [_json_value(v, vr, path, texts) for v in values]
+    if vr in ("IS", "DS"):
+        # Kept as the text given: pydicom would refuse legacy values such as "1A" or "1.0".
+        text = "\\".join("" if v is None else v for v in converted).encode("ascii", "replace")
+        return RawDataElement(BaseTag(tag), vr, len(text), text, 0, False, True)
     if vr in BINARY_VRS and converted:
         raise _bad(path, f"a {vr} value must be InlineBinary or BulkDataURI")
     return _element(tag, vr, converted[0] if len(converted) == 1 else converted)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydicom.dataelem import RawDataElement
 
-__all__ = ["number_json", "raw_to_json"]
+__all__ = ["number_json", "person_name_json", "raw_to_json"]
 
 _STRUCT = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "SV": "q", "UV": "Q", "FL": "f", "FD": "d"}
 # Leading and trailing spaces are insignificant (PS3.5 Table 6.2-1).
@@ -49,7 +49,8 @@ def raw_to_json(raw: RawDataElement, vr: str, encodings: list[str]) -> dict[str,
         except (UnicodeDecodeError, LookupError):
             return None
         if vr == "PN":
-            return _values(vr, [_person_name(t) for t in _split(text, vr)])
+            names = [person_name_json(t) for t in _split(text, vr)]
+            return _values(vr, names if any(names) else [])
         return _values(vr, _split(text, vr))
     if vr in _STRUCT or vr == "AT":
         return _binary_numbers(data, vr, raw.is_little_endian)
@@ -72,12 +73,17 @@ def _split(text: str, vr: str) -> list[Any]:
     return [p or None for p in parts]
 
 
-def _person_name(text: str | None) -> dict[str, str] | None:
-    """Split a PN value into its component groups (PS3.18 F.2.2), keeping non-empty ones."""
+def person_name_json(text: str | None) -> dict[str, str] | None:
+    """Split a PN value into its component groups (PS3.18 F.2.2), keeping non-empty ones.
+
+    Trailing empty components are dropped (``"Doe^^^^"`` is ``"Doe"``, PS3.5 §6.2.1.1), and a
+    name with no component at all is an empty value (``None``).
+    """
     if text is None:
         return None
-    groups = text.split("=")
-    return {label: g for label, g in zip(_GROUPS, groups, strict=False) if g}
+    groups = [g.rstrip("^ ") for g in text.split("=")]
+    name = {label: g for label, g in zip(_GROUPS, groups, strict=False) if g}
+    return name or None
 
 
 def _binary_numbers(data: bytes, vr: str, little: bool) -> dict[str, Any] | None:
