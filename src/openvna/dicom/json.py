@@ -25,7 +25,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.valuerep import PersonName, format_number_as_ds
 
-from openvna.dicom.rawvalues import number_json, person_name_json, raw_to_json
+from openvna.dicom.rawvalues import float32_json, number_json, person_name_json, raw_to_json
 from openvna.errors import BadRequest
 
 __all__ = ["BASE_MARKER", "BULK_THRESHOLD", "dataset_to_json", "json_to_dataset"]
@@ -149,6 +149,8 @@ def _attribute_json(
         converted = [None if v is None else f"{int(v):08X}" for v in values]
     elif vr in ("IS", "DS"):
         converted = [None if v is None else number_json(str(v), vr) for v in values]
+    elif vr == "FL":
+        converted = [None if v is None else float32_json(v) for v in values]
     elif vr in _FLOAT_VRS:
         converted = [v if v is not None and math.isfinite(v) else None for v in values]
     elif vr in _INT_VRS:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydicom.dataelem import RawDataElement
 
-__all__ = ["number_json", "person_name_json", "raw_to_json"]
+__all__ = ["float32_json", "number_json", "person_name_json", "raw_to_json"]
 
 _STRUCT = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "SV": "q", "UV": "Q", "FL": "f", "FD": "d"}
 # Leading and trailing spaces are insignificant (PS3.5 Table 6.2-1).
@@ -28,6 +28,7 @@ _ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR"})
 _CHARSET_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 _GROUPS = ("Alphabetic", "Ideographic", "Phonetic")
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT32 = struct.Struct("<f")
 
 
 def raw_to_json(raw: RawDataElement, vr: str, encodings: list[str]) -> dict[str, Any] | None:
@@ -95,7 +96,9 @@ def _binary_numbers(data: bytes, vr: str, little: bool) -> dict[str, Any] | None
     if vr == "AT":
         tags = [f"{g:04X}{e:04X}" for g, e in zip(numbers[::2], numbers[1::2], strict=False)]
         return _values(vr, tags)
-    if vr in ("FL", "FD"):
+    if vr == "FL":
+        return _values(vr, [float32_json(n) for n in numbers])
+    if vr == "FD":
         return _values(vr, [n if math.isfinite(n) else None for n in numbers])
     return _values(vr, list(numbers))
 
@@ -119,3 +122,16 @@ def number_json(text: str | None, vr: str) -> int | float | str | None:
     except (ValueError, InvalidOperation):
         return text
     return number if exact else text
+
+
+def float32_json(number: float) -> float | None:
+    """The shortest decimal that reads back as the same 32-bit float (``-77.20406``, not the
+    ``-77.20406341552734`` of its 64-bit widening); None for NaN and infinities, which JSON
+    numbers cannot carry (PS3.18 F.2.3.1)."""
+    if not math.isfinite(number):
+        return None
+    for digits in range(6, 10):
+        candidate = float(f"{number:.{digits}g}")
+        if _FLOAT32.unpack(_FLOAT32.pack(candidate))[0] == number:
+            return candidate
+    return number
