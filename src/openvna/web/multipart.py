@@ -14,6 +14,7 @@ away in the middle of the body.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -69,6 +70,12 @@ class Part:
         """Content-ID without its angle brackets (RFC 2392), as referenced by ``cid:`` URIs."""
         value = self.headers.get("content-id")
         return value.strip().strip("<>") if value else None
+
+    def open(self) -> BinaryIO:
+        """A binary reader of the part's bytes (the caller closes it)."""
+        if self.path is not None:
+            return self.path.open("rb")
+        return io.BytesIO(self._memory)
 
     def read_bytes(self) -> bytes:
         if self.path is not None:
