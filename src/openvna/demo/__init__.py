@@ -1,7 +1,7 @@
 """The demo data set: synthetic but plausible studies with fixed UIDs (see ``patients``).
 
-``load_demo(archive)`` stores them all; running it again leaves the same archive, because every
-byte of every instance is the same on each run.
+``load_demo(archive)`` stores them all (``openvna demo``, ``openvna serve --demo``); running it
+again leaves the same archive, because every byte of every instance is the same on each run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from openvna.demo.patients import CATALOGUE, StudySpec
 if TYPE_CHECKING:
     from openvna.archive import Archive
 
-__all__ = ["CATALOGUE", "demo_datasets", "load_demo", "study_datasets"]
+__all__ = ["CATALOGUE", "demo_datasets", "load_demo", "store_study", "study_datasets"]
 
 
 def study_datasets(study: StudySpec) -> Iterator[Dataset]:
@@ -33,11 +33,11 @@ def demo_datasets() -> Iterator[Dataset]:
         yield from study_datasets(study)
 
 
-def load_demo(archive: Archive) -> int:
-    """Store the demo data in ``archive``; return the number of demo instances it now holds.
+def store_study(archive: Archive, study: StudySpec) -> int:
+    """Store one demo study; return how many of its instances the archive now holds.
 
     An instance already there counts too, whatever the duplicate policy (replaced by identical
-    bytes, kept, or refused as a duplicate), so a second run reports the same number. Any other
+    bytes, kept, or refused as a duplicate), so a second run gives the same number. Any other
     refusal raises ArchiveError naming the instance.
     """
     from openvna.archive.outcome import DUPLICATE_SOP_INSTANCE, Origin
@@ -45,7 +45,7 @@ def load_demo(archive: Archive) -> int:
 
     origin = Origin.local("demo")
     count = 0
-    for ds in demo_datasets():
+    for ds in study_datasets(study):
         outcome = archive.store_dataset(ds, origin)
         if not outcome.ok and outcome.failure_reason != DUPLICATE_SOP_INSTANCE:
             raise ArchiveError(
@@ -54,3 +54,12 @@ def load_demo(archive: Archive) -> int:
             )
         count += 1
     return count
+
+
+def load_demo(archive: Archive, studies: tuple[StudySpec, ...] = CATALOGUE) -> int:
+    """Store the demo data in ``archive``; return the number of demo instances it now holds.
+
+    Idempotent: every byte of every instance is the same on each run, so a second load leaves
+    the same archive (see ``store_study``).
+    """
+    return sum(store_study(archive, study) for study in studies)

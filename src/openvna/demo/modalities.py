@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 from pydicom import Dataset
 from pydicom.uid import (
     ComputedRadiographyImageStorage,
@@ -55,6 +56,15 @@ def _ds(value: float) -> str:
 @lru_cache(maxsize=8)
 def _solids(lesions: tuple[str, ...]) -> tuple[Solid, ...]:
     return body(lesions)
+
+
+@lru_cache(maxsize=4)
+def _density(lesions: tuple[str, ...], series: SeriesSpec, sop_uid: str) -> npt.NDArray[np.float64]:
+    """The projection image of a radiograph or scout (read-only): the slowest demo image to
+    make, so made once per process however often tests rebuild its instance."""
+    density = projection(_radiograph_view(series), _solids(lesions), instance_rng(sop_uid))
+    density.flags.writeable = False
+    return density
 
 
 def slice_plane(series: SeriesSpec, index: int) -> Plane:
@@ -144,7 +154,7 @@ def _ct_localizer(study: StudySpec, series: SeriesSpec, index: int) -> Dataset:
     series (a viewer draws the slice positions on it)."""
     ds = shared_modules(study, series, index, CTImageStorage)
     view = _radiograph_view(series)
-    density = projection(view, _solids(study.lesions), instance_rng(ds.SOPInstanceUID))
+    density = _density(study.lesions, series, ds.SOPInstanceUID)
     pixels = np.rint(density * 3000).astype(np.uint16)
     ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
     _geometry(ds, study, view.plane, None)
@@ -229,8 +239,7 @@ def _radiograph(study: StudySpec, series: SeriesSpec, index: int) -> Dataset:
     """A chest radiograph (CR Series and CR Image modules, PS3.3 C.8.1.1, C.8.1.2), PA or left
     lateral; 8-bit when it is to be stored as JPEG Baseline, 12-bit otherwise."""
     ds = shared_modules(study, series, index, ComputedRadiographyImageStorage)
-    view = _radiograph_view(series)
-    density = projection(view, _solids(study.lesions), instance_rng(ds.SOPInstanceUID))
+    density = _density(study.lesions, series, ds.SOPInstanceUID)
     lateral = series.layout is Layout.LATERAL
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.ViewPosition = "LL" if lateral else "PA"

@@ -100,7 +100,7 @@ def projection(
         columns=view.plane.columns // 2,
         spacing=(view.plane.spacing[0] * 2, view.plane.spacing[1] * 2),
     )
-    step = 5.0
+    step = 8.0
     grid = half.grid()
     # Each ray starts at its own random depth within the first step: the piecewise-constant
     # body would otherwise show contour bands, one per step.
