@@ -20,6 +20,7 @@ from pydicom.charset import convert_encodings, custom_encoders, default_encoding
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
+from pydicom.errors import BytesLengthException
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
@@ -271,7 +272,7 @@ def _json_element(
     converted = [_json_value(v, vr, path, texts) for v in values]
     if vr in ("IS", "DS"):
         # Kept as the text given: pydicom would refuse legacy values such as "1A" or "1.0".
-        text = "\\".join("" if v is None else v for v in converted).encode("ascii", "replace")
+        text = "\\".join(v or "" for v in converted).encode("ascii", "replace")
         return RawDataElement(BaseTag(tag), vr, len(text), text, 0, False, True)
     if vr in BINARY_VRS and converted:
         raise _bad(path, f"a {vr} value must be InlineBinary or BulkDataURI")
@@ -306,13 +307,16 @@ def _bulk_element(
     if vr in BINARY_VRS:
         return _element(tag, vr, data)
     # PS3.18 F.2.6: other VRs may be bulk too; their bytes are the little endian value field.
-    raw = RawDataElement(tag, vr, len(data), data, 0, False, True)
-    return convert_raw_data_element(raw, encoding="utf-8")
+    raw = RawDataElement(BaseTag(tag), vr, len(data), data, 0, False, True)
+    try:
+        return convert_raw_data_element(raw, encoding="utf-8")
+    except (BytesLengthException, ValueError) as exc:
+        raise _bad(path, f"the bulk data of {uri!r} is not a {vr} value: {exc}") from exc
 
 
 def _json_value(value: Any, vr: str, path: str, texts: list[str]) -> Any:
-    if value is None:
-        return None
+    if value is None:  # an empty value among several (PS3.18 F.2.5)
+        return "" if vr in _TEXT_VRS or vr == "PN" else None
     if vr == "PN":
         return _person_name_value(value, path, texts)
     if vr == "AT":

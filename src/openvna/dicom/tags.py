@@ -27,7 +27,7 @@ def parse_tag(text: str) -> int:
     """
     if _HEX_TAG.fullmatch(text):
         return int(text, 16)
-    tag = tag_for_keyword(text)
+    tag = tag_for_keyword(text) if text else None  # some retired entries have "" as keyword
     if tag is None:
         raise InvalidQuery(f"Unknown attribute '{text}'", attribute=text)
     return int(tag)
