@@ -42,6 +42,10 @@ IMPLEMENTATION_VERSION_NAME = "OPENVNA_010"
 
 _PIXEL_VRS = {0x7FE00008: "OF", 0x7FE00009: "OD", 0x7FE00010: "OW"}
 _UNDEFINED = 0xFFFFFFFF
+# Explicit VRs with a 4-byte length after 2 reserved bytes (PS3.5 §7.1.2).
+_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
 
 
 @dataclass(frozen=True)
@@ -160,9 +164,9 @@ def _locate_pixels(
 ) -> tuple[PixelDataLocation | None, tuple[tuple[Span, ...], ...]]:
     if position >= size:
         return None, ()
-    implicit, little = ds.original_encoding
+    implicit, little = bool(ds.original_encoding[0]), bool(ds.original_encoding[1])
     stream.seek(position)
-    tag, vr, length, header_length = _element_header(stream.read(12), bool(implicit), little)
+    tag, vr, length, header_length = _element_header(stream.read(12), implicit, little)
     if tag not in _PIXEL_VRS:
         raise InvalidDicom(f"unexpected ({tag >> 16:04X},{tag & 0xFFFF:04X}) at byte {position}")
     offset = position + header_length
@@ -171,15 +175,45 @@ def _locate_pixels(
         items, length = read_fragments(stream, offset, size)
         extended = _extended_offsets(ds)
         frames = encapsulated_frames(stream, items, frame_count, syntax, extended)
+        _check_trailing(stream, offset + length + 8, size, implicit, little)
         return PixelDataLocation(vr, offset, length, True), frames
     if offset + length > size:
         raise InvalidDicom(
             f"Pixel Data declares {length} bytes but the file holds only {size - offset}: "
             "the file is truncated"
         )
+    _check_trailing(stream, offset + length, size, implicit, little)
     frame_bits = _frame_bits(ds, tag)
     frames = native_frames(offset, length, frame_count, frame_bits) if frame_bits else ()
     return PixelDataLocation(vr, offset, length, False), frames
+
+
+def _check_trailing(
+    stream: BinaryIO, position: int, size: int, implicit: bool, little: bool
+) -> None:
+    """Walk the elements after Pixel Data (padding, signatures): a cut there is truncation too."""
+    order = "<" if little else ">"
+    while position < size:
+        stream.seek(position)
+        data = stream.read(12)
+        if len(data) < 8:
+            raise InvalidDicom(f"the file ends at byte {size}, inside an element after Pixel Data")
+        explicit_long = not implicit and data[4:6] in _LONG_VRS
+        if explicit_long and len(data) < 12:
+            raise InvalidDicom(f"the file ends at byte {size}, inside an element after Pixel Data")
+        if implicit or explicit_long:
+            length = struct.unpack(f"{order}L", data[8:12] if explicit_long else data[4:8])[0]
+            header = 12 if explicit_long else 8
+        else:
+            length, header = struct.unpack(f"{order}H", data[6:8])[0], 8
+        if length == _UNDEFINED:
+            return  # a sequence after Pixel Data: not walked, pydicom never parsed it either
+        position += header + length
+        if position > size:
+            raise InvalidDicom(
+                f"the file is truncated: an element after Pixel Data ends at byte {position} "
+                f"but the file ends at {size}"
+            )
 
 
 def _element_header(data: bytes, implicit: bool, little: bool) -> tuple[int, str, int, int]:
