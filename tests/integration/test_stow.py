@@ -145,6 +145,23 @@ def test_parts_that_are_not_whole_dicom_cannot_be_understood(live_server, payloa
     assert _state(live_server) == before
 
 
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "application/dicom+json"])
+def test_the_response_is_json_unless_xml_is_asked_for(live_server, accept) -> None:
+    response = _post(live_server, "/studies", _dicom_parts(make_instance()), DICOM, Accept=accept)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == accept.replace("*/*", "application/dicom+json")
+
+
+def test_keeping_an_existing_instance_is_success_with_a_warning(live_server_factory) -> None:
+    server = live_server_factory(dicomweb={"duplicates": "keep"})
+    ds = make_instance()
+    assert _post(server, "/studies", _dicom_parts(ds), DICOM).status_code == 200
+    again = _post(server, "/studies", _dicom_parts(ds), DICOM)
+    assert again.status_code == 200
+    assert "already stored" in again.headers["warning"]
+    assert server.archive.index.count_instances() == 1
+
+
 def test_a_part_of_another_type_in_a_dicom_request_fails(live_server) -> None:
     good = make_instance()
     body = _multipart(

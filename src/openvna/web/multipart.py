@@ -28,7 +28,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-from openvna.errors import BadRequest, PayloadTooLarge
+from openvna.errors import BadRequest, OutOfResources, PayloadTooLarge
 
 __all__ = ["MEMORY_LIMIT", "Part", "parse_content_type", "read_parts"]
 
@@ -189,6 +189,8 @@ async def _feed(receiver: _Receiver, request: Request) -> None:
         raise BadRequest(f"malformed multipart/related body: {exc}") from exc
     except ClientDisconnect as exc:
         raise BadRequest("the client disconnected before the end of the request body") from exc
+    except OSError as exc:  # the spool directory is full or gone
+        raise OutOfResources(f"cannot spool the request body: {exc.strerror}") from exc
     if receiver.parser.state != MultipartState.END:
         raise BadRequest(
             "malformed multipart/related body: it ends without the closing delimiter "

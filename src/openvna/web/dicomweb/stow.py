@@ -146,9 +146,13 @@ def _part10_file(part: Part, spool: Path) -> Path:
         if head[128:132] == b"DICM" or not _starts_with_file_meta(head):
             return part.take_file(spool)
         fd, name = tempfile.mkstemp(dir=spool, prefix="stow-", suffix=".dcm")
-        with os.fdopen(fd, "wb") as target:
-            target.write(bytes(128) + b"DICM" + head)
-            shutil.copyfileobj(reader, target, 1 << 20)
+        try:
+            with os.fdopen(fd, "wb") as target:
+                target.write(bytes(128) + b"DICM" + head)
+                shutil.copyfileobj(reader, target, 1 << 20)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
     part.discard()
     return Path(name)
 
