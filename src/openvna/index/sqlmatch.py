@@ -31,9 +31,8 @@ def condition(column: Any, kind: str, term: MatchTerm, fuzzy: bool) -> ColumnEle
     if kind == "pn":
         return _person_name(column, term, fuzzy)
     if isinstance(term, Range):
-        parts = []
-        if term.low is not None:
-            parts.append(column >= term.low)
+        # An empty (unknown) date is no match for any range, also an open-ended one.
+        parts = [column >= term.low if term.low is not None else column != ""]
         if term.high is not None:
             parts.append(column <= term.high)
         return and_(*parts)

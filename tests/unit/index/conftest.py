@@ -20,9 +20,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
 from openvna.index import Index, InstanceRecord, create_index
 
-PG_URL = os.environ.get(
-    "OPENVNA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("OPENVNA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _PG_DSN = PG_URL.replace("postgresql+psycopg://", "postgresql://")
 
 

@@ -1,0 +1,108 @@
+"""create_index: engine settings, schema reuse, error translation and the indexes queries use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from openvna.dicom.query import Query, parse_qido
+from openvna.errors import IndexUnavailable
+from openvna.index import Index, InstanceRecord, create_index
+from openvna.index import read as index_read
+
+
+def test_sqlite_runs_in_wal_with_case_sensitive_like(tmp_path: Path) -> None:
+    index = create_index(f"sqlite:///{tmp_path / 'i.sqlite'}")
+    try:
+        with index.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert conn.execute(text("SELECT 'a' LIKE 'A'")).scalar() == 0
+    finally:
+        index.close()
+
+
+def test_reopening_keeps_the_data(
+    index_db_url: str, make_record: Callable[..., InstanceRecord]
+) -> None:
+    first = create_index(index_db_url)
+    first.add_instance(make_record("1.2.3.1.1"), replace=False)
+    first.close()
+    again = create_index(index_db_url)
+    try:
+        assert again.count_instances() == 1
+    finally:
+        again.close()
+
+
+def test_unreachable_postgresql_is_index_unavailable() -> None:
+    with pytest.raises(IndexUnavailable, match=r"127\.0\.0\.1:1"):
+        create_index("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_password_is_not_in_the_message() -> None:
+    with pytest.raises(IndexUnavailable) as caught:
+        create_index("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+    assert "secret" not in caught.value.message
+
+
+def test_bad_url_is_index_unavailable() -> None:
+    with pytest.raises(IndexUnavailable, match="invalid index URL"):
+        create_index("nonsense://")
+
+
+def test_operational_errors_become_index_unavailable(tmp_path: Path) -> None:
+    broken = Index(create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'i.sqlite'}"))
+    with pytest.raises(IndexUnavailable, match="index unavailable"):
+        broken.count_instances()
+    with pytest.raises(IndexUnavailable):
+        broken.find(parse_qido("STUDY", []))
+
+
+# Study searches that DESIGN.md measured and the index each must use.
+PLANNED = [
+    ([("PatientID", "P1")], "ix_studies_patient_id"),
+    ([("PatientName", "DOE")], "ix_studies_patient_name"),
+    ([("PatientName", "DO*")], "ix_studies_patient_name"),
+    ([("StudyDate", "20200101-20201231")], "ix_studies_date"),
+    ([("ModalitiesInStudy", "CT")], "study_modalities"),
+    ([("AccessionNumber", "A1")], "ix_studies_accession"),
+]
+
+
+def _sql(index: Index, query: Query) -> str:
+    plan = index_read._plan(query)
+    stmt = index_read._statement(query, plan, patient_counts=False, parse=False)
+    dialect = (
+        postgresql.dialect() if index.engine.dialect.name == "postgresql" else sqlite.dialect()
+    )
+    return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+@pytest.mark.parametrize(("params", "index_name"), PLANNED)
+def test_study_searches_use_an_index(
+    index: Index,
+    make_record: Callable[..., InstanceRecord],
+    params: list[tuple[str, str]],
+    index_name: str,
+) -> None:
+    for n in range(30):
+        record = make_record(f"1.{n}.1.1", f"1.{n}", f"1.{n}.1", PatientID=f"P{n}")
+        index.add_instance(record, replace=False)
+    sql = _sql(index, parse_qido("STUDY", params))
+    with index.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET enable_seqscan = off"))
+            conn.execute(text("ANALYZE"))
+            plan = "\n".join(conn.execute(text("EXPLAIN " + sql)).scalars())
+        else:
+            rows = conn.execute(text("EXPLAIN QUERY PLAN " + sql)).all()
+            plan = "\n".join(str(row[-1]) for row in rows)
+    assert index_name in plan, plan
+    assert "Seq Scan" not in plan, plan
+    assert "SCAN studies" not in plan, plan

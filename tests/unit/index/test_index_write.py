@@ -1,0 +1,216 @@
+"""Index.add_instance and Index.delete: keep/replace, moves, counts, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+import pytest
+
+from openvna.dicom.query import parse_qido
+from openvna.errors import InvalidDicom, NotFound
+from openvna.index import AddResult, Index, InstanceRecord
+
+Make = Callable[..., InstanceRecord]
+
+
+def study(index: Index, uid: str, *params: tuple[str, str]) -> dict[str, Any]:
+    query = [("StudyInstanceUID", uid), *params]
+    (ds,) = index.find(parse_qido("STUDY", query)).datasets
+    return ds
+
+
+def counts(index: Index, uid: str) -> tuple[int, int]:
+    ds = study(index, uid)
+    return ds["00201206"]["Value"][0], ds["00201208"]["Value"][0]
+
+
+def series_counts(index: Index, study_uid: str) -> dict[str, int]:
+    result = index.find(parse_qido("SERIES", [], study_uid=study_uid))
+    return {ds["0020000E"]["Value"][0]: ds["00201209"]["Value"][0] for ds in result.datasets}
+
+
+def stored_description(index: Index, sop: str) -> str:
+    (location,) = index.locate("1.2.3", sop=sop)
+    metadata = orjson.loads(index.metadata("1.2.3", location.series_uid, sop))
+    return str(metadata[0]["00081030"]["Value"][0])
+
+
+def test_add_new_instance(index: Index, make_record: Make) -> None:
+    result = index.add_instance(make_record("1.2.3.1.1"), replace=False)
+    assert result == AddResult(existed=False, old_blob_key=None, stored=True)
+    assert index.count_instances() == 1
+    assert counts(index, "1.2.3") == (1, 1)
+
+
+def test_existing_instance_is_kept_without_replace(index: Index, make_record: Make) -> None:
+    index.add_instance(make_record("1.2.3.1.1", StudyDescription="FIRST"), replace=False)
+    again = make_record("1.2.3.1.1", StudyDescription="SECOND", blob_key="other")
+    assert index.add_instance(again, replace=False) == AddResult(True, None, False)
+    assert stored_description(index, "1.2.3.1.1") == "FIRST"
+    assert index.locate("1.2.3")[0].blob_key == "1.2.3/1.2.3.1/1.2.3.1.1.dcm"
+    assert counts(index, "1.2.3") == (1, 1)
+
+
+def test_replace_returns_the_old_blob_key(index: Index, make_record: Make) -> None:
+    index.add_instance(make_record("1.2.3.1.1", StudyDescription="FIRST"), replace=False)
+    newer = make_record("1.2.3.1.1", StudyDescription="SECOND", blob_key="new-key")
+    result = index.add_instance(newer, replace=True)
+    assert result == AddResult(True, "1.2.3/1.2.3.1/1.2.3.1.1.dcm", True)
+    assert stored_description(index, "1.2.3.1.1") == "SECOND"
+    assert index.locate("1.2.3")[0].blob_key == "new-key"
+    assert counts(index, "1.2.3") == (1, 1)
+    same_key = make_record("1.2.3.1.1", blob_key="new-key")
+    assert index.add_instance(same_key, replace=True) == AddResult(True, None, True)
+
+
+def test_newest_instance_wins_the_study_attributes(index: Index, make_record: Make) -> None:
+    index.add_instance(make_record("1.2.3.1.1", StudyDescription="OLD"), replace=False)
+    index.add_instance(
+        make_record("1.2.3.1.2", StudyDescription="NEW", PatientName="ROE^JANE"), replace=False
+    )
+    ds = study(index, "1.2.3", ("includefield", "StudyDescription"))
+    assert ds["00081030"]["Value"] == ["NEW"]
+    assert ds["00100010"]["Value"] == [{"Alphabetic": "ROE^JANE"}]
+    assert index.find(parse_qido("STUDY", [("PatientName", "DOE")])).datasets == []
+
+
+def test_counts_and_modalities_follow_adds_and_deletes(index: Index, make_record: Make) -> None:
+    for n in range(3):
+        index.add_instance(make_record(f"1.2.3.1.{n}"), replace=False)
+    mr = make_record(
+        "1.2.3.2.1", series="1.2.3.2", Modality="MR", SOPClassUID="1.2.840.10008.5.1.4.1.1.4"
+    )
+    index.add_instance(mr, replace=False)
+    assert counts(index, "1.2.3") == (2, 4)
+    assert series_counts(index, "1.2.3") == {"1.2.3.1": 3, "1.2.3.2": 1}
+    ds = study(index, "1.2.3")
+    assert ds["00080061"]["Value"] == ["CT", "MR"]
+    assert len(ds["00080062"]["Value"]) == 2
+
+    assert index.delete("1.2.3", "1.2.3.2") == ["1.2.3/1.2.3.2/1.2.3.2.1.dcm"]
+    assert counts(index, "1.2.3") == (1, 3)
+    ds = study(index, "1.2.3")
+    assert ds["00080061"]["Value"] == ["CT"]
+    assert ds["00080062"]["Value"] == ["1.2.840.10008.5.1.4.1.1.2"]
+    assert index.find(parse_qido("STUDY", [("ModalitiesInStudy", "MR")])).datasets == []
+
+    assert index.delete("1.2.3", "1.2.3.1", "1.2.3.1.0") == ["1.2.3/1.2.3.1/1.2.3.1.0.dcm"]
+    assert counts(index, "1.2.3") == (1, 2)
+    assert series_counts(index, "1.2.3") == {"1.2.3.1": 2}
+
+    assert sorted(index.delete("1.2.3")) == [
+        "1.2.3/1.2.3.1/1.2.3.1.1.dcm",
+        "1.2.3/1.2.3.1/1.2.3.1.2.dcm",
+    ]
+    assert index.count_instances() == 0
+    assert index.find(parse_qido("STUDY", [])).datasets == []
+    assert index.find(parse_qido("SERIES", [])).datasets == []
+
+
+def test_deleting_the_last_instance_removes_series_and_study(
+    index: Index, make_record: Make
+) -> None:
+    index.add_instance(make_record("1.2.3.1.1"), replace=False)
+    index.delete("1.2.3", "1.2.3.1", "1.2.3.1.1")
+    with pytest.raises(NotFound, match=r"study 1\.2\.3 not found"):
+        index.locate("1.2.3")
+
+
+def test_instance_moved_to_another_study(index: Index, make_record: Make) -> None:
+    index.add_instance(make_record("9.1", "1.1", "1.1.1"), replace=False)
+    index.add_instance(make_record("9.2", "1.1", "1.1.1"), replace=False)
+    index.add_instance(make_record("9.3", "2.2", "2.2.1"), replace=False)
+    moved = make_record("9.2", "2.2", "2.2.1", blob_key="moved")
+    assert index.add_instance(moved, replace=True).old_blob_key == "1.1/1.1.1/9.2.dcm"
+    assert counts(index, "1.1") == (1, 1)
+    assert counts(index, "2.2") == (1, 2)
+    assert sorted(loc.sop_uid for loc in index.locate("2.2")) == ["9.2", "9.3"]
+
+    last = make_record("9.1", "2.2", "2.2.2", blob_key="moved-too")
+    index.add_instance(last, replace=True)
+    with pytest.raises(NotFound, match=r"study 1\.1 not found"):
+        index.locate("1.1")
+    assert counts(index, "2.2") == (2, 3)
+    assert index.count_instances() == 3
+
+
+def test_series_moved_to_another_study(index: Index, make_record: Make) -> None:
+    index.add_instance(make_record("9.1", "1.1", "5.5"), replace=False)
+    index.add_instance(make_record("9.2", "1.1", "5.5"), replace=False)
+    index.add_instance(make_record("9.3", "2.2", "5.5"), replace=False)
+    with pytest.raises(NotFound, match=r"study 1\.1 not found"):
+        index.locate("1.1")
+    assert counts(index, "2.2") == (1, 3)
+    assert len(index.locate("2.2", "5.5")) == 3
+
+
+def test_patient_counts(index: Index, make_record: Make) -> None:
+    index.add_instance(make_record("9.1", "1.1", "1.1.1"), replace=False)
+    index.add_instance(make_record("9.2", "1.1", "1.1.2"), replace=False)
+    index.add_instance(make_record("9.3", "2.2", "2.2.1"), replace=False)
+    index.add_instance(make_record("9.4", "3.3", "3.3.1", PatientID="OTHER"), replace=False)
+    asked = ("includefield", "00201200,00201202,00201204")
+    ds = study(index, "1.1", asked)
+    assert [ds[k]["Value"][0] for k in ("00201200", "00201202", "00201204")] == [2, 3, 3]
+    index.delete("2.2")
+    ds = study(index, "1.1", asked)
+    assert [ds[k]["Value"][0] for k in ("00201200", "00201202", "00201204")] == [1, 2, 2]
+    other = study(index, "3.3", asked)
+    assert other["00201200"]["Value"] == [1]
+
+
+def test_empty_patient_id_is_allowed(index: Index, make_record: Make) -> None:
+    index.add_instance(make_record("9.1", "1.1", "1.1.1", PatientID=""), replace=False)
+    index.add_instance(make_record("9.2", "2.2", "2.2.1", PatientID=None), replace=False)
+    assert index.count_instances() == 2
+    ds = study(index, "2.2")
+    assert ds["00100020"] == {"vr": "LO"}
+
+
+def test_missing_uid_is_invalid_dicom(index: Index, make_record: Make) -> None:
+    with pytest.raises(InvalidDicom) as caught:
+        index.add_instance(make_record("9.1", SeriesInstanceUID=None), replace=False)
+    assert caught.value.attribute == "SeriesInstanceUID"
+    assert index.count_instances() == 0
+
+
+def test_concurrent_stores_into_one_new_study(index: Index, make_record: Make) -> None:
+    records = [
+        make_record(f"7.{c}.{n}", "7.7", f"7.7.{n % 3}", InstanceNumber=n)
+        for c in range(4)
+        for n in range(10)
+    ]
+    start = threading.Barrier(4)
+
+    def client(c: int) -> list[AddResult]:
+        start.wait()
+        return [index.add_instance(r, replace=False) for r in records[c * 10 : (c + 1) * 10]]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = [r for batch in pool.map(client, range(4)) for r in batch]
+    assert all(r.stored for r in results)
+    assert index.count_instances() == 40
+    assert counts(index, "7.7") == (3, 40)
+    assert series_counts(index, "7.7") == {"7.7.0": 16, "7.7.1": 12, "7.7.2": 12}
+    ds = study(index, "7.7", ("includefield", "NumberOfPatientRelatedInstances"))
+    assert ds["00201204"]["Value"] == [40]
+
+
+def test_concurrent_stores_of_one_instance(index: Index, make_record: Make) -> None:
+    start = threading.Barrier(4)
+
+    def client(c: int) -> AddResult:
+        start.wait()
+        return index.add_instance(
+            make_record("8.1", "8.8", "8.8.1", blob_key=f"k{c}"), replace=False
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(client, range(4)))
+    assert sum(r.stored for r in results) == 1
+    assert index.count_instances() == 1
+    assert counts(index, "8.8") == (1, 1)
