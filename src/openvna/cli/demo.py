@@ -1,7 +1,57 @@
-"""Placeholder until the demo command lands (being written now)."""
+"""``openvna demo``: load the demo data set (the SIIM exercise's patients and THOMPSON^ALEX)."""
+
+from __future__ import annotations
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from openvna.cli.options import ConfigOption, DataDirOption, settings_or_exit
+from openvna.cli.serve import DEMO_API_KEY
+from openvna.demo import CATALOGUE, store_study
+from openvna.errors import ArchiveError
+from openvna.runtime import build_archive
+
+__all__ = ["register"]
+
+
+def demo(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Load the demo studies into the archive (again, harmlessly, if they are there).
+
+    SIIM^Joe's chest radiographs carry the UIDs of the SIIM hands-on exercise; SIIM^Andy has a
+    PET/CT and a total-body CT; THOMPSON^ALEX the abdomen CT of the DICOMweb quick start guide.
+    """
+    settings = settings_or_exit(config, data_dir)
+    console = Console()
+    table = Table(title="Demo data", box=box.SIMPLE_HEAD)
+    for column in ("Patient", "Patient ID", "Accession"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Study")
+    table.add_column("Instances", justify="right")
+    table.add_column("New", justify="right")
+    archive = build_archive(settings)
+    try:
+        with console.status("Generating and storing the demo studies...") as status:
+            for study in CATALOGUE:
+                status.update(f"Storing {study.patient.name}: {study.description}...")
+                stored, present = store_study(archive, study)
+                patient = study.patient
+                row = (patient.name, patient.patient_id, study.accession, study.description)
+                table.add_row(*row, str(stored + present), str(stored))
+    except ArchiveError as exc:
+        typer.echo(f"openvna demo: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        archive.close()
+    console.print(table)
+    total = sum(study.instance_count for study in CATALOGUE)
+    console.print(f"{total} instances in {settings.storage.data_dir}.")
+    console.print(
+        f"Serve them with [bold]openvna serve --demo[/bold] (API key {DEMO_API_KEY}), then "
+        "GET /dicomweb/studies?PatientName=SIIM*"
+    )
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command()(demo)

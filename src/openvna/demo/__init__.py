@@ -33,33 +33,47 @@ def demo_datasets() -> Iterator[Dataset]:
         yield from study_datasets(study)
 
 
-def store_study(archive: Archive, study: StudySpec) -> int:
-    """Store one demo study; return how many of its instances the archive now holds.
+def store_study(archive: Archive, study: StudySpec) -> tuple[int, int]:
+    """Store the instances of one demo study that the archive lacks; return how many were
+    stored now and how many were there already (so a restart of ``serve --demo`` is quick).
 
-    An instance already there counts too, whatever the duplicate policy (replaced by identical
-    bytes, kept, or refused as a duplicate), so a second run gives the same number. Any other
-    refusal raises ArchiveError naming the instance.
+    An instance refused as a duplicate (``reject`` policy, or a concurrent load) counts as
+    there; any other refusal raises ArchiveError naming the instance.
     """
     from openvna.archive.outcome import DUPLICATE_SOP_INSTANCE, Origin
     from openvna.errors import ArchiveError
 
+    present = _stored_sop_uids(archive, study.uid)
     origin = Origin.local("demo")
-    count = 0
-    for ds in study_datasets(study):
-        outcome = archive.store_dataset(ds, origin)
-        if not outcome.ok and outcome.failure_reason != DUPLICATE_SOP_INSTANCE:
-            raise ArchiveError(
-                f"demo instance {ds.SOPInstanceUID} was not stored: {outcome.message}",
-                uid=ds.SOPInstanceUID,
-            )
-        count += 1
-    return count
+    stored = 0
+    for series in study.series:
+        for index in range(series.count):
+            if study.sop_uid(series, index) in present:
+                continue
+            ds = build_instance(study, series, index)
+            outcome = archive.store_dataset(ds, origin)
+            if not outcome.ok and outcome.failure_reason != DUPLICATE_SOP_INSTANCE:
+                raise ArchiveError(
+                    f"demo instance {ds.SOPInstanceUID} was not stored: {outcome.message}",
+                    uid=ds.SOPInstanceUID,
+                )
+            stored += 1
+    return stored, study.instance_count - stored
+
+
+def _stored_sop_uids(archive: Archive, study_uid: str) -> set[str]:
+    from openvna.errors import NotFound
+
+    try:
+        return {location.sop_uid for location in archive.locate(study_uid)}
+    except NotFound:
+        return set()
 
 
 def load_demo(archive: Archive, studies: tuple[StudySpec, ...] = CATALOGUE) -> int:
     """Store the demo data in ``archive``; return the number of demo instances it now holds.
 
-    Idempotent: every byte of every instance is the same on each run, so a second load leaves
-    the same archive (see ``store_study``).
+    Idempotent: instances already stored are left alone and the others are generated the same,
+    byte for byte, on every run, so a second load leaves the same archive.
     """
-    return sum(store_study(archive, study) for study in studies)
+    return sum(sum(store_study(archive, study)) for study in studies)
