@@ -1,1 +1,331 @@
-"""Placeholder: wado transactions (being written now)."""
+"""WADO-RS retrieve transactions (PS3.18 §10.4): instances, metadata, frames and bulk data.
+
+Every check that can fail (UID syntax → 400, existence → 404, Accept and transfer syntax → 406)
+runs before the StreamingResponse is built, because once the status line is sent an error can no
+longer become a status. Bodies are streamed from the blob store by ``web.multipart_out`` with the
+Content-Length known from the index; nothing is transcoded, so a representation other than the
+stored one is refused with a 406 naming both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from anyio import to_thread
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openvna.archive import Archive
+from openvna.dicom.media import (
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    LOSSY_SYNTAXES,
+    NATIVE_SYNTAXES,
+    MediaRange,
+    Offer,
+    media_type_of_frames,
+    negotiate,
+    parse_accept,
+)
+from openvna.dicom.uid import require_uid
+from openvna.errors import BadRequest, NotAcceptable, NotFound
+from openvna.index import InstanceLocation
+from openvna.web.dicomweb.representation import (
+    DatasetFormat,
+    dicom_response,
+    negotiate_dataset_format,
+)
+from openvna.web.multipart_out import Blob, Part, multipart_response, single_part_response
+from openvna.web.urls import dicomweb_base, expand
+
+__all__ = ["retrieve_bulkdata", "retrieve_frames", "retrieve_instances", "retrieve_metadata"]
+
+DICOM = "application/dicom"
+OCTET_STREAM = "application/octet-stream"
+PIXEL_DATA = "7FE00010"
+_SWAP_WIDTH = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+
+
+def _archive(request: Request) -> Archive:
+    archive: Archive = request.app.state.archive
+    return archive
+
+
+def _uids(request: Request) -> tuple[str, str | None, str | None]:
+    """The path's UIDs, each checked (PS3.5 §9.1) before it reaches the index: 400 if invalid."""
+    params = request.path_params
+    study = require_uid(params["study"], "StudyInstanceUID")
+    series = params.get("series")
+    sop = params.get("instance")
+    if series is not None:
+        series = require_uid(series, "SeriesInstanceUID")
+    if sop is not None:
+        sop = require_uid(sop, "SOPInstanceUID")
+    return study, series, sop
+
+
+def _accept(request: Request) -> list[MediaRange]:
+    return parse_accept(request.headers.get("accept"))
+
+
+async def _locate(
+    request: Request, study: str, series: str | None, sop: str | None
+) -> list[InstanceLocation]:
+    """Resolve the resource in the index (404 naming the missing UID comes from there)."""
+    return await to_thread.run_sync(_archive(request).locate, study, series, sop)
+
+
+def _instance_url(base: str, location: InstanceLocation) -> str:
+    return (
+        f"{base}/studies/{location.study_uid}/series/{location.series_uid}"
+        f"/instances/{location.sop_uid}"
+    )
+
+
+# -- instances (PS3.18 §10.4.1.1.1-3) ----------------------------------------------------------
+
+
+async def retrieve_instances(request: Request) -> Response:
+    """Study, series or instance as Part 10 files, each in the transfer syntax it is stored in.
+
+    ``transfer-syntax`` absent or ``*`` gets the stored syntax, which each part's Content-Type
+    names (PS3.18 §8.7.3.5.2); a specific UID must be the stored one of every instance. A single
+    part ``application/dicom`` is honoured for an instance resource (PS3.18 §10.4.4: single part
+    media types are permitted for a single response item) and read as multipart otherwise.
+    """
+    study, series, sop = _uids(request)
+    ranges = _accept(request)
+    locations = await _locate(request, study, series, sop)
+    syntaxes = frozenset(location.transfer_syntax for location in locations)
+    offers = [Offer(DICOM, syntaxes=syntaxes)]
+    if sop is not None:
+        offers.append(Offer(DICOM, multipart=False, syntaxes=syntaxes))
+    chosen = negotiate(ranges, offers)
+    base = dicomweb_base(request)
+    parts = [
+        Part(
+            f"{DICOM}; transfer-syntax={location.transfer_syntax}",
+            Blob(location.blob_key, location.size),
+            _instance_url(base, location),
+        )
+        for location in locations
+    ]
+    blobs = _archive(request).blobs
+    if not chosen.multipart:
+        return single_part_response(parts[0], blobs)
+    return multipart_response(parts, blobs, DICOM)
+
+
+# -- metadata (PS3.18 §10.4.1.1.4-6) -----------------------------------------------------------
+
+
+async def retrieve_metadata(request: Request) -> Response:
+    """The stored DICOM JSON of each instance, with the base marker replaced and no parse.
+
+    XML (PS3.19) is built only when asked for, one NativeDicomModel document a part.
+    """
+    study, series, sop = _uids(request)
+    media = negotiate_dataset_format(request)
+    body = await to_thread.run_sync(_archive(request).metadata, study, series, sop)
+    if media is DatasetFormat.XML:
+        datasets = orjson.loads(body)
+        return await to_thread.run_sync(dicom_response, request, datasets, media)
+    return Response(expand(body, dicomweb_base(request)), media_type=media.value)
+
+
+# -- frames (PS3.18 §10.4.1.1.7) ---------------------------------------------------------------
+
+
+async def retrieve_frames(request: Request) -> Response:
+    """The requested frames in request order, one part each, as stored.
+
+    Native pixel data goes out as Little Endian octets (PS3.18 Table 8.7.3-4), compressed frames
+    as their bit stream in the media type of their transfer syntax (Table 8.7.3-5), the fragments
+    of a frame joined without item delimiters (§8.7.3.3.2).
+    """
+    study, series, sop = _uids(request)
+    assert sop is not None
+    numbers = _parse_frame_list(request.path_params["frames"])
+    ranges = _accept(request)
+    (location,) = await _locate(request, study, series, sop)
+    _require_frames(location, numbers)
+    url = _instance_url(dicomweb_base(request), location)
+    return _frames_response(request, ranges, location, numbers, url + "/frames/")
+
+
+def _parse_frame_list(text: str) -> list[int]:
+    """A comma separated list of distinct 1-based frame numbers, in any order (PS3.18 §10.4.1.1.7
+    and the frame-list of PS3.18 2017 §6.5.4); anything else is a 400 (Table 10.4.3-1: "errors
+    in the request parameters")."""
+    numbers: list[int] = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item.isdigit() or not item.isascii() or int(item) < 1:
+            raise BadRequest(
+                f"frame list {text!r}: {item!r} is not a frame number (1, 2, ...)",
+                attribute="frames",
+            )
+        if int(item) in numbers:
+            raise BadRequest(f"frame list {text!r} names frame {item} twice", attribute="frames")
+        numbers.append(int(item))
+    return numbers
+
+
+def _require_frames(location: InstanceLocation, numbers: Sequence[int]) -> None:
+    """404 when a frame does not exist (Table 10.4.3-1: "the Target Resource does not exist")."""
+    count = len(location.frames)
+    if location.pixel_data is None or count == 0:
+        raise NotFound(
+            f"instance {location.sop_uid} (SOP Class {location.sop_class_uid}) has no Pixel Data,"
+            " so it has no frames",
+            uid=location.sop_uid,
+        )
+    beyond = [n for n in numbers if n > count]
+    if beyond:
+        raise NotFound(
+            f"instance {location.sop_uid} has {count} frame(s); frame {beyond[0]} does not exist",
+            uid=location.sop_uid,
+        )
+
+
+def _frame_offers(location: InstanceLocation, single: bool) -> list[Offer]:
+    """What the stored frames can be sent as without transcoding, preferred first."""
+    stored = location.transfer_syntax
+    if stored in NATIVE_SYNTAXES:
+        offers = [Offer(OCTET_STREAM, syntaxes=frozenset({EXPLICIT_VR_LITTLE_ENDIAN}))]
+    elif media_type_of_frames(stored) != OCTET_STREAM:
+        syntaxes = frozenset({stored})
+        offers = [
+            Offer(media_type_of_frames(stored), syntaxes=syntaxes),
+            # OHIF and others ask octet-stream; transfer-syntax=* for the bit stream as stored;
+            # without a named syntax only lossy data may be sent so (PS3.18 §8.7.3.3).
+            Offer(OCTET_STREAM, syntaxes=syntaxes, default_ok=stored in LOSSY_SYNTAXES),
+        ]
+    else:
+        raise NotAcceptable(
+            f"the pixel data of instance {location.sop_uid} is stored as {stored}, which cannot "
+            "be sent as frames without transcoding (not available)",
+            uid=location.sop_uid,
+        )
+    if single:
+        offers += [Offer(o.media_type, False, o.syntaxes, o.default_ok) for o in offers]
+    return offers
+
+
+def _frames_response(
+    request: Request,
+    ranges: Sequence[MediaRange],
+    location: InstanceLocation,
+    numbers: Sequence[int],
+    frames_url: str,
+) -> Response:
+    """Frame parts (Content-Location ``<instance>/frames/<n>``) in the negotiated media type."""
+    url = frames_url
+    chosen = negotiate(ranges, _frame_offers(location, single=len(numbers) == 1))
+    (syntax,) = chosen.syntaxes
+    content_type = f"{chosen.media_type}; transfer-syntax={syntax}"
+    parts = [
+        Part(content_type, Blob.of_spans(location.blob_key, location.frames[n - 1]), url + str(n))
+        for n in numbers
+    ]
+    blobs = _archive(request).blobs
+    if not chosen.multipart:
+        return single_part_response(parts[0], blobs)
+    return multipart_response(parts, blobs, chosen.media_type)
+
+
+# -- bulk data (PS3.18 §10.4.1.1.8) ------------------------------------------------------------
+
+
+async def retrieve_bulkdata(request: Request) -> Response:
+    """The value of one bulk data attribute, as its BulkDataURI names it (tag/item/tag...).
+
+    Bulk data is multipart/related; type="application/octet-stream" (PS3.18 §8.7.3.3); a single
+    part octet-stream is honoured too, since this is a single response item (§10.4.4). Native
+    Pixel Data is read by its span from the index; encapsulated Pixel Data goes out frame by frame
+    like the frames resource (§8.7.3.3.2); other attributes, rare, are read with pydicom.
+    """
+    study, series, sop = _uids(request)
+    assert sop is not None
+    path = _parse_tag_path(request.path_params["path"])
+    ranges = _accept(request)
+    (location,) = await _locate(request, study, series, sop)
+    instance_url = _instance_url(dicomweb_base(request), location)
+    url = f"{instance_url}/bulkdata/{path}"
+    if path == PIXEL_DATA and location.pixel_data is not None:
+        pixel_data = location.pixel_data
+        if pixel_data.encapsulated:
+            numbers = list(range(1, len(location.frames) + 1))
+            _require_frames(location, numbers)
+            return _frames_response(request, ranges, location, numbers, instance_url + "/frames/")
+        if location.transfer_syntax not in NATIVE_SYNTAXES:
+            raise NotAcceptable(
+                f"the pixel data of instance {location.sop_uid} is stored as "
+                f"{location.transfer_syntax} and transcoding is not available"
+            )
+        body: bytes | Blob = Blob.of_spans(
+            location.blob_key, [(pixel_data.offset, pixel_data.length)]
+        )
+        syntaxes = frozenset({EXPLICIT_VR_LITTLE_ENDIAN})
+    else:
+        body = await to_thread.run_sync(_read_attribute, request, location, path)
+        syntaxes = frozenset()
+    offers = [Offer(OCTET_STREAM, syntaxes=syntaxes), Offer(OCTET_STREAM, False, syntaxes)]
+    chosen = negotiate(ranges, offers)
+    content_type = OCTET_STREAM
+    if syntaxes:
+        content_type += f"; transfer-syntax={EXPLICIT_VR_LITTLE_ENDIAN}"
+    part = Part(content_type, body, url)
+    blobs = _archive(request).blobs
+    if not chosen.multipart:
+        return single_part_response(part, blobs)
+    return multipart_response([part], blobs, OCTET_STREAM)
+
+
+def _parse_tag_path(text: str) -> str:
+    """``tag[/item/tag]...`` with tags as 8 hex digits and 0-based items (docs/internals.md)."""
+    steps = text.strip("/").upper().split("/")
+    valid = len(steps) % 2 == 1 and all(
+        (len(step) == 8 and all(c in "0123456789ABCDEF" for c in step))
+        if i % 2 == 0
+        else step.isdigit() and step.isascii()
+        for i, step in enumerate(steps)
+    )
+    if not valid:
+        raise BadRequest(
+            f"bulk data path {text!r} is not tag[/item/tag]... (8 hex digits, 0-based items)",
+            attribute="bulkdata",
+        )
+    return "/".join(steps)
+
+
+def _read_attribute(request: Request, location: InstanceLocation, path: str) -> bytes:
+    """The little endian value bytes of the attribute at ``path`` (the rare non-pixel bulk)."""
+    with _archive(request).blobs.open(location.blob_key) as handle:
+        ds = dcmread(handle, stop_before_pixels=not path.startswith("7FE0"))
+    steps = path.split("/")
+    current: Any = ds
+    for i in range(0, len(steps) - 1, 2):
+        current = _item(current, steps[i], int(steps[i + 1]), location, path)
+    element = current.get(int(steps[-1], 16)) if isinstance(current, Dataset) else None
+    value = None if element is None else element.value
+    if isinstance(value, MultiValue | list):
+        value = b"".join(value) if all(isinstance(v, bytes) for v in value) else None
+    if not isinstance(value, bytes) or not value:
+        raise NotFound(f"instance {location.sop_uid} has no bulk data at {path}")
+    width = _SWAP_WIDTH.get(str(element.VR)) if element is not None else None
+    if width and not ds.is_little_endian:
+        value = b"".join(value[i : i + width][::-1] for i in range(0, len(value), width))
+    return value
+
+
+def _item(ds: Any, tag: str, index: int, location: InstanceLocation, path: str) -> Dataset:
+    element = ds.get(int(tag, 16)) if isinstance(ds, Dataset) else None
+    if element is None or element.VR != "SQ" or index >= len(element.value):
+        raise NotFound(f"instance {location.sop_uid} has no bulk data at {path}")
+    item: Dataset = element.value[index]
+    return item
