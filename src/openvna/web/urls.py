@@ -22,8 +22,20 @@ def dicomweb_base(request: Request) -> str:
         return public.rstrip("/") + DICOMWEB_PREFIX
     headers = request.headers
     scheme = headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
-    host = headers.get("x-forwarded-host") or headers.get("host") or request.url.netloc
-    return f"{scheme}://{host.split(',')[0].strip()}{DICOMWEB_PREFIX}"
+    host = (headers.get("x-forwarded-host") or headers.get("host") or "").split(",")[0].strip()
+    return f"{scheme}://{_with_port(host, request)}{DICOMWEB_PREFIX}"
+
+
+def _with_port(host: str, request: Request) -> str:
+    """Some clients (dicomweb-client) send ``Host`` without the port they connected to; when
+    that host is the very address the socket is bound to, the socket's port is the right one.
+    A host naming anything else (a proxy's public name) is left as it is."""
+    server = request.scope.get("server")
+    if not host:
+        return f"{server[0]}:{server[1]}" if server else "localhost"
+    if server and host == server[0] and ":" not in host:
+        return f"{host}:{server[1]}"
+    return host
 
 
 def expand(body: bytes, base: str) -> bytes:
