@@ -27,6 +27,7 @@ from pydicom.tag import BaseTag
 from pydicom.valuerep import PersonName, format_number_as_ds
 
 from openvna.dicom.rawvalues import float32_json, number_json, person_name_json, raw_to_json
+from openvna.dicom.tags import VALUE_REPRESENTATIONS
 from openvna.errors import BadRequest
 
 __all__ = ["BASE_MARKER", "BULK_THRESHOLD", "dataset_to_json", "json_to_dataset"]
@@ -242,7 +243,7 @@ def _json_dataset(obj: Any, prefix: str, bulk_data: BulkData | None, texts: list
             raise _bad(path, "an attribute must be an object")
         tag = int(key, 16)
         vr = attribute.get("vr")
-        if not isinstance(vr, str) or len(vr) != 2 or not vr.isupper():
+        if vr not in VALUE_REPRESENTATIONS:
             raise _bad(path, f"missing or invalid vr {vr!r}")
         if tag >> 16 == 0x0002 or not tag & 0xFFFF:
             continue

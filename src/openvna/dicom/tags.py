@@ -12,7 +12,47 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
 from openvna.errors import InvalidQuery
 
-__all__ = ["keyword_of", "parse_tag", "tag_hex", "vr_of"]
+__all__ = ["VALUE_REPRESENTATIONS", "keyword_of", "parse_tag", "tag_hex", "vr_of"]
+
+VALUE_REPRESENTATIONS = frozenset(
+    [
+        "AE",
+        "AS",
+        "AT",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "FD",
+        "FL",
+        "IS",
+        "LO",
+        "LT",
+        "OB",
+        "OD",
+        "OF",
+        "OL",
+        "OV",
+        "OW",
+        "PN",
+        "SH",
+        "SL",
+        "SQ",
+        "SS",
+        "ST",
+        "SV",
+        "TM",
+        "UC",
+        "UI",
+        "UL",
+        "UN",
+        "UR",
+        "US",
+        "UT",
+        "UV",
+    ]
+)
+"""The VRs of PS3.5 Table 6.2-1, the only ones the JSON and XML models may name."""
 
 _HEX_TAG = re.compile(r"[0-9A-Fa-f]{8}")
 

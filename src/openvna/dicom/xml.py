@@ -18,7 +18,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from openvna.dicom.rawvalues import number_json
-from openvna.dicom.tags import keyword_of, vr_of
+from openvna.dicom.tags import VALUE_REPRESENTATIONS, keyword_of, vr_of
 from openvna.errors import BadRequest
 
 __all__ = ["NATIVE_DICOM_NAMESPACE", "json_to_xml", "xml_to_json"]
@@ -189,7 +189,7 @@ def _dataset_json(node: ET.Element, prefix: str) -> dict[str, Any]:
             tag = _private_tag(tag, creator.strip(), blocks, out)
         path = f"{prefix}{tag:08X}"
         vr = element.get("vr") or vr_of(tag)
-        if not re.fullmatch(r"[A-Z]{2}", vr):
+        if vr not in VALUE_REPRESENTATIONS:
             raise BadRequest(f"Invalid DICOM XML attribute {path}: bad vr {vr!r}", attribute=path)
         out[f"{tag:08X}"] = _attribute_json(element, vr, path)
     return dict(sorted(out.items()))

@@ -345,6 +345,7 @@ def test_json_to_dataset_sets_utf8_only_when_needed(
         ({"0010001G": {"vr": "PN"}}, "0010001G"),
         ({"00100010": "Doe"}, "00100010"),
         ({"00100010": {"Value": ["x"]}}, "00100010: missing or invalid vr"),
+        ({"00100010": {"vr": "XX"}}, "00100010: missing or invalid vr 'XX'"),
         ({"00100020": {"vr": "LO", "Value": "x"}}, "00100020: Value must be a list"),
         ({"00100020": {"vr": "LO", "Value": [1]}}, "00100020: a LO value must be a string"),
         ({"00280010": {"vr": "US", "Value": ["512"]}}, "00280010: a US value must be a number"),

@@ -191,6 +191,10 @@ def test_json_xml_json_round_trip(name: str) -> None:
             "00100020: bad vr 'lo'",
         ),
         (
+            b"<NativeDicomModel><DicomAttribute tag='00100020' vr='XX'/></NativeDicomModel>",
+            "00100020: bad vr 'XX'",
+        ),
+        (
             b"<NativeDicomModel><DicomAttribute tag='00280010' vr='US'>"
             b"<Value number='1'>big</Value></DicomAttribute></NativeDicomModel>",
             "00280010: 'big' is not a US number",
