@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -408,3 +410,75 @@ def test_native_multiframe_from_factory(live_server, client) -> None:
         expected[1],
     ]
     shutil.rmtree(live_server.data_dir / "spool", ignore_errors=True)
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+MEMORY_INSTANCES = 600  # 512 x 512 x 16 bit: ~315 MB
+
+
+def _rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+class _PeakRss(threading.Thread):
+    """Samples this process's RSS (the live server runs in it) until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = _rss_kb()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.005):
+            self.peak = max(self.peak, _rss_kb())
+
+
+def _store_many(server: Any, count: int) -> tuple[str, int]:
+    template = make_instance(rows=512, columns=512)
+    spool = Path(server.archive.blobs.spool_dir())
+    total = 0
+    for number in range(1, count + 1):
+        template.SOPInstanceUID = generate_uid()
+        template.InstanceNumber = number
+        path = spool / f"{template.SOPInstanceUID}.dcm"
+        template.save_as(path, enforce_file_format=True)
+        total += path.stat().st_size
+        assert server.archive.store_file(path, Origin.local()).ok
+    return template.StudyInstanceUID, total
+
+
+def test_study_streams_with_flat_server_memory(live_server) -> None:
+    study_uid, stored_bytes = _store_many(live_server, MEMORY_INSTANCES)
+    marker = b"Content-Type: application/dicom; transfer-syntax="
+    received = found = 0
+    tail = b""
+    sampler = _PeakRss()
+    baseline = sampler.peak
+    sampler.start()
+    started = time.perf_counter()
+    try:
+        url = f"{live_server.dicomweb}/studies/{study_uid}"
+        with httpx.stream("GET", url, timeout=120) as response:
+            assert response.status_code == 200
+            length = int(response.headers["content-length"])
+            for chunk in response.iter_raw(1 << 20):
+                received += len(chunk)
+                window = tail + chunk
+                found += window.count(marker)
+                tail = window[-(len(marker) - 1) :]
+    finally:
+        sampler.done.set()
+        sampler.join()
+    assert received == length > stored_bytes > 300_000_000
+    assert found == MEMORY_INSTANCES
+    seconds = time.perf_counter() - started
+    growth_mb = (sampler.peak - baseline) / 1024
+    print(
+        f"\nstreamed {received / 1e6:.0f} MB in {seconds:.2f} s "
+        f"({received / 1e6 / seconds:.0f} MB/s), server RSS growth {growth_mb:.1f} MB"
+    )
+    assert growth_mb < 100
