@@ -217,7 +217,7 @@ def test_a_part_over_the_size_limit_is_payload_too_large(live_server_factory) ->
 
 def test_a_client_that_disconnects_mid_body_leaves_nothing(live_server) -> None:
     before = _state(live_server)
-    body = _dicom_parts(make_instance(rows=512, columns=512))
+    body = _dicom_parts(make_instance(rows=2048, columns=2048))  # 8 MiB
     host, port = live_server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as sock:
         head = (
@@ -225,12 +225,17 @@ def test_a_client_that_disconnects_mid_body_leaves_nothing(live_server) -> None:
             f"Content-Length: {len(body)}\r\n\r\n"
         )
         sock.sendall(head.encode() + body[: len(body) // 2])
-        time.sleep(0.3)
-    for _ in range(100):
-        if _state(live_server) == before:
-            break
-        time.sleep(0.05)
-    assert _state(live_server) == before
+        assert _wait(lambda: _state(live_server)[2] != []), "the part was never spooled"
+    assert _wait(lambda: _state(live_server) == before)
+
+
+def _wait(condition: Any, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 # -- metadata and bulk data ----------------------------------------------------------------------
