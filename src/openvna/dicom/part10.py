@@ -52,8 +52,7 @@ _LONG_VRS = frozenset(
 class PixelDataLocation:
     """Where the Pixel Data value is: ``offset`` of its first byte and its ``length``.
 
-    For encapsulated data the length runs up to, not including, the Sequence Delimiter. For the
-    Deflated transfer syntax the offsets count in the inflated data set, not in the file.
+    For encapsulated data the length runs up to, not including, the Sequence Delimiter.
     """
 
     vr: str
@@ -68,7 +67,9 @@ class Header:
 
     ``frames`` has per frame the (file offset, length) spans of its bytes (one for native data,
     one per fragment for encapsulated data); it is empty when frames cannot be located in the
-    file (Deflated transfer syntax, video, fragments that match no frame table).
+    file (video, fragments that match no frame table). With the Deflated transfer syntax
+    (PS3.5 A.5) the pixels lie inside the compressed stream, where no file offset can reach
+    them: they are checked for completeness, but ``pixel_data`` is None and ``frames`` empty.
     """
 
     dataset: Dataset
@@ -144,7 +145,7 @@ def read_header(path: Path) -> Header:
         ds.buffer = None
         location, frames = _locate_pixels(stream, position, stream_size, ds, syntax)
     if syntax == DeflatedExplicitVRLittleEndian:
-        frames = ()
+        return Header(ds, syntax, None, (), size)
     return Header(ds, syntax, location, frames, size)
 
 

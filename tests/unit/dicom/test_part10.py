@@ -191,10 +191,10 @@ def test_one_bit_frames_are_counted_in_bits(tmp_path: Path) -> None:
     assert header.frames == (((start, 2),), ((start + 1, 2),), ((start + 2, 2),))
 
 
-def test_deflated_file_is_read_without_frame_spans() -> None:
+def test_deflated_file_is_read_without_pixel_location() -> None:
     header = read_header(sample("image_dfl.dcm"))
     assert header.deflated and header.transfer_syntax == DeflatedExplicitVRLittleEndian
-    assert header.pixel_data is not None and header.frames == ()
+    assert header.pixel_data is None and header.frames == ()  # no file offset reaches them
     assert "PixelData" not in header.dataset and "SOPInstanceUID" in header.dataset
 
 
@@ -299,3 +299,9 @@ def test_write_part10_needs_the_sop_uids(tmp_path: Path) -> None:
     with pytest.raises(InvalidDicom, match="without SOPClassUID and SOPInstanceUID"):
         part10_bytes(ds)
     assert not (tmp_path / "x.dcm").exists()
+
+
+def test_truncated_deflated_file_is_refused(tmp_path: Path) -> None:
+    path = sample("image_dfl.dcm")
+    with pytest.raises(InvalidDicom, match="image_dfl"):
+        read_header(cut(path, tmp_path, path.stat().st_size - 100).rename(tmp_path / "image_dfl"))
