@@ -186,3 +186,10 @@ def test_unacceptable_accept_is_406(live_server) -> None:
 def test_client_error_surfaces_in_dicomweb_client(live_server) -> None:
     with pytest.raises(HTTPError):
         _client(live_server).search_for_studies(search_filters={"Bogus": "1"})
+
+
+def test_trailing_slash_as_in_the_siim_exercise(populated) -> None:
+    server, _ = populated
+    response = httpx.get(server.dicomweb + "/studies/", params={"PatientName": "SIIM^Joe"})
+    assert response.status_code == 200
+    assert _values(response.json(), "00080050") == ["ACC-2"]

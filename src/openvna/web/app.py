@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openvna.archive import Archive
 from openvna.errors import ArchiveError
@@ -23,6 +24,24 @@ __all__ = ["create_app"]
 log = logging.getLogger("openvna.web")
 
 
+class _TrailingSlash:
+    """Serve ``/dicomweb/studies/?PatientName=...`` as ``/dicomweb/studies``: the SIIM exercise
+    and many hand-typed URLs end resources with a slash, and curl does not follow redirects."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        trimmed = path.rstrip("/")
+        if scope["type"] == "http" and trimmed and trimmed != path and trimmed not in _MOUNTS:
+            scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
+        await self.app(scope, receive, send)
+
+
+_MOUNTS = {DICOMWEB_PREFIX}
+
+
 def create_app(settings: Settings, archive: Archive) -> Starlette:
     """Build the app over an archive; the caller owns the archive's lifetime."""
     middleware = [
@@ -32,7 +51,8 @@ def create_app(settings: Settings, archive: Archive) -> Starlette:
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["*"],
             expose_headers=["Warning", "Content-Location", "Location"],
-        )
+        ),
+        Middleware(_TrailingSlash),
     ]
     if settings.auth.api_keys:
         middleware.append(Middleware(ApiKeyMiddleware, keys=settings.auth.api_keys))
