@@ -43,7 +43,7 @@ def raw_to_json(raw: RawDataElement, vr: str, encodings: list[str]) -> dict[str,
     if vr in _ASCII_VRS:
         return _values(vr, _split(data.decode("latin-1"), vr))
     if vr in _CHARSET_VRS:
-        if len(encodings) != 1:
+        if len(encodings) != 1 or b"\x1b" in data:  # ISO 2022 escape sequences: pydicom's job
             return None
         try:
             text = data.decode(encodings[0])

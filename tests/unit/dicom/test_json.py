@@ -202,6 +202,14 @@ def test_character_sets_are_decoded(name: str, expected: dict[str, str]) -> None
     assert dataset_to_json(pydicom.dcmread(sample_path(name)))["00100010"]["Value"] == [expected]
 
 
+def test_escape_sequences_with_a_single_character_set_are_decoded() -> None:
+    ds = pydicom.dcmread(sample_path("chrI2.dcm"))
+    ds.SpecificCharacterSet = "ISO 2022 IR 149"  # one term, but the text has escape sequences
+    assert dataset_to_json(ds)["00100010"]["Value"] == [
+        {"Alphabetic": "Hong^Gildong", "Ideographic": "洪^吉洞", "Phonetic": "홍^길동"}
+    ]
+
+
 def test_sequence_items_use_their_own_character_set() -> None:
     model = dataset_to_json(pydicom.dcmread(sample_path("chrSQEncoding.dcm")))
     item = model["00321064"]["Value"][0]
