@@ -36,6 +36,12 @@ def configure_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for chatty in _CHATTY:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+
+
+# Libraries that log per image at INFO (openjpeg: "tile number 1 / 1" for every encode).
+_CHATTY = ("openjpeg", "pydicom", "PIL")
 
 
 def uvicorn_log_config() -> dict[str, Any]:
