@@ -112,7 +112,7 @@ def _attribute_xml(parts: list[str], attribute: dict[str, Any]) -> None:
         parts.append(f'<BulkData uri="{_attr(attribute["BulkDataURI"])}"/>')
         return
     if "InlineBinary" in attribute:
-        parts.append(f"<InlineBinary>{attribute['InlineBinary']}</InlineBinary>")
+        parts.append(f"<InlineBinary>{_text(str(attribute['InlineBinary']))}</InlineBinary>")
         return
     vr = attribute["vr"]
     for number, value in enumerate(attribute.get("Value", []), start=1):
