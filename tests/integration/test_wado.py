@@ -320,10 +320,17 @@ def test_seed_exercise_jpeg_frame_as_image_dicom_jpeg(live_server) -> None:
     accept = "multipart/related; type=image/dicom+jpeg"
     response = httpx.get(jpeg.path(live_server) + "/frames/1", headers={"Accept": accept})
     assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith('multipart/related; type="image/dicom+jpeg"')
     ((headers, data),) = parts(response)
-    assert headers["Content-Type"] == f"image/jpeg; transfer-syntax={JPEG_BASELINE}"
+    # labelled with the client's own (PS3.18 2014) name, so that it recognises the part
+    assert headers["Content-Type"] == f"image/dicom+jpeg; transfer-syntax={JPEG_BASELINE}"
     assert data == pydicom_frames(jpeg.ds)[0]
     assert data.startswith(b"\xff\xd8")
+    standard = httpx.get(
+        jpeg.path(live_server) + "/frames/1",
+        headers={"Accept": f"{accept}, multipart/related; type=image/jpeg; q=0.5"},
+    )
+    assert parts(standard)[0][0]["Content-Type"].startswith("image/jpeg;")
 
 
 @pytest.mark.parametrize(

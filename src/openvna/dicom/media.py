@@ -36,6 +36,7 @@ __all__ = [
     "media_type_of_frames",
     "negotiate",
     "parse_accept",
+    "requested_name",
 ]
 
 ANY: Final = "*"
@@ -265,6 +266,25 @@ def negotiate(ranges: Sequence[MediaRange], offers: Sequence[Offer]) -> Offer:
     if chosen is None:
         raise NotAcceptable(_refusal(ranges, offers), attribute="Accept")
     return chosen
+
+
+def requested_name(ranges: Sequence[MediaRange], offer: Offer) -> str:
+    """The name to label ``offer`` with: the client's own when it asked by an alias only.
+
+    A client that asks ``type=image/dicom+jpeg`` (the SIIM exercise, after PS3.18 2014) gets its
+    parts labelled so, so that it recognises them; one that names the standard type, or only a
+    wildcard, gets the standard name.
+    """
+    names = [
+        (r.params.get("type", "") if r.is_multipart else r.media_type).lower()
+        for r in ranges
+        if r.q > 0
+    ]
+    wanted = offer.media_type.lower()
+    if wanted in names:
+        return offer.media_type
+    aliases = [name for name in names if name != wanted and _ALIASES.get(name) == wanted]
+    return aliases[0] if aliases else offer.media_type
 
 
 def _is_single_part(media_range: MediaRange) -> bool:

@@ -11,6 +11,7 @@ from openvna.dicom.media import (
     media_type_of_frames,
     negotiate,
     parse_accept,
+    requested_name,
 )
 from openvna.errors import BadRequest, NotAcceptable
 
@@ -189,3 +190,16 @@ def test_refusal_lists_what_was_asked_and_what_exists() -> None:
 )
 def test_media_type_of_frames_follows_table_8_7_3_5(syntax: str, media_type: str) -> None:
     assert media_type_of_frames(syntax) == media_type
+
+
+def test_requested_name_echoes_an_alias_only_when_the_standard_name_is_not_asked() -> None:
+    jpeg = Offer("image/jpeg", syntaxes=frozenset({JPEG_BASELINE}))
+    assert requested_name(parse_accept("multipart/related; type=image/dicom+jpeg"), jpeg) == (
+        "image/dicom+jpeg"
+    )
+    assert requested_name(parse_accept("IMAGE/DICOM+JPEG"), jpeg) == "image/dicom+jpeg"
+    both = "multipart/related; type=image/dicom+jpeg, multipart/related; type=image/jpeg; q=0.1"
+    assert requested_name(parse_accept(both), jpeg) == "image/jpeg"
+    assert requested_name(parse_accept("*/*"), jpeg) == "image/jpeg"
+    refused = "multipart/related; type=image/dicom+jpeg; q=0, */*"
+    assert requested_name(parse_accept(refused), jpeg) == "image/jpeg"

@@ -30,6 +30,7 @@ from openvna.dicom.media import (
     media_type_of_frames,
     negotiate,
     parse_accept,
+    requested_name,
 )
 from openvna.dicom.uid import require_uid
 from openvna.errors import BadRequest, NotAcceptable, NotFound
@@ -227,7 +228,8 @@ def _frames_response(
     url = frames_url
     chosen = negotiate(ranges, _frame_offers(location, single=len(numbers) == 1))
     (syntax,) = chosen.syntaxes
-    content_type = f"{chosen.media_type}; transfer-syntax={syntax}"
+    media_type = requested_name(ranges, chosen)
+    content_type = f"{media_type}; transfer-syntax={syntax}"
     parts = [
         Part(content_type, Blob.of_spans(location.blob_key, location.frames[n - 1]), url + str(n))
         for n in numbers
@@ -235,7 +237,7 @@ def _frames_response(
     blobs = _archive(request).blobs
     if not chosen.multipart:
         return single_part_response(parts[0], blobs)
-    return multipart_response(parts, blobs, chosen.media_type)
+    return multipart_response(parts, blobs, media_type)
 
 
 # -- bulk data (PS3.18 §10.4.1.1.8) ------------------------------------------------------------
