@@ -98,7 +98,6 @@ def _geometry(ds: Dataset, study: StudySpec, plane: Plane, thickness: float | No
     """Frame of Reference and Image Plane modules (PS3.3 C.7.4.1, C.7.6.2)."""
     ds.FrameOfReferenceUID = study.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
-    ds.PatientPosition = "HFS"
     ds.PixelSpacing = [_ds(plane.spacing[0]), _ds(plane.spacing[1])]
     ds.ImageOrientationPatient = [_ds(v) for v in (*plane.row, *plane.column)]
     ds.ImagePositionPatient = [_ds(v) for v in plane.origin]
@@ -116,9 +115,9 @@ def _windows(ds: Dataset, windows: tuple[tuple[float, float, str], ...]) -> None
 def _ct_acquisition(ds: Dataset, series: SeriesSpec) -> None:
     """CT Image module (PS3.3 C.8.2.1) acquisition attributes and, after contrast, the
     Contrast/Bolus module (C.7.6.4)."""
+    ds.PatientPosition = "HFS"  # General Series (C.7.3.1): required for CT
     ds.RescaleIntercept = str(CT_INTERCEPT)
     ds.RescaleSlope = "1"
-    ds.RescaleType = "HU"
     ds.KVP = "120"
     ds.XRayTubeCurrent = 180
     ds.ExposureTime = 500
@@ -138,10 +137,11 @@ def _ct_slice(study: StudySpec, series: SeriesSpec, index: int) -> Dataset:
     rng = instance_rng(ds.SOPInstanceUID)
     pixels = ct_pixels(plane, _solids(study.lesions), rng, contrast=series.contrast)
     if series.layout is Layout.CORONAL:
-        ds.ImageType = ["DERIVED", "SECONDARY", "MPR"]
+        ds.ImageType = ["DERIVED", "SECONDARY", "REFORMATTED"]
         ds.DerivationDescription = "Coronal multiplanar reformat of the portal venous series"
     else:
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.RescaleType = "HU"  # not on the scout: its values are no CT numbers (C.8.2.1.1.1)
     _geometry(ds, study, plane, series.thickness)
     _ct_acquisition(ds, series)
     _windows(ds, _CT_WINDOWS[series.body_part])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +200,15 @@ def test_instances_parse_as_part10_with_one_frame(tmp_path: Path):
         header = read_header(path)
         assert header.transfer_syntax == study.series[-1].transfer_syntax
         assert len(header.frames) == 1
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
+@pytest.mark.parametrize(("study", "series", "index"), SAMPLES)
+def test_every_series_passes_dciodvfy_without_errors(study, series, index, tmp_path: Path):
+    path = tmp_path / "instance.dcm"
+    path.write_bytes(part10_bytes(build_instance(study, series, index)))
+    command = ["dciodvfy", "-new", str(path)]
+    result = subprocess.run(command, check=False, capture_output=True, text=True)
+    report = (result.stdout + result.stderr).splitlines()
+    errors = [line for line in report if line.startswith("Error")]
+    assert errors == []
