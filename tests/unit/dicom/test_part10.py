@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
+import random
 from pathlib import Path
 
 import pydicom
@@ -248,9 +248,18 @@ def test_bad_number_of_frames_is_refused() -> None:
         read_header(sample("badVR.dcm"))
 
 
+_NOISE = random.Random(2026)
+
+
 @pytest.mark.parametrize(
     "content",
-    [b"", b"not dicom at all", os.urandom(2000), b"\x00" * 128 + b"DICM" + os.urandom(500)],
+    [
+        b"",
+        b"not dicom at all",
+        _NOISE.randbytes(2000),
+        b"\x00" * 128 + b"DICM" + _NOISE.randbytes(500),
+    ],
+    ids=["empty", "text", "noise", "preamble-then-noise"],
 )
 def test_non_dicom_bytes_are_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "garbage.dcm"
