@@ -489,3 +489,16 @@ def test_study_streams_with_flat_server_memory(live_server) -> None:
         f"({received / 1e6 / seconds:.0f} MB/s), server RSS growth {growth_mb:.1f} MB"
     )
     assert growth_mb < 100
+
+
+def test_big_endian_is_served_as_stored_but_its_frames_need_transcoding(live_server) -> None:
+    big = store(live_server, "MR_small_bigendian.dcm")
+    response = httpx.get(big.path(live_server))
+    ((headers, data),) = parts(response)
+    assert headers["Content-Type"] == "application/dicom; transfer-syntax=1.2.840.10008.1.2.2"
+    assert data == big.data
+    response = httpx.get(big.path(live_server) + "/frames/1")
+    assert_error(response, 406, "1.2.840.10008.1.2.2", "transcoding")
+    assert_error(
+        httpx.get(big.path(live_server) + "/bulkdata/7FE00010"), 406, "1.2.840.10008.1.2.2"
+    )
