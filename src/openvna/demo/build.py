@@ -17,6 +17,7 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit
 
 from openvna.demo.patients import PatientSpec, SeriesSpec, StudySpec
+from openvna.demo.pixels import jpeg_baseline
 
 __all__ = ["MANUFACTURER", "add_time", "instance_rng", "set_pixels", "shared_modules"]
 
@@ -106,10 +107,10 @@ def set_pixels(
     pixels: npt.NDArray[np.uint8] | npt.NDArray[np.uint16],
     *,
     bits_stored: int,
-    jpeg: bytes | None = None,
 ) -> None:
     """Image Pixel module (PS3.3 C.7.6.3) and the Pixel Data in the series' transfer syntax:
-    native little endian, JPEG Baseline (the 8-bit stream given) or JPEG 2000 lossless."""
+    native little endian, JPEG Baseline (8-bit pixels only, PS3.5 A.4.1) or JPEG 2000
+    lossless."""
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.Rows, ds.Columns = pixels.shape
@@ -119,8 +120,7 @@ def set_pixels(
     ds.PixelRepresentation = 0
     syntax = ds.file_meta.TransferSyntaxUID
     if syntax == JPEGBaseline8Bit:
-        if jpeg is None:
-            raise ValueError(f"instance {ds.SOPInstanceUID}: JPEG Baseline needs the JPEG stream")
+        jpeg = jpeg_baseline(pixels.astype(np.uint8, casting="safe"))
         ds.PixelData = encapsulate([jpeg])
         ds["PixelData"].VR = "OB"
         ds.LossyImageCompression = "01"

@@ -28,7 +28,6 @@ from openvna.demo.pixels import (
     Radiograph,
     ct_pixels,
     decay_factor,
-    jpeg_baseline,
     pet_activity,
     projection,
     quantize,
@@ -252,7 +251,7 @@ def _radiograph(study: StudySpec, series: SeriesSpec, index: int) -> Dataset:
     if series.transfer_syntax == JPEGBaseline8Bit:
         pixels8 = np.rint(density * 255).astype(np.uint8)
         _windows(ds, ((128, 256, "NORMAL"),))
-        set_pixels(ds, pixels8, bits_stored=8, jpeg=jpeg_baseline(pixels8))
+        set_pixels(ds, pixels8, bits_stored=8)
     else:
         _windows(ds, ((2048, 4096, "NORMAL"),))
         set_pixels(ds, np.rint(density * 4095).astype(np.uint16), bits_stored=12)
@@ -272,7 +271,4 @@ _BUILDERS: dict[tuple[str, Layout], Callable[[StudySpec, SeriesSpec, int], Datas
 
 def build_instance(study: StudySpec, series: SeriesSpec, index: int) -> Dataset:
     """Instance ``index`` (0-based) of ``series`` in ``study``, pixels and all."""
-    builder = _BUILDERS.get((series.modality, series.layout))
-    if builder is None:
-        raise ValueError(f"no demo builder for {series.modality} {series.layout.value} images")
-    return builder(study, series, index)
+    return _BUILDERS[series.modality, series.layout](study, series, index)
