@@ -1,7 +1,8 @@
 """The SIIM hands-on exercise (shared seed 000), its DICOMweb steps verbatim against a local server
 loaded with the demo data and the exercise's API key.
 
-The FHIR and WADO-URI steps come with their own doors and are not tested here. The server holds a
+The FHIR and WADO-URI steps come with their own doors and are not tested here; the QIDO-RS step of
+the DICOMweb quick start guide (shared seed 002) is, on the same server. The server holds a
 copy of an archive the demo was loaded into once per session (SQLite); PostgreSQL gets one test
 that loads the SIIM patients' studies itself and walks the whole exercise.
 """
@@ -24,6 +25,7 @@ from openvna.demo.patients import (
     JOE_PA_SERIES_UID,
     JOE_PA_SOP_UID,
     JOE_STUDY_UID,
+    THOMPSON_STUDY_UID,
 )
 from openvna.runtime import build_archive
 from openvna.settings import load_settings
@@ -211,3 +213,29 @@ def test_exercise_on_postgresql(
     assert len(_parts(httpx.get(frame_url, headers=headers))) == 1
     assert len(_parts(httpx.get(f"{server.dicomweb}/studies/{STUDY}", headers=HEADERS))) == 2
     assert httpx.get(f"{server.dicomweb}/studies/{STUDY}").status_code == 401
+
+
+def test_quick_start_guide_query_finds_thompson_abdomen_ct(server: LiveServer):
+    """Shared seed 002's QIDO-RS step: the study-level answer it shows, with the demo's counts."""
+    url = f"{server.dicomweb}/studies/?00100010=THOMPSON&includefield=00081030"
+    response = httpx.get(url, headers={**HEADERS, "Accept": "application/json"})
+    assert response.status_code == 200, response.text
+    (study,) = response.json()
+    expected = {
+        "00080020": "20130409",
+        "00080030": "131600",
+        "00080050": "11235813",
+        "00080061": "CT",
+        "00081030": "Abdomen CT",
+        "00100020": "12345",
+        "00100030": "19670701",
+        "00100040": "M",
+        "0020000D": THOMPSON_STUDY_UID,
+        "00200010": "11235813",
+        "00201206": 4,
+        "00201208": 85,
+        "00081190": f"{server.dicomweb}/studies/{THOMPSON_STUDY_UID}",
+    }
+    assert {tag: _value(study, tag) for tag in expected} == expected
+    assert _value(study, "00080090") == {"Alphabetic": "SMITH^KAREN"}
+    assert _value(study, "00100010") == {"Alphabetic": "THOMPSON^ALEX"}
