@@ -8,6 +8,7 @@ C.7.6.1, C.7.6.3) are written here; ``modalities`` adds the CT, PET and CR ones 
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,9 @@ from openvna.demo.pixels import jpeg_baseline
 __all__ = ["MANUFACTURER", "add_time", "instance_rng", "set_pixels", "shared_modules"]
 
 MANUFACTURER = "openvna demo"
+# pylibjpeg-openjpeg's encoder crashes the process (SIGSEGV) when two threads encode at once
+# (measured with 2.6.0); decoding in parallel is fine. Encodes are serialized here.
+_J2K_ENCODER = threading.Lock()
 _MODEL = {"CT": "Synthetic CT 64", "PT": "Synthetic PET", "CR": "Synthetic CR"}
 
 
@@ -127,7 +131,8 @@ def set_pixels(
         ds.LossyImageCompressionRatio = f"{pixels.nbytes / len(jpeg):.2f}"
         ds.LossyImageCompressionMethod = "ISO_10918_1"
     elif syntax == JPEG2000Lossless:
-        ds.compress(JPEG2000Lossless, pixels, generate_instance_uid=False)
+        with _J2K_ENCODER:
+            ds.compress(JPEG2000Lossless, pixels, generate_instance_uid=False)
     else:
         ds.PixelData = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
         ds["PixelData"].VR = "OW" if ds.BitsAllocated > 8 else "OB"
