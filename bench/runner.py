@@ -44,6 +44,7 @@ def run(dataset: Dataset, options: Options) -> tuple[list[Row], dict[str, object
     started: list[servers.Process] = []
     notes: list[str] = []
     start = time.monotonic()
+    load_before = os.getloadavg()[0]
     try:
         ctx = start_all(dataset, options, run_dir, started, notes)
         log("loading the base data set (not timed)")
@@ -59,6 +60,9 @@ def run(dataset: Dataset, options: Options) -> tuple[list[Row], dict[str, object
                 doors.probe_cmove(ctx, server)
         rows = [run_one(ctx, m) for m in REGISTRY if selected(m, options.only)]
         info = describe(ctx, options, notes, time.monotonic() - start)
+        info["load average (1 min) at start / end"] = (
+            f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
+        )
     finally:
         for process in reversed(started):
             process.stop()
@@ -163,7 +167,8 @@ def describe(ctx: Context, options: Options, notes: list[str], seconds: float) -
     }
     for server in ctx.servers.values():
         caps = ", ".join(sorted(server.capabilities))
-        notes.append(f"{server.name}: doors {caps}" + "".join(f"; {n}" for n in server.notes))
+        extra = "".join(f"; {' '.join(n.split())}" for n in server.notes)
+        notes.append(f"{server.name}: doors {caps}{extra}")
     for name in ("openvna", "orthanc"):
         if f"hwm-{name}" in ctx.state:
             hwm = ctx.state[f"hwm-{name}"]
