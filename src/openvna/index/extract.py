@@ -22,6 +22,7 @@ __all__ = ["Rows", "dumps", "extract", "pn_upper"]
 _PATIENT_KEYS = frozenset(tag_hex(t) for t in PATIENT_TAGS)
 _STUDY_KEYS = frozenset(tag_hex(t) for t in STUDY_TAGS)
 _SERIES_KEYS = frozenset(tag_hex(t) for t in SERIES_TAGS)
+_MAX_TEXT = 256
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,13 @@ def pn_upper(value: Any) -> str:
     """The Alphabetic group of a PN value, upper-cased, without trailing empty components."""
     if isinstance(value, dict):
         value = value.get("Alphabetic", "")
-    return str(value or "").upper().rstrip("^ ")
+    return _column_text(str(value or "").upper().rstrip("^ "))
+
+
+def _column_text(value: str) -> str:
+    """Text fit for an indexed column: no NUL (PostgreSQL refuses it), at most _MAX_TEXT
+    characters (a b-tree entry must fit in a page; no matchable VR allows more than 64)."""
+    return value.replace("\x00", "")[:_MAX_TEXT]
 
 
 def _first(md: dict[str, Any], key: str) -> Any:
@@ -126,15 +133,17 @@ def _uid(md: dict[str, Any], key: str, keyword: str) -> str:
 
 def _text(md: dict[str, Any], key: str) -> str:
     value = _first(md, key)
-    return "" if value is None else str(value).strip()
+    return "" if value is None else _column_text(str(value).strip())
 
 
 def _int(md: dict[str, Any], key: str) -> int | None:
+    """An IS/US value as a 32-bit integer column; anything else is unknown (NULL)."""
     value = _first(md, key)
     try:
-        return int(value) if value is not None else None
+        number = int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+    return number if number is not None and -(2**31) <= number < 2**31 else None
 
 
 def _date(md: dict[str, Any], key: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from openvna.dicom.json import BASE_MARKER
-from openvna.index.levels import REQUIRED, SERIES_TAGS, STUDY_TAGS, tag, tag_hex, vr_of
+from openvna.index.levels import REQUIRED, SERIES_TAGS, STUDY_TAGS, tag_hex, vr_of
 
 __all__ = [
     "HIGHER_KEYS",
@@ -27,7 +27,21 @@ __all__ = [
 
 Json = dict[str, Any]
 HIGHER_KEYS = frozenset(tag_hex(t) for t in STUDY_TAGS | SERIES_TAGS)
-_ONLINE = {"vr": "CS", "Value": ["ONLINE"]}
+_MODALITIES = "00080061"  # ModalitiesInStudy
+_SOP_CLASSES = "00080062"  # SOPClassesInStudy
+_AVAILABILITY = "00080056"  # InstanceAvailability
+_RETRIEVE_URL = "00081190"  # RetrieveURL
+_AVAILABLE_TS = "00083002"  # AvailableTransferSyntaxUID
+_PATIENT_STUDIES = "00201200"  # NumberOfPatientRelatedStudies
+_PATIENT_SERIES = "00201202"  # NumberOfPatientRelatedSeries
+_PATIENT_INSTANCES = "00201204"  # NumberOfPatientRelatedInstances
+_STUDY_SERIES = "00201206"  # NumberOfStudyRelatedSeries
+_STUDY_INSTANCES = "00201208"  # NumberOfStudyRelatedInstances
+_SERIES_INSTANCES = "00201209"  # NumberOfSeriesRelatedInstances
+
+
+def _online() -> Json:
+    return {"vr": "CS", "Value": ["ONLINE"]}
 
 
 def _element(vr: str, values: Iterable[Any]) -> Json:
@@ -42,35 +56,33 @@ def _url(path: str) -> Json:
 def study_computed(row: Any, patient_counts: bool) -> Json:
     """ModalitiesInStudy, SOPClassesInStudy, counts, availability and RetrieveURL of a study."""
     out = {
-        tag_hex(tag("ModalitiesInStudy")): _element("CS", row.modalities.split("\\")),
-        tag_hex(tag("SOPClassesInStudy")): _element("UI", row.sop_classes.split("\\")),
-        tag_hex(tag("NumberOfStudyRelatedSeries")): _element("IS", [row.study_num_series]),
-        tag_hex(tag("NumberOfStudyRelatedInstances")): _element("IS", [row.study_num_instances]),
-        tag_hex(tag("InstanceAvailability")): _ONLINE,
-        tag_hex(tag("RetrieveURL")): _url(f"/studies/{row.study_uid}"),
+        _MODALITIES: _element("CS", row.modalities.split("\\")),
+        _SOP_CLASSES: _element("UI", row.sop_classes.split("\\")),
+        _STUDY_SERIES: _element("IS", [row.study_num_series]),
+        _STUDY_INSTANCES: _element("IS", [row.study_num_instances]),
+        _AVAILABILITY: _online(),
+        _RETRIEVE_URL: _url(f"/studies/{row.study_uid}"),
     }
     if patient_counts:
-        out[tag_hex(tag("NumberOfPatientRelatedStudies"))] = _element("IS", [row.patient_studies])
-        out[tag_hex(tag("NumberOfPatientRelatedSeries"))] = _element("IS", [row.patient_series])
-        out[tag_hex(tag("NumberOfPatientRelatedInstances"))] = _element(
-            "IS", [row.patient_instances]
-        )
+        out[_PATIENT_STUDIES] = _element("IS", [row.patient_studies])
+        out[_PATIENT_SERIES] = _element("IS", [row.patient_series])
+        out[_PATIENT_INSTANCES] = _element("IS", [row.patient_instances])
     return out
 
 
 def series_computed(row: Any) -> Json:
     return {
-        tag_hex(tag("NumberOfSeriesRelatedInstances")): _element("IS", [row.series_num_instances]),
-        tag_hex(tag("RetrieveURL")): _url(f"/studies/{row.study_uid}/series/{row.series_uid}"),
+        _SERIES_INSTANCES: _element("IS", [row.series_num_instances]),
+        _RETRIEVE_URL: _url(f"/studies/{row.study_uid}/series/{row.series_uid}"),
     }
 
 
 def instance_computed(row: Any) -> Json:
     path = f"/studies/{row.study_uid}/series/{row.series_uid}/instances/{row.sop_uid}"
     return {
-        tag_hex(tag("InstanceAvailability")): _ONLINE,
-        tag_hex(tag("RetrieveURL")): _url(path),
-        tag_hex(tag("AvailableTransferSyntaxUID")): _element("UI", [row.transfer_syntax]),
+        _AVAILABILITY: _online(),
+        _RETRIEVE_URL: _url(path),
+        _AVAILABLE_TS: _element("UI", [row.transfer_syntax]),
     }
 
 

@@ -2,9 +2,11 @@
 same transaction so the computed attributes of PS3.4 C.3.4 (NumberOfStudyRelatedSeries ...,
 ModalitiesInStudy, SOPClassesInStudy) are right after every change.
 
-Upserts use INSERT ... ON CONFLICT on both engines. On PostgreSQL the first statement of a store
-locks the patient row and the second the study row, so concurrent stores into one study
-serialise there and every recount sees the instances committed before it.
+Upserts use INSERT ... ON CONFLICT on both engines. On PostgreSQL the patient upsert locks the
+patient row and the study upsert the study row, so concurrent stores into one study serialise
+there and every recount sees the instances committed before it. Statements are built once per
+dialect (``statements.py``) and executed with parameters: building them per call cost more than
+running them.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, insert, select
 
 from openvna.index.extract import Rows, extract
 from openvna.index.records import AddResult, InstanceRecord
-from openvna.index.schema import instances, patients, series, studies, study_modalities
+from openvna.index.schema import instances, studies, study_modalities
+from openvna.index.statements import Statements, statements_for
 
 __all__ = ["add_instance", "delete_instances", "recount"]
 
@@ -26,27 +28,24 @@ def add_instance(conn: Connection, record: InstanceRecord, replace: bool) -> Add
     """Index one instance; with ``replace`` an existing row of the same SOP Instance UID is
     overwritten (also when it moved to another series or study), else left as it is."""
     rows = extract(record)
-    existing = conn.execute(
-        select(instances.c.pk, instances.c.series_fk, instances.c.study_fk, instances.c.blob_key)
-        .where(instances.c.sop_uid == rows.sop_uid)
-        .with_for_update()
-    ).first()
+    sql = statements_for(conn)
+    existing = conn.execute(sql.find_instance, {"uid": rows.sop_uid}).first()
     if existing is not None and not replace:
         return AddResult(existed=True, old_blob_key=None, stored=False)
-    old = _previous_parents(conn, rows, existing)
-    patient_pk = _upsert(conn, patients, rows.patient, ("patient_id", "issuer"))
-    study_pk = _upsert(conn, studies, {**rows.study, "patient_fk": patient_pk}, ("study_uid",))
-    series_pk = _upsert(conn, series, {**rows.series, "study_fk": study_pk}, ("series_uid",))
+    old = _previous_parents(conn, sql, rows, existing)
+    patient_pk = _upsert(conn, sql, "patients", rows.patient)
+    study_pk = _upsert(conn, sql, "studies", {**rows.study, "patient_fk": patient_pk})
+    series_pk = _upsert(conn, sql, "series", {**rows.series, "study_fk": study_pk})
     values = {**rows.instance, "series_fk": series_pk, "study_fk": study_pk}
     if old["series_study"] not in (None, study_pk):
         # The series moved to another study: its instances follow (the study_fk copy).
-        conn.execute(
-            update(instances).where(instances.c.series_fk == series_pk).values(study_fk=study_pk)
-        )
+        conn.execute(sql.move_series_instances, {"series_pk": series_pk, "study_pk": study_pk})
     if existing is not None:
-        conn.execute(update(instances).where(instances.c.pk == existing.pk).values(values))
-    elif not _insert_instance(conn, values, replace):
-        return AddResult(existed=True, old_blob_key=None, stored=False)
+        conn.execute(sql.update_instance(tuple(values)), {**values, "target_pk": existing.pk})
+    else:
+        inserted = conn.execute(sql.insert_instance(tuple(values), replace), values).first()
+        if inserted is None:  # a concurrent store of the same instance came first
+            return AddResult(existed=True, old_blob_key=None, stored=False)
     recount(
         conn,
         series_pks={series_pk, *old["series"]},
@@ -61,7 +60,9 @@ def add_instance(conn: Connection, record: InstanceRecord, replace: bool) -> Add
     )
 
 
-def _previous_parents(conn: Connection, rows: Rows, existing: Any) -> dict[str, Any]:
+def _previous_parents(
+    conn: Connection, sql: Statements, rows: Rows, existing: Any
+) -> dict[str, Any]:
     """Rows whose counts a store may change besides its own parents: the former series and
     study of a moved instance, the former study of a moved series, the former patients."""
     old_series: set[int] = set()
@@ -69,15 +70,11 @@ def _previous_parents(conn: Connection, rows: Rows, existing: Any) -> dict[str, 
     if existing is not None:
         old_series.add(existing.series_fk)
         old_studies.add(existing.study_fk)
-    series_study = conn.execute(
-        select(series.c.study_fk).where(series.c.series_uid == rows.series_uid)
-    ).scalar()
+    series_study = conn.execute(sql.series_study, {"uid": rows.series_uid}).scalar()
     if series_study is not None:
         old_studies.add(series_study)
-    condition = studies.c.study_uid == rows.study_uid
-    if old_studies:
-        condition = condition | studies.c.pk.in_(old_studies)
-    old_patients = set(conn.execute(select(studies.c.patient_fk).where(condition)).scalars())
+    params = {"uid": rows.study_uid, "pks": sorted(old_studies)}
+    old_patients = set(conn.execute(sql.study_patients, params).scalars())
     return {
         "series": old_series,
         "studies": old_studies,
@@ -86,29 +83,9 @@ def _previous_parents(conn: Connection, rows: Rows, existing: Any) -> dict[str, 
     }
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
-def _upsert(conn: Connection, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> int:
+def _upsert(conn: Connection, sql: Statements, table: str, values: dict[str, Any]) -> int:
     """Insert or update (the newest instance's attributes win); return the row's pk."""
-    stmt = _insert(conn, table).values(values)
-    changed = {k: stmt.excluded[k] for k in values if k not in keys}
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=changed)
-    return int(conn.execute(stmt.returning(table.c.pk)).scalar_one())
-
-
-def _insert_instance(conn: Connection, values: dict[str, Any], replace: bool) -> bool:
-    """Insert the instance row; a concurrent store of the same SOP instance is kept (or
-    overwritten with ``replace``). Answers whether this record's row is in place."""
-    stmt = _insert(conn, instances).values(values)
-    if replace:
-        changed = {k: stmt.excluded[k] for k in values if k != "sop_uid"}
-        stmt = stmt.on_conflict_do_update(index_elements=["sop_uid"], set_=changed)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=["sop_uid"])
-    return conn.execute(stmt.returning(instances.c.pk)).first() is not None
+    return int(conn.execute(sql.upsert(table, tuple(values)), values).scalar_one())
 
 
 def recount(
@@ -119,78 +96,42 @@ def recount(
     patient_pks: Iterable[int],
 ) -> None:
     """Recompute counts and computed attributes bottom-up; drop rows left without instances."""
+    sql = statements_for(conn)
     for pk in sorted(series_pks):
-        _recount_series(conn, pk)
+        if not conn.execute(sql.recount_series, {"row_pk": pk}).scalar():
+            conn.execute(sql.delete_series, {"row_pk": pk})
     for pk in sorted(study_pks):
-        _recount_study(conn, pk)
+        _recount_study(conn, sql, pk)
     for pk in sorted(patient_pks):
-        _recount_patient(conn, pk)
+        if not conn.execute(sql.recount_patient, {"row_pk": pk}).scalar():
+            conn.execute(sql.delete_patient, {"row_pk": pk})
 
 
-def _count(conn: Connection, table: Table, **where: int) -> int:
-    stmt = select(func.count()).select_from(table)
-    for column, value in where.items():
-        stmt = stmt.where(table.c[column] == value)
-    return int(conn.execute(stmt).scalar_one())
-
-
-def _recount_series(conn: Connection, pk: int) -> None:
-    count = _count(conn, instances, series_fk=pk)
-    if count:
-        conn.execute(update(series).where(series.c.pk == pk).values(num_instances=count))
-    else:
-        conn.execute(delete(series).where(series.c.pk == pk))
-
-
-def _recount_study(conn: Connection, pk: int) -> None:
-    conn.execute(delete(study_modalities).where(study_modalities.c.study_fk == pk))
-    num_instances = _count(conn, instances, study_fk=pk)
-    if not num_instances:
-        conn.execute(delete(studies).where(studies.c.pk == pk))
+def _recount_study(conn: Connection, sql: Statements, pk: int) -> None:
+    counted = conn.execute(sql.recount_study, {"row_pk": pk}).first()
+    if counted is None:
         return
-    modalities = sorted(
-        set(conn.execute(select(series.c.modality).where(series.c.study_fk == pk)).scalars()) - {""}
+    if not counted.num_instances:
+        conn.execute(sql.delete_modalities, {"row_pk": pk})
+        conn.execute(sql.delete_study, {"row_pk": pk})
+        return
+    modalities = "\\".join(
+        sorted(set(conn.execute(sql.study_series_modalities, {"row_pk": pk}).scalars()) - {""})
     )
-    sop_classes = sorted(
-        set(
+    sop_classes = "\\".join(
+        sorted(set(conn.execute(sql.study_sop_classes, {"row_pk": pk}).scalars()) - {""})
+    )
+    if (modalities, sop_classes) != (counted.modalities, counted.sop_classes):
+        conn.execute(sql.set_computed, {"row_pk": pk, "mods": modalities, "classes": sop_classes})
+    wanted = {(m, counted.study_date) for m in modalities.split("\\") if m}
+    present = {tuple(r) for r in conn.execute(sql.study_modality_rows, {"row_pk": pk})}
+    if wanted != present:
+        conn.execute(sql.delete_modalities, {"row_pk": pk})
+        if wanted:
             conn.execute(
-                select(instances.c.sop_class_uid).where(instances.c.study_fk == pk).distinct()
-            ).scalars()
-        )
-        - {""}
-    )
-    conn.execute(
-        update(studies)
-        .where(studies.c.pk == pk)
-        .values(
-            num_series=_count(conn, series, study_fk=pk),
-            num_instances=num_instances,
-            modalities="\\".join(modalities),
-            sop_classes="\\".join(sop_classes),
-        )
-    )
-    if modalities:
-        date = conn.execute(select(studies.c.study_date).where(studies.c.pk == pk)).scalar_one()
-        conn.execute(
-            insert(study_modalities),
-            [{"study_fk": pk, "modality": m, "study_date": date} for m in modalities],
-        )
-
-
-def _recount_patient(conn: Connection, pk: int) -> None:
-    totals = conn.execute(
-        select(func.count(), func.sum(studies.c.num_series), func.sum(studies.c.num_instances))
-        .select_from(studies)
-        .where(studies.c.patient_fk == pk)
-    ).one()
-    if not totals[0]:
-        conn.execute(delete(patients).where(patients.c.pk == pk))
-        return
-    conn.execute(
-        update(patients)
-        .where(patients.c.pk == pk)
-        .values(num_studies=totals[0], num_series=totals[1], num_instances=totals[2])
-    )
+                insert(study_modalities),
+                [{"study_fk": pk, "modality": m, "study_date": d} for m, d in sorted(wanted)],
+            )
 
 
 def delete_instances(conn: Connection, condition: Any) -> list[str]:

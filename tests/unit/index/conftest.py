@@ -7,6 +7,7 @@ auth, database ``test``), in a schema of its own per test (``search_path`` set t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,13 +35,13 @@ def pg_problem() -> str | None:
     return None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def index_db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_problem: str | None
-) -> Iterator[str]:
-    """The URL of an empty database for the engine under test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.sqlite'}"
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextlib.contextmanager
+def _database(engine: str, directory: Path, pg_problem: str | None) -> Iterator[str]:
+    if engine == "sqlite":
+        yield f"sqlite:///{directory / 'index.sqlite'}"
         return
     if pg_problem:
         pytest.skip(pg_problem)
@@ -54,6 +55,15 @@ def index_db_url(
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+@pytest.fixture(params=ENGINES)
+def index_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_problem: str | None
+) -> Iterator[str]:
+    """The URL of an empty database for the engine under test."""
+    with _database(request.param, tmp_path, pg_problem) as url:
+        yield url
+
+
 @pytest.fixture
 def index(index_db_url: str) -> Iterator[Index]:
     """An empty index, closed after the test."""
@@ -62,6 +72,21 @@ def index(index_db_url: str) -> Iterator[Index]:
         yield idx
     finally:
         idx.close()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_index(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_problem: str | None,
+) -> Iterator[Index]:
+    """An index shared by the tests of one module (for read-only tests over a fixed corpus)."""
+    with _database(request.param, tmp_path_factory.mktemp("index"), pg_problem) as url:
+        idx = create_index(url)
+        try:
+            yield idx
+        finally:
+            idx.close()
 
 
 def build_record(
@@ -110,7 +135,7 @@ def build_record(
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_record() -> Callable[..., InstanceRecord]:
     """``build_record`` as a fixture (conftest modules are not imported by tests)."""
     return build_record

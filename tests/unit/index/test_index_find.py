@@ -61,8 +61,10 @@ CORPUS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture
-def corpus(index: Index, make_record: Callable[..., InstanceRecord]) -> Index:
+@pytest.fixture(scope="module")
+def corpus(module_index: Index, make_record: Callable[..., InstanceRecord]) -> Index:
+    """The corpus, stored once per module and engine; the tests only read it."""
+    index = module_index
     for entry in CORPUS:
         study_attrs = {k: v for k, v in entry.items() if k not in ("study", "series")}
         for series_uid, modality, number, count in entry["series"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -214,3 +215,23 @@ def test_concurrent_stores_of_one_instance(index: Index, make_record: Make) -> N
     assert sum(r.stored for r in results) == 1
     assert index.count_instances() == 1
     assert counts(index, "8.8") == (1, 1)
+
+
+def test_odd_values_are_stored_and_kept_verbatim_in_metadata(
+    index: Index, make_record: Make
+) -> None:
+    base = make_record("9.1")
+    odd = {
+        "00081030": {"vr": "LO", "Value": ["A\x00B"]},
+        "00100010": {"vr": "PN", "Value": [{"Alphabetic": "X" * 5000}]},
+        "00200013": {"vr": "IS", "Value": [2**40]},
+        "00080016": {"vr": "UI", "Value": ["1." + "2" * 80]},
+    }
+    record = replace(base, metadata={**base.metadata, **odd})
+    assert index.add_instance(record, replace=False).stored
+    ds = study(index, "1.2.3", ("includefield", "StudyDescription"))
+    assert ds["00081030"]["Value"] == ["A\x00B"]
+    found = index.find(parse_qido("INSTANCE", [], study_uid="1.2.3")).datasets[0]
+    assert found["00200013"] == {"vr": "IS"}
+    (stored,) = orjson.loads(index.metadata("1.2.3"))
+    assert stored["00200013"]["Value"] == [2**40]
