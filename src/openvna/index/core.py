@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import StaticPool
 
 from openvna.dicom.query import Query
 from openvna.errors import IndexUnavailable
@@ -36,7 +37,12 @@ class Index:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_lock: contextlib.AbstractContextManager[object] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+            threading.RLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
+        # An in-memory SQLite database is one connection shared by all threads: readers too
+        # must take turns on it.
+        self._read_lock: contextlib.AbstractContextManager[object] = (
+            self._write_lock if isinstance(engine.pool, StaticPool) else contextlib.nullcontext()
         )
 
     def close(self) -> None:
@@ -87,7 +93,7 @@ class Index:
         return instances.c.pk.in_(chosen.where(retrieve.target(study, series_uid, sop)))
 
     def _read(self, work: Callable[[Connection], T]) -> T:
-        with self._translated(), self.engine.connect() as conn:
+        with self._translated(), self._read_lock, self.engine.connect() as conn:
             return work(conn)
 
     def _write(self, work: Callable[[Connection], T]) -> T:

@@ -8,11 +8,13 @@ requires. PostgreSQL needs nothing special: ``postgresql+psycopg://...``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import StaticPool
 
 from openvna.errors import IndexUnavailable
 from openvna.index.core import Index
@@ -48,7 +50,13 @@ def _engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    engine = create_engine(url, pool_size=10, max_overflow=10)
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        # One in-memory database shared by every thread (tests, demos): one connection.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_size=10, max_overflow=10)
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

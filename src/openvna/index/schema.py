@@ -89,6 +89,7 @@ studies = Table(
     Index("ix_studies_study_id", "study_id"),
     Index("ix_studies_referring", "referring_physician_upper"),
     Index("ix_studies_birth_date", "patient_birth_date"),
+    Index("ix_studies_description", "study_description"),
 )
 
 study_modalities = Table(
@@ -116,6 +117,7 @@ series = Table(
     Index("ix_series_study", "study_fk", "series_number"),
     Index("ix_series_modality", "modality"),
     Index("ix_series_pps_date", "pps_start_date"),
+    Index("ix_series_description", "series_description"),
 )
 
 instances = Table(

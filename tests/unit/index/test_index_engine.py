@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,3 +107,24 @@ def test_study_searches_use_an_index(
     assert index_name in plan, plan
     assert "Seq Scan" not in plan, plan
     assert "SCAN studies" not in plan, plan
+
+
+def test_in_memory_sqlite_is_one_database_for_all_threads(
+    make_record: Callable[..., InstanceRecord],
+) -> None:
+    index = create_index("sqlite://")
+    try:
+        worker = threading.Thread(
+            target=index.add_instance, args=(make_record("1.2.3.1.1"),), kwargs={"replace": False}
+        )
+        worker.start()
+        worker.join()
+        assert index.count_instances() == 1
+    finally:
+        index.close()
+
+
+def test_sqlite_directory_is_created(tmp_path: Path) -> None:
+    index = create_index(f"sqlite:///{tmp_path / 'new' / 'dir' / 'i.sqlite'}")
+    index.close()
+    assert (tmp_path / "new" / "dir" / "i.sqlite").exists()
