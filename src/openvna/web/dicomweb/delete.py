@@ -6,20 +6,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openvna.dicom.uid import require_uid
+from openvna.web.dicomweb.paths import path_uids
 
 __all__ = ["delete_resource"]
 
 
 async def delete_resource(request: Request) -> Response:
     """Remove rows then blobs; 204 on success, 404 naming the missing level."""
-    params = request.path_params
-    study = require_uid(params["study"], "StudyInstanceUID")
-    series = params.get("series")
-    sop = params.get("instance")
-    if series is not None:
-        require_uid(series, "SeriesInstanceUID")
-    if sop is not None:
-        require_uid(sop, "SOPInstanceUID")
+    study, series, sop = path_uids(request)
     await run_in_threadpool(request.app.state.archive.delete, study, series, sop)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openvna.dicom.query import Level, parse_qido
-from openvna.dicom.uid import require_uid
+from openvna.web.dicomweb.paths import path_uids
 from openvna.web.dicomweb.representation import dicom_response, negotiate_dataset_format
 
 __all__ = ["search_instances", "search_series", "search_studies"]
@@ -26,13 +26,7 @@ async def search_instances(request: Request) -> Response:
 
 
 async def _search(request: Request, level: Level) -> Response:
-    params = request.path_params
-    study = params.get("study")
-    series = params.get("series")
-    if study is not None:
-        require_uid(study, "StudyInstanceUID")
-    if series is not None:
-        require_uid(series, "SeriesInstanceUID")
+    study, series, _ = path_uids(request)
     media = negotiate_dataset_format(request)
     settings = request.app.state.settings.dicomweb
     query = parse_qido(

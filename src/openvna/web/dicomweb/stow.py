@@ -39,9 +39,9 @@ from openvna.archive.outcome import (
     OUT_OF_RESOURCES,
 )
 from openvna.dicom.media import Offer, negotiate, parse_accept
-from openvna.dicom.uid import require_uid
 from openvna.dicom.xml import json_to_xml
 from openvna.errors import BadRequest, OutOfResources, UnsupportedMediaType
+from openvna.web.dicomweb.paths import path_uids
 from openvna.web.multipart import Part, parse_content_type, read_parts
 from openvna.web.urls import dicomweb_base
 
@@ -61,9 +61,7 @@ _MAX_WARNINGS = 20
 
 async def store_instances(request: Request) -> Response:
     """Store the instances of a multipart/related body; see the module docstring."""
-    study = request.path_params.get("study")
-    if study is not None:
-        require_uid(study, "StudyInstanceUID")
+    study, _, _ = path_uids(request)
     root_type, boundary = _require_content_type(request.headers.get("content-type", ""))
     answer = negotiate(parse_accept(request.headers.get("accept")), _OFFERS).media_type
     archive: Archive = request.app.state.archive

@@ -32,9 +32,9 @@ from openvna.dicom.media import (
     parse_accept,
     requested_name,
 )
-from openvna.dicom.uid import require_uid
 from openvna.errors import BadRequest, NotAcceptable, NotFound
 from openvna.index import InstanceLocation
+from openvna.web.dicomweb.paths import path_uids
 from openvna.web.dicomweb.representation import (
     DatasetFormat,
     dicom_response,
@@ -57,15 +57,8 @@ def _archive(request: Request) -> Archive:
 
 
 def _uids(request: Request) -> tuple[str, str | None, str | None]:
-    """The path's UIDs, each checked (PS3.5 §9.1) before it reaches the index: 400 if invalid."""
-    params = request.path_params
-    study = require_uid(params["study"], "StudyInstanceUID")
-    series = params.get("series")
-    sop = params.get("instance")
-    if series is not None:
-        series = require_uid(series, "SeriesInstanceUID")
-    if sop is not None:
-        sop = require_uid(sop, "SOPInstanceUID")
+    study, series, sop = path_uids(request)
+    assert study is not None  # every WADO-RS route starts with /studies/{study}
     return study, series, sop
 
 
