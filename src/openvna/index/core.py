@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, select
@@ -52,6 +52,12 @@ class Index:
     def add_instance(self, record: InstanceRecord, *, replace: bool) -> AddResult:
         """Index one stored instance in one transaction (see ``write.add_instance``)."""
         return self._write(lambda conn: write.add_instance(conn, record, replace))
+
+    def add_instances(self, records: Iterable[InstanceRecord], *, replace: bool) -> list[AddResult]:
+        """Index several instances in one transaction (bulk import): all or none are indexed,
+        and each touched series, study and patient is recounted once."""
+        batch = list(records)
+        return self._write(lambda conn: write.add_instances(conn, batch, replace))
 
     def find(self, query: Query) -> FindResult:
         """One page of QIDO-RS / C-FIND matches (see ``read.find``)."""

@@ -12,6 +12,7 @@ running them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
@@ -21,23 +22,53 @@ from openvna.index.records import AddResult, InstanceRecord
 from openvna.index.schema import instances, studies, study_modalities
 from openvna.index.statements import Statements, statements_for
 
-__all__ = ["add_instance", "delete_instances", "recount"]
+__all__ = ["add_instance", "add_instances", "delete_instances", "recount"]
+
+
+@dataclass
+class _Touched:
+    """The rows whose counts must be recomputed before the transaction commits."""
+
+    series: set[int] = field(default_factory=set)
+    studies: set[int] = field(default_factory=set)
+    patients: set[int] = field(default_factory=set)
 
 
 def add_instance(conn: Connection, record: InstanceRecord, replace: bool) -> AddResult:
     """Index one instance; with ``replace`` an existing row of the same SOP Instance UID is
     overwritten (also when it moved to another series or study), else left as it is."""
-    rows = extract(record)
+    return add_instances(conn, [record], replace)[0]
+
+
+def add_instances(
+    conn: Connection, records: Iterable[InstanceRecord], replace: bool
+) -> list[AddResult]:
+    """Index several instances in the caller's transaction, recounting each parent once."""
     sql = statements_for(conn)
+    touched = _Touched()
+    results = [_store(conn, sql, record, replace, touched) for record in records]
+    recount(
+        conn,
+        series_pks=touched.series,
+        study_pks=touched.studies,
+        patient_pks=touched.patients,
+    )
+    return results
+
+
+def _store(
+    conn: Connection, sql: Statements, record: InstanceRecord, replace: bool, touched: _Touched
+) -> AddResult:
+    rows = extract(record)
     existing = conn.execute(sql.find_instance, {"uid": rows.sop_uid}).first()
     if existing is not None and not replace:
         return AddResult(existed=True, old_blob_key=None, stored=False)
-    old = _previous_parents(conn, sql, rows, existing)
+    series_study = _previous_parents(conn, sql, rows, existing, touched)
     patient_pk = _upsert(conn, sql, "patients", rows.patient)
     study_pk = _upsert(conn, sql, "studies", {**rows.study, "patient_fk": patient_pk})
     series_pk = _upsert(conn, sql, "series", {**rows.series, "study_fk": study_pk})
     values = {**rows.instance, "series_fk": series_pk, "study_fk": study_pk}
-    if old["series_study"] not in (None, study_pk):
+    if series_study not in (None, study_pk):
         # The series moved to another study: its instances follow (the study_fk copy).
         conn.execute(sql.move_series_instances, {"series_pk": series_pk, "study_pk": study_pk})
     if existing is not None:
@@ -46,12 +77,9 @@ def add_instance(conn: Connection, record: InstanceRecord, replace: bool) -> Add
         inserted = conn.execute(sql.insert_instance(tuple(values), replace), values).first()
         if inserted is None:  # a concurrent store of the same instance came first
             return AddResult(existed=True, old_blob_key=None, stored=False)
-    recount(
-        conn,
-        series_pks={series_pk, *old["series"]},
-        study_pks={study_pk, *old["studies"]},
-        patient_pks={patient_pk, *old["patients"]},
-    )
+    touched.series.add(series_pk)
+    touched.studies.add(study_pk)
+    touched.patients.add(patient_pk)
     old_key = existing.blob_key if existing is not None else None
     return AddResult(
         existed=existing is not None,
@@ -61,26 +89,22 @@ def add_instance(conn: Connection, record: InstanceRecord, replace: bool) -> Add
 
 
 def _previous_parents(
-    conn: Connection, sql: Statements, rows: Rows, existing: Any
-) -> dict[str, Any]:
-    """Rows whose counts a store may change besides its own parents: the former series and
-    study of a moved instance, the former study of a moved series, the former patients."""
-    old_series: set[int] = set()
+    conn: Connection, sql: Statements, rows: Rows, existing: Any, touched: _Touched
+) -> int | None:
+    """Note the rows whose counts a store may change besides its own parents: the former
+    series and study of a moved instance, the former study of a moved series, the patients
+    the study and those studies belonged to. Answers the series' current study, if any."""
     old_studies: set[int] = set()
     if existing is not None:
-        old_series.add(existing.series_fk)
+        touched.series.add(existing.series_fk)
         old_studies.add(existing.study_fk)
     series_study = conn.execute(sql.series_study, {"uid": rows.series_uid}).scalar()
     if series_study is not None:
         old_studies.add(series_study)
+    touched.studies.update(old_studies)
     params = {"uid": rows.study_uid, "pks": sorted(old_studies)}
-    old_patients = set(conn.execute(sql.study_patients, params).scalars())
-    return {
-        "series": old_series,
-        "studies": old_studies,
-        "patients": old_patients,
-        "series_study": series_study,
-    }
+    touched.patients.update(conn.execute(sql.study_patients, params).scalars())
+    return int(series_study) if series_study is not None else None
 
 
 def _upsert(conn: Connection, sql: Statements, table: str, values: dict[str, Any]) -> int:

@@ -235,3 +235,23 @@ def test_odd_values_are_stored_and_kept_verbatim_in_metadata(
     assert found["00200013"] == {"vr": "IS"}
     (stored,) = orjson.loads(index.metadata("1.2.3"))
     assert stored["00200013"]["Value"] == [2**40]
+
+
+def test_batch_add_in_one_transaction(index: Index, make_record: Make) -> None:
+    records = [make_record(f"1.2.3.1.{n}", InstanceNumber=n) for n in range(5)]
+    records.append(make_record("1.2.3.1.0", blob_key="again"))  # a duplicate inside the batch
+    results = index.add_instances(records, replace=False)
+    assert [r.stored for r in results] == [True] * 5 + [False]
+    assert counts(index, "1.2.3") == (1, 5)
+    moved = make_record("1.2.3.1.4", "4.4", "4.4.1", blob_key="moved")
+    index.add_instances([moved, make_record("4.4.1.1", "4.4", "4.4.1")], replace=True)
+    assert counts(index, "1.2.3") == (1, 4)
+    assert counts(index, "4.4") == (1, 2)
+
+
+def test_failed_batch_leaves_nothing(index: Index, make_record: Make) -> None:
+    records = [make_record("1.2.3.1.1"), make_record("1.2.3.1.2", SOPInstanceUID=None)]
+    with pytest.raises(InvalidDicom):
+        index.add_instances(records, replace=False)
+    assert index.count_instances() == 0
+    assert index.find(parse_qido("STUDY", [])).datasets == []
