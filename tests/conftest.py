@@ -164,6 +164,11 @@ def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test that uses an index on both engines, through the index_url fixture."""
-    if "index_url" in metafunc.fixturenames:
-        metafunc.parametrize("index_url", ENGINES, indirect=True)
+    """Run every test that uses an index on both engines, through the index_url fixture; a test
+    marked ``engines("sqlite")`` runs on the engines it names only."""
+    if "index_url" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("engines")
+    wanted = set(marker.args) if marker else {"sqlite", "postgresql"}
+    engines = [e for e in ENGINES if (e if isinstance(e, str) else e.values[0]) in wanted]
+    metafunc.parametrize("index_url", engines, indirect=True)

@@ -60,11 +60,8 @@ def demo_archive_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(
     live_server_factory: Callable[..., LiveServer],
     demo_archive_dir: Path,
-    index_url: str,
     tmp_path: Path,
 ) -> LiveServer:
-    if not index_url.startswith("sqlite"):
-        pytest.skip("runs on a copy of the SQLite demo archive; see test_exercise_on_postgresql")
     data = tmp_path / "seed-copy"
     shutil.copytree(demo_archive_dir, data)
     return live_server_factory(
@@ -112,12 +109,14 @@ def _check_instances(server: LiveServer, response: httpx.Response) -> None:
         assert url.endswith(f"/instances/{_value(ds, SOP_INSTANCE_UID)}")
 
 
+@pytest.mark.engines("sqlite")
 def test_study_instances_default_to_json(server: LiveServer):
     response = httpx.get(f"{server.dicomweb}/studies/{STUDY}/instances", headers=HEADERS)
     assert response.headers["content-type"].startswith("application/dicom+json")
     _check_instances(server, response)
 
 
+@pytest.mark.engines("sqlite")
 def test_study_instances_as_application_json(server: LiveServer):
     headers = {**HEADERS, "Accept": "application/json"}
     response = httpx.get(f"{server.dicomweb}/studies/{STUDY}/instances", headers=headers)
@@ -125,6 +124,7 @@ def test_study_instances_as_application_json(server: LiveServer):
     _check_instances(server, response)
 
 
+@pytest.mark.engines("sqlite")
 def test_study_instances_as_xml_come_in_one_part_each(server: LiveServer):
     """ "DICOMweb returns 'chunks' of data as an HTTP multipart response when returning XML"."""
     headers = {**HEADERS, "Accept": 'multipart/related; type="application/dicom+xml"'}
@@ -138,6 +138,7 @@ def test_study_instances_as_xml_come_in_one_part_each(server: LiveServer):
     assert SOP.encode() in b"".join(payload for _, payload in parts)
 
 
+@pytest.mark.engines("sqlite")
 def test_frame_as_dicom_jpeg(server: LiveServer):
     url = f"{server.dicomweb}/studies/{STUDY}/series/{SERIES}/instances/{SOP}/frames/1"
     headers = {**HEADERS, "Accept": "multipart/related; type=image/dicom+jpeg"}
@@ -153,6 +154,7 @@ def test_frame_as_dicom_jpeg(server: LiveServer):
     assert jpeg.rstrip(b"\0")[-2:] == b"\xff\xd9"
 
 
+@pytest.mark.engines("sqlite")
 def test_search_by_patient_name(server: LiveServer):
     response = httpx.get(f"{server.dicomweb}/studies/?PatientName=SIIM^Joe", headers=HEADERS)
     assert response.status_code == 200, response.text
@@ -161,6 +163,7 @@ def test_search_by_patient_name(server: LiveServer):
     assert _value(studies[0], PATIENT_ID) == "siimjoe"
 
 
+@pytest.mark.engines("sqlite")
 def test_search_by_last_name_finds_both_siim_patients(server: LiveServer):
     response = httpx.get(f"{server.dicomweb}/studies/?PatientName=SIIM*", headers=HEADERS)
     assert response.status_code == 200, response.text
@@ -169,6 +172,7 @@ def test_search_by_last_name_finds_both_siim_patients(server: LiveServer):
     assert {_value(study, PATIENT_ID) for study in studies} == {"siimjoe", "TCGA-50-5072"}
 
 
+@pytest.mark.engines("sqlite")
 def test_bulk_retrieval_of_the_study_gives_two_part10_files(server: LiveServer):
     response = httpx.get(f"{server.dicomweb}/studies/{STUDY}", headers=HEADERS)
     assert response.status_code == 200, response.text
@@ -184,6 +188,7 @@ def test_bulk_retrieval_of_the_study_gives_two_part10_files(server: LiveServer):
     assert SOP in sops
 
 
+@pytest.mark.engines("sqlite")
 def test_requests_without_the_api_key_are_refused(server: LiveServer):
     for path in (
         f"/studies/{STUDY}/instances",
@@ -195,11 +200,10 @@ def test_requests_without_the_api_key_are_refused(server: LiveServer):
         assert response.json()["status"] == 401
 
 
+@pytest.mark.engines("postgresql")
 def test_exercise_on_postgresql(
-    live_server_factory: Callable[..., LiveServer], index_url: str
+    live_server_factory: Callable[..., LiveServer],
 ) -> None:
-    if index_url.startswith("sqlite"):
-        pytest.skip("the SQLite runs are the tests above")
     server = live_server_factory(auth={"api_keys": [API_KEY]})
     siim_studies = tuple(study for study in CATALOGUE if study.patient.name.startswith("SIIM^"))
     assert load_demo(server.archive, siim_studies) == 146
@@ -215,6 +219,7 @@ def test_exercise_on_postgresql(
     assert httpx.get(f"{server.dicomweb}/studies/{STUDY}").status_code == 401
 
 
+@pytest.mark.engines("sqlite")
 def test_quick_start_guide_query_finds_thompson_abdomen_ct(server: LiveServer):
     """Shared seed 002's QIDO-RS step: the study-level answer it shows, with the demo's counts."""
     url = f"{server.dicomweb}/studies/?00100010=THOMPSON&includefield=00081030"
