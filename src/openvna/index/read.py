@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, select
 from openvna.dicom.matching import Single, Universal
 from openvna.dicom.query import Level, Query
 from openvna.index import results
-from openvna.index.levels import MATCH_COLUMNS, tag, tag_hex
+from openvna.index.levels import COMPUTED, MATCH_COLUMNS, tag, tag_hex
 from openvna.index.records import FindResult
 from openvna.index.schema import instances, patients, series, studies, study_modalities
 from openvna.index.sqlmatch import condition
@@ -37,6 +37,7 @@ _INSTANCE_COLUMN_KEYS = frozenset(
     {"00080016", "00080018", "00200013", "00280010", "00280011", "00280100", "00280008"}
 )
 _TIMEZONE = tag_hex(tag("TimezoneOffsetFromUTC"))
+_COMPUTED_KEYS = frozenset(tag_hex(t) for t in COMPUTED)
 
 
 @dataclass(frozen=True)
@@ -55,18 +56,16 @@ def find(conn: Connection, query: Query) -> FindResult:
         query.include_all or bool(wanted & _PATIENT_COUNT_KEYS)
     )
     parse_instances = query.level == Level.INSTANCE and (
-        query.include_all or bool(wanted - _INSTANCE_COLUMN_KEYS - results.HIGHER_KEYS)
+        query.include_all
+        or bool(wanted - _INSTANCE_COLUMN_KEYS - results.HIGHER_KEYS - _COMPUTED_KEYS)
     )
     stmt = _statement(query, plan, patient_counts, parse_instances)
     rows = conn.execute(stmt.limit(query.limit).offset(query.offset)).all()
     remaining = 0
-    if rows and len(rows) == query.limit:
+    if len(rows) == query.limit:  # a full page (or limit=0): count what lies beyond it
         counted = stmt.order_by(None).with_only_columns(func.count()).scalar_subquery()
         total = int(conn.execute(select(counted)).scalar_one())
         remaining = max(0, total - query.offset - len(rows))
-    elif not rows and query.limit == 0:
-        counted = stmt.order_by(None).with_only_columns(func.count()).scalar_subquery()
-        remaining = max(0, int(conn.execute(select(counted)).scalar_one()) - query.offset)
     build = _Builder(query, wanted, patient_counts)
     return FindResult([build(row) for row in rows], remaining, plan.unsupported)
 
