@@ -41,12 +41,11 @@ def log(message: str) -> None:
 def run(dataset: Dataset, options: Options) -> tuple[list[Row], dict[str, object]]:
     """Run all selected measurements; returns the rows and the run's description."""
     run_dir = options.work / f"run-{os.getpid()}"
-    started: list[servers.Process] = []
     notes: list[str] = []
     start = time.monotonic()
     load_before = os.getloadavg()[0]
     try:
-        ctx = start_all(dataset, options, run_dir, started, notes)
+        ctx = start_all(dataset, options, run_dir, notes)
         log("loading the base data set (not timed)")
         load_start = time.monotonic()
         measure.load_base(ctx)
@@ -64,10 +63,11 @@ def run(dataset: Dataset, options: Options) -> tuple[list[Row], dict[str, object
             f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
         )
     finally:
-        for process in reversed(started):
-            process.stop()
-        if not options.keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        try:
+            servers.stop_all()
+        finally:
+            if not options.keep:
+                shutil.rmtree(run_dir, ignore_errors=True)
     return rows, info
 
 
@@ -75,29 +75,24 @@ def start_all(
     dataset: Dataset,
     options: Options,
     run_dir: Path,
-    started: list[servers.Process],
     notes: list[str],
 ) -> Context:
     run_dir.mkdir(parents=True, exist_ok=True)
     scp_port = servers.free_port()
-    scp, inbox = servers.start_storescp(run_dir, scp_port)
-    started.append(scp)
+    _, inbox = servers.start_storescp(run_dir, scp_port)
     running: dict[str, servers.Server] = {}
     log("starting Orthanc")
     running["orthanc"] = servers.start_orthanc(run_dir, scp_port)
-    started.append(running["orthanc"].process)
     if options.with_openvna:
         log("starting openvna")
         try:
             running["openvna"] = servers.start_openvna(run_dir)
-            started.append(running["openvna"].process)
         except (servers.ServerError, OSError) as exc:
             notes.append(f"openvna did not start: {exc}")
             log(f"openvna did not start: {exc}")
     static = run_dir / "static"
     static.mkdir()
     nginx, port = servers.start_nginx(run_dir, static)
-    started.append(nginx)
     running["nginx"] = servers.Server("nginx", port, "", nginx, static, capabilities={"static"})
     ctx = Context(dataset, options.sizes, running, run_dir, options.work, options.requests)
     ctx.state["scp_inbox"] = str(inbox)

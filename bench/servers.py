@@ -18,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,35 @@ class ServerError(RuntimeError):
     """A server did not start, or answered its readiness probe wrongly; names the server."""
 
 
+LIVE: list[Process] = []
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends, then exit as the signal asked.
+
+    Spawning a server and registering it, or stopping all of them, must not be cut in half by
+    a signal: that would leave a server running with nobody to stop it.
+    """
+    received: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda s, _f: received.append(s)) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise SystemExit(128 + received[0])
+
+
+def stop_all() -> None:
+    """Stop every process the bench started, newest first."""
+    with deferred_signals():
+        while LIVE:
+            LIVE.pop().stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,7 +103,7 @@ class Process:
         cwd: Path | None = None,
     ) -> Process:
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("wb") as out:
+        with deferred_signals(), log.open("wb") as out:
             popen = subprocess.Popen(
                 argv,
                 stdout=out,
@@ -82,7 +112,9 @@ class Process:
                 env={**os.environ, **(env or {})},
                 cwd=cwd,
             )
-        return cls(name, popen, log)
+            process = cls(name, popen, log)
+            LIVE.append(process)
+        return process
 
     @property
     def pid(self) -> int:
