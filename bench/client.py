@@ -78,9 +78,10 @@ def stream_parts(conn: http.client.HTTPConnection, path: str, accept: str) -> St
     tail, count, nbytes = b"\r\n", 0, 0
     while n := response.readinto(buffer):
         nbytes += n
-        window = tail + bytes(view[: min(n, keep)]) if tail else b""
+        # Delimiters straddling the previous read start in ``tail`` (the last ``keep`` bytes).
+        window = tail + bytes(view[: min(n, keep)])
         count += window.count(delimiter) + buffer.count(delimiter, 0, n)
-        tail = bytes(view[max(0, n - keep) : n])
+        tail = bytes(view[n - keep : n]) if n >= keep else (tail + bytes(view[:n]))[-keep:]
     seconds = time.perf_counter() - start
     return Streamed(200, nbytes, max(0, count - 1), seconds)
 
