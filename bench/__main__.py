@@ -1,6 +1,6 @@
 """``python -m bench``: openvna against Orthanc, side by side, on one machine (issue 3).
 
-    python -m bench                 # full run (scale 1, about 20-30 minutes on 2 cores)
+    python -m bench                 # full run (scale 1, about 6 minutes on 2 cores today)
     python -m bench --smoke         # tiny data set, a few requests; exit 0 iff every check passed
     python -m bench --scale 0.2     # everything 5x smaller
     python -m bench --only QIDO     # only the rows whose name contains QIDO
