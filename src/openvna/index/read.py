@@ -149,10 +149,14 @@ def _statement(query: Query, plan: _Plan, patient_counts: bool, parse: bool) -> 
             (study_modalities.c.study_fk == studies.c.pk)
             & (study_modalities.c.modality == plan.modality_join),
         )
-    return select(*columns).select_from(source).where(*plan.where).order_by(*_order(query.level))
+    order = _order(query.level, plan.modality_join is not None)
+    return select(*columns).select_from(source).where(*plan.where).order_by(*order)
 
 
-def _order(level: Level) -> list[Any]:
+def _order(level: Level, modality_join: bool) -> list[Any]:
+    if level == Level.STUDY and modality_join:
+        # The same order, read from the (modality, study_date, study) index of the side table.
+        return [study_modalities.c.study_date.desc(), study_modalities.c.study_fk.desc()]
     if level == Level.STUDY:
         return [studies.c.study_date.desc(), studies.c.pk.desc()]
     if level == Level.SERIES:

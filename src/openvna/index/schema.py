@@ -98,7 +98,7 @@ study_modalities = Table(
     Column("study_fk", ForeignKey("studies.pk", ondelete="CASCADE"), primary_key=True),
     Column("modality", _BYTES, primary_key=True),
     _text("study_date"),
-    Index("ix_study_modalities_modality_date", "modality", "study_date"),
+    Index("ix_study_modalities_modality_date", "modality", "study_date", "study_fk"),
 )
 
 series = Table(
