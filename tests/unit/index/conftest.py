@@ -2,7 +2,8 @@
 
 The PostgreSQL variant uses the server at OPENVNA_TEST_PG_URL (default: the local one with trust
 auth, database ``test``), in a schema of its own per test (``search_path`` set through the URL's
-``options``), dropped afterwards; it skips, saying so, when no server answers.
+``options``), dropped afterwards; it skips, saying so, when no server answers (fails instead
+when OPENVNA_REQUIRE_PG is set, as in CI).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def _database(engine: str, directory: Path, pg_problem: str | None) -> Iterator[
         yield f"sqlite:///{directory / 'index.sqlite'}"
         return
     if pg_problem:
+        if os.environ.get("OPENVNA_REQUIRE_PG"):
+            pytest.fail(pg_problem)
         pytest.skip(pg_problem)
     schema = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(_PG_DSN, autocommit=True) as conn:
