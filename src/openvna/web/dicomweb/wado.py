@@ -108,10 +108,15 @@ async def retrieve_instances(request: Request) -> Response:
         )
         for location in locations
     ]
+    return _respond(request, chosen, parts, DICOM)
+
+
+def _respond(request: Request, chosen: Offer, parts: list[Part], media_type: str) -> Response:
+    """One part alone when the negotiated offer is single part (§10.4.4), else multipart."""
     blobs = _archive(request).blobs
     if not chosen.multipart:
         return single_part_response(parts[0], blobs)
-    return multipart_response(parts, blobs, DICOM)
+    return multipart_response(parts, blobs, media_type)
 
 
 # -- metadata (PS3.18 §10.4.1.1.4-6) -----------------------------------------------------------
@@ -227,10 +232,7 @@ def _frames_response(
         Part(content_type, Blob.of_spans(location.blob_key, location.frames[n - 1]), url + str(n))
         for n in numbers
     ]
-    blobs = _archive(request).blobs
-    if not chosen.multipart:
-        return single_part_response(parts[0], blobs)
-    return multipart_response(parts, blobs, media_type)
+    return _respond(request, chosen, parts, media_type)
 
 
 # -- bulk data (PS3.18 §10.4.1.1.8) ------------------------------------------------------------
@@ -274,11 +276,7 @@ async def retrieve_bulkdata(request: Request) -> Response:
     content_type = OCTET_STREAM
     if syntaxes:
         content_type += f"; transfer-syntax={EXPLICIT_VR_LITTLE_ENDIAN}"
-    part = Part(content_type, body, url)
-    blobs = _archive(request).blobs
-    if not chosen.multipart:
-        return single_part_response(part, blobs)
-    return multipart_response([part], blobs, OCTET_STREAM)
+    return _respond(request, chosen, [Part(content_type, body, url)], OCTET_STREAM)
 
 
 def _parse_tag_path(text: str) -> str:
