@@ -78,7 +78,7 @@ class Index:
 
         def run(conn: Connection) -> list[str]:
             retrieve.diagnose(conn, study, series, sop)
-            return write.delete_instances(conn, self._target_pks(conn, study, series, sop))
+            return write.delete_instances(conn, _target(study, series, sop))
 
         return self._write(run)
 
@@ -87,16 +87,6 @@ class Index:
         return self._read(
             lambda conn: int(conn.execute(select(func.count()).select_from(instances)).scalar_one())
         )
-
-    @staticmethod
-    def _target_pks(
-        conn: Connection, study: str, series_uid: str | None, sop: str | None
-    ) -> ColumnElement[bool]:
-        joined = instances.join(series, series.c.pk == instances.c.series_fk).join(
-            studies, studies.c.pk == instances.c.study_fk
-        )
-        chosen = select(instances.c.pk).select_from(joined)
-        return instances.c.pk.in_(chosen.where(retrieve.target(study, series_uid, sop)))
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         with self._translated(), self._read_lock, self.engine.connect() as conn:
@@ -123,6 +113,15 @@ class Index:
             if _sqlstate(exc) in _RETRY_STATES:
                 raise IndexUnavailable(f"index busy: {_reason(exc)}") from exc
             raise
+
+
+def _target(study: str, series_uid: str | None, sop: str | None) -> ColumnElement[bool]:
+    """The instances of a study, series or instance, as a condition on ``instances``."""
+    joined = instances.join(series, series.c.pk == instances.c.series_fk).join(
+        studies, studies.c.pk == instances.c.study_fk
+    )
+    chosen = select(instances.c.pk).select_from(joined)
+    return instances.c.pk.in_(chosen.where(retrieve.target(study, series_uid, sop)))
 
 
 def _reason(exc: DBAPIError) -> str:
