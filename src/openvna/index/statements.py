@@ -61,6 +61,7 @@ class Statements:
             .values(study_fk=bindparam("study_pk"))
         )
         self._recounts()
+        self._locks()
         self._deletes()
 
     def _recounts(self) -> None:
@@ -121,6 +122,15 @@ class Statements:
             .where(studies.c.pk == _pk())
             .values(modalities=bindparam("mods"), sop_classes=bindparam("classes"))
         )
+
+    def _locks(self) -> None:
+        def lock(table: Table) -> Any:
+            chosen = table.c.pk.in_(bindparam("pks", expanding=True))
+            return select(table.c.pk).where(chosen).order_by(table.c.pk).with_for_update()
+
+        self.lock_patients = lock(patients)
+        self.lock_studies = lock(studies)
+        self.lock_series = lock(series)
 
     def _deletes(self) -> None:
         self.delete_series = delete(series).where(series.c.pk == _pk())

@@ -119,14 +119,23 @@ def recount(
     study_pks: Iterable[int],
     patient_pks: Iterable[int],
 ) -> None:
-    """Recompute counts and computed attributes bottom-up; drop rows left without instances."""
+    """Recompute counts and computed attributes bottom-up; drop rows left without instances.
+
+    On PostgreSQL the rows are locked first, patients, studies, series (the order a store takes
+    them), each lock in a statement of its own: an UPDATE that waited for a lock would count with
+    the snapshot it started with and miss what the lock holder committed (READ COMMITTED)."""
     sql = statements_for(conn)
-    for pk in sorted(series_pks):
+    series_pks, study_pks, patient_pks = sorted(series_pks), sorted(study_pks), sorted(patient_pks)
+    if sql.dialect == "postgresql":
+        conn.execute(sql.lock_patients, {"pks": patient_pks})
+        conn.execute(sql.lock_studies, {"pks": study_pks})
+        conn.execute(sql.lock_series, {"pks": series_pks})
+    for pk in series_pks:
         if not conn.execute(sql.recount_series, {"row_pk": pk}).scalar():
             conn.execute(sql.delete_series, {"row_pk": pk})
-    for pk in sorted(study_pks):
+    for pk in study_pks:
         _recount_study(conn, sql, pk)
-    for pk in sorted(patient_pks):
+    for pk in patient_pks:
         if not conn.execute(sql.recount_patient, {"row_pk": pk}).scalar():
             conn.execute(sql.delete_patient, {"row_pk": pk})
 

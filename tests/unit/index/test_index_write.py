@@ -255,3 +255,25 @@ def test_failed_batch_leaves_nothing(index: Index, make_record: Make) -> None:
         index.add_instances(records, replace=False)
     assert index.count_instances() == 0
     assert index.find(parse_qido("STUDY", [])).datasets == []
+
+
+def test_concurrent_stores_and_deletes_for_one_patient(index: Index, make_record: Make) -> None:
+    for n in range(5):
+        index.add_instance(make_record(f"6.0.{n}", "6.0", "6.0.1"), replace=False)
+    start = threading.Barrier(4)
+
+    def client(c: int) -> None:
+        start.wait()
+        if c == 0:
+            index.delete("6.0")
+            return
+        for n in range(8):
+            record = make_record(f"6.{c}.{n}", f"6.{c}", f"6.{c}.1")
+            index.add_instance(record, replace=bool(n % 2))
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(client, range(4)))
+    assert index.count_instances() == 24
+    asked = ("includefield", "00201200,00201202,00201204")
+    ds = study(index, "6.1", asked)
+    assert [ds[k]["Value"][0] for k in ("00201200", "00201202", "00201204")] == [3, 3, 24]
