@@ -8,6 +8,7 @@ is skipped on that server (openvna's is then reported as "not measured: door not
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -15,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench import client, dataset, measure
+from bench import client, dataset, measure, servers
 from bench.client import CheckError
 from bench.registry import Context, Target, measurement
 from bench.servers import SCP_AET, RssSampler, Server
@@ -25,9 +26,16 @@ PENDING = re.compile(r"Find Response: \d+ \(Pending\)")
 
 
 def run_tool(argv: list[str], timeout: float = 600.0) -> tuple[float, str]:
-    """Run a DCMTK tool; returns (seconds, output); a non-zero exit is a CheckError."""
+    """Run a DCMTK tool; returns (seconds, output); a non-zero exit is a CheckError.
+
+    DCMTK sockets keep Nagle's algorithm unless TCP_NODELAY=1 is in the environment, which
+    costs ~40 ms per small message against delayed ACKs; every DCMTK process gets it.
+    """
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    env = {**os.environ, **servers.DCMTK_ENV}
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=timeout, check=False, env=env
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise CheckError(f"{argv[0]} exited {done.returncode}: {done.stderr[-400:]}")

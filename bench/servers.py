@@ -24,6 +24,8 @@ from pathlib import Path
 
 ORTHANC_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 SCP_AET = "BENCHSCP"
+# DCMTK (inside Orthanc too) sets TCP_NODELAY on its sockets only when this is in the environment.
+DCMTK_ENV = {"TCP_NODELAY": "1"}
 
 # Orthanc settings beyond its defaults, each chosen to match what openvna does (see README).
 ORTHANC_SETTINGS: dict[str, object] = {
@@ -277,9 +279,7 @@ def start_orthanc(run_dir: Path, scp_port: int) -> Server:
     }
     path = home / "orthanc.json"
     path.write_text(json.dumps(config, indent=2))
-    process = Process.spawn(
-        "orthanc", ["Orthanc", str(path)], home / "orthanc.log", env={"TCP_NODELAY": "1"}
-    )
+    process = Process.spawn("orthanc", ["Orthanc", str(path)], home / "orthanc.log", DCMTK_ENV)
     server = Server("orthanc", port, "/dicom-web", process, home / "db", dimse_port, "ORTHANC")
     _ready(server, "/system")
     return server
@@ -372,7 +372,7 @@ def start_storescp(run_dir: Path, port: int) -> tuple[Process, Path]:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     argv = ["storescp", "-aet", SCP_AET, "+xa", "-pm", "-od", str(out), str(port)]
-    process = Process.spawn("storescp", argv, run_dir / "storescp" / "storescp.log")
+    process = Process.spawn("storescp", argv, run_dir / "storescp" / "storescp.log", DCMTK_ENV)
     try:
         _wait_port(process, port)
     except BaseException:
