@@ -8,12 +8,13 @@ requires. PostgreSQL needs nothing special: ``postgresql+psycopg://...``.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from openvna.errors import IndexUnavailable
@@ -36,13 +37,19 @@ def create_index(url: str) -> Index:
     try:
         engine = _engine(url)
     except ArgumentError as exc:
-        raise IndexUnavailable(f"invalid index URL {url!r}: {exc}") from exc
-    try:
-        metadata.create_all(engine)
-    except OperationalError as exc:
-        engine.dispose()
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise IndexUnavailable(f"index at {_safe(url)} unavailable: {reason}") from exc
+        raise IndexUnavailable(f"invalid index URL: {exc}") from exc
+    for attempt in (1, 2):
+        try:
+            metadata.create_all(engine)
+            break
+        except DBAPIError as exc:
+            # A second server creating the same tables at the same moment loses the race once.
+            if attempt == 1 and not isinstance(exc, OperationalError):
+                time.sleep(0.5)
+                continue
+            engine.dispose()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise IndexUnavailable(f"index at {_safe(url)} unavailable: {reason}") from exc
     return Index(engine)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -128,3 +129,12 @@ def test_sqlite_directory_is_created(tmp_path: Path) -> None:
     index = create_index(f"sqlite:///{tmp_path / 'new' / 'dir' / 'i.sqlite'}")
     index.close()
     assert (tmp_path / "new" / "dir" / "i.sqlite").exists()
+
+
+@pytest.mark.postgres
+def test_missing_postgresql_schema_is_index_unavailable(pg_problem: str | None) -> None:
+    if pg_problem:
+        pytest.skip(pg_problem)
+    url = os.environ.get("OPENVNA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with pytest.raises(IndexUnavailable, match=r"no schema has been selected"):
+        create_index(f"{url}?options=-csearch_path%3Dno_such_schema")
