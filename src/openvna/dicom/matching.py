@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from openvna.dicom.uid import is_valid_uid
 from openvna.errors import InvalidQuery
@@ -50,9 +50,13 @@ _DECIMAL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 @dataclass(frozen=True)
 class _Term:
+    """``sequence``: the tag of the sequence whose items hold the attribute (PS3.18 §8.3.4.1
+    ``Sequence.Attribute`` keys; C.2.2.2.6: a match in any item matches)."""
+
     tag: int
     keyword: str
     vr: str
+    sequence: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,15 @@ class Range(_Term):
 MatchTerm = Universal | Single | AnyOf | Wildcard | Range
 
 
-def parse_term(tag: int, keyword: str, vr: str, raw: str) -> MatchTerm:
+def parse_term(
+    tag: int, keyword: str, vr: str, raw: str, *, sequence: int | None = None
+) -> MatchTerm:
     """Turn one query value into a typed term, validating it against the attribute's VR."""
+    term = _parse_term(tag, keyword, vr, raw)
+    return replace(term, sequence=sequence) if sequence is not None else term
+
+
+def _parse_term(tag: int, keyword: str, vr: str, raw: str) -> MatchTerm:
     value = raw.strip() if vr not in ("LT", "ST", "UT") else raw
     if value in ("", "*"):
         return Universal(tag, keyword, vr)

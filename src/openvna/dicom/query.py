@@ -53,9 +53,7 @@ class Query:
 def resolve_attribute(text: str) -> tuple[int, str, str]:
     """``(tag, keyword, vr)`` of a keyword or 8-hex tag; InvalidQuery names unknown ones."""
     if "." in text:
-        raise InvalidQuery(
-            f"{text}: sequence matching (dotted attribute paths) is not supported", attribute=text
-        )
+        raise InvalidQuery(f"{text}: a sequence path is not allowed here", attribute=text)
     tag = parse_tag(text)
     keyword = keyword_of(tag)
     if not keyword:
@@ -83,7 +81,7 @@ def parse_qido(
             raise InvalidQuery(f"{name}: {uid!r} is not a valid UID", attribute=name)
     options: dict[str, str] = {}
     includes: list[str] = []
-    terms: dict[int, MatchTerm] = {}
+    terms: dict[tuple[int | None, int], MatchTerm] = {}
     for name, value in params:
         key = name.strip()
         if key == "includefield":
@@ -93,10 +91,10 @@ def parse_qido(
                 raise InvalidQuery(f"{key}: given more than once", attribute=key)
             options[key] = value.strip()
         elif key.lower() not in _REQUEST_PARAMETERS:
-            tag, keyword, vr = resolve_attribute(key)
-            if tag in terms:
-                raise InvalidQuery(f"{keyword}: given more than once", attribute=keyword)
-            terms[tag] = parse_term(tag, keyword, vr, value)
+            term = _term(key, value)
+            if (term.sequence, term.tag) in terms:
+                raise InvalidQuery(f"{term.keyword}: given more than once", attribute=term.keyword)
+            terms[(term.sequence, term.tag)] = term
     return Query(
         level=Level(level),
         terms=tuple(terms.values()),
@@ -110,6 +108,22 @@ def parse_qido(
         limit=min(_count("limit", options.get("limit", str(default_limit))), max_limit),
         offset=_count("offset", options.get("offset", "0")),
     )
+
+
+def _term(key: str, value: str) -> MatchTerm:
+    """One match term; ``Sequence.Attribute`` names an attribute in the items of a sequence
+    (one level of nesting, PS3.18 §8.3.4.1)."""
+    if "." not in key:
+        tag, keyword, vr = resolve_attribute(key)
+        return parse_term(tag, keyword, vr, value)
+    parent, _, child = key.partition(".")
+    if "." in child:
+        raise InvalidQuery(f"{key}: nested sequences are not supported", attribute=key)
+    sequence, sequence_keyword, sequence_vr = resolve_attribute(parent)
+    if sequence_vr != "SQ":
+        raise InvalidQuery(f"{key}: {sequence_keyword} is not a sequence", attribute=key)
+    tag, keyword, vr = resolve_attribute(child)
+    return parse_term(tag, f"{sequence_keyword}.{keyword}", vr, value, sequence=sequence)
 
 
 def _count(name: str, value: str) -> int:

@@ -78,6 +78,8 @@ def extract(record: InstanceRecord) -> Rows:
         "series_description": _text(md, "0008103E"),
         "pps_start_date": _date(md, "00400244"),
         "pps_start_time": _time(md, "00400245"),
+        "requested_sps_id": _text(_first_item(md, "00400275"), "00400009"),
+        "requested_procedure_id": _text(_first_item(md, "00400275"), "00401001"),
         "json": dumps({k: v for k, v in md.items() if k in _SERIES_KEYS}),
     }
     return Rows(study_uid, series_uid, sop_uid, patient, study, series, _instance(record, sop_uid))
@@ -122,6 +124,11 @@ def _column_text(value: str) -> str:
 def _first(md: dict[str, Any], key: str) -> Any:
     values = md.get(key, {}).get("Value")
     return values[0] if values else None
+
+
+def _first_item(md: dict[str, Any], key: str) -> dict[str, Any]:
+    item = _first(md, key)
+    return item if isinstance(item, dict) else {}
 
 
 def _uid(md: dict[str, Any], key: str, keyword: str) -> str:

@@ -16,6 +16,7 @@ from openvna.dicom.tags import tag_hex, vr_of
 __all__ = [
     "COMPUTED",
     "MATCH_COLUMNS",
+    "NESTED_MATCH_COLUMNS",
     "PATIENT_TAGS",
     "REQUIRED",
     "SERIES_TAGS",
@@ -145,4 +146,19 @@ MATCH_COLUMNS: dict[int, tuple[str, str, str]] = {
     tag("Columns"): ("INSTANCE", "columns", "int"),
     tag("BitsAllocated"): ("INSTANCE", "bits_allocated", "int"),
     tag("NumberOfFrames"): ("INSTANCE", "number_of_frames", "int"),
+}
+
+# (sequence, attribute) -> (level, column, kind): keys inside a sequence's first item that the
+# index matches (PS3.18 Table 10.6.1-5 requires these two at the series level).
+NESTED_MATCH_COLUMNS: dict[tuple[int, int], tuple[str, str, str]] = {
+    (tag("RequestAttributesSequence"), tag("ScheduledProcedureStepID")): (
+        "SERIES",
+        "requested_sps_id",
+        "text",
+    ),
+    (tag("RequestAttributesSequence"), tag("RequestedProcedureID")): (
+        "SERIES",
+        "requested_procedure_id",
+        "text",
+    ),
 }

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, select
 from openvna.dicom.matching import Single, Universal
 from openvna.dicom.query import Level, Query
 from openvna.index import results
-from openvna.index.levels import COMPUTED, MATCH_COLUMNS, tag, tag_hex
+from openvna.index.levels import COMPUTED, MATCH_COLUMNS, NESTED_MATCH_COLUMNS, tag, tag_hex
 from openvna.index.records import FindResult
 from openvna.index.schema import instances, patients, series, studies, study_modalities
 from openvna.index.sqlmatch import condition
@@ -80,7 +80,11 @@ def _plan(query: Query) -> _Plan:
     modality_join = None
     unsupported: list[str] = []
     for term in query.terms:
-        found = MATCH_COLUMNS.get(term.tag)
+        found = (
+            MATCH_COLUMNS.get(term.tag)
+            if term.sequence is None
+            else NESTED_MATCH_COLUMNS.get((term.sequence, term.tag))
+        )
         if isinstance(term, Universal):
             continue
         if found is None or _DEPTH[found[0]] > depth:
@@ -98,7 +102,7 @@ def _plan(query: Query) -> _Plan:
             continue
         where.append(condition(_TABLES[level].c[column], kind, term, query.fuzzymatching))
     wanted = frozenset(tag_hex(t) for t in query.includefields) | {
-        tag_hex(t.tag) for t in query.terms
+        tag_hex(t.tag if t.sequence is None else t.sequence) for t in query.terms
     }
     return _Plan(where, modality_join, wanted, unsupported)
 

@@ -112,6 +112,8 @@ series = Table(
     _text("series_description"),
     _text("pps_start_date"),
     _text("pps_start_time"),
+    _text("requested_sps_id"),
+    _text("requested_procedure_id"),
     Column("num_instances", Integer, nullable=False, server_default="0"),
     _json("json"),
     Index("ix_series_study", "study_fk", "series_number"),

@@ -119,7 +119,20 @@ def test_datetime_values() -> None:
         ([("fuzzymatching", "maybe")], "fuzzymatching"),
         ([("NoSuchKeyword", "x")], "NoSuchKeyword"),
         ([("00091010", "x")], "00091010"),
-        ([("OtherPatientIDsSequence.PatientID", "x")], "OtherPatientIDsSequence.PatientID"),
+        (
+            [
+                (
+                    "OtherPatientIDsSequence.IssuerOfPatientIDQualifiersSequence.UniversalEntityID",
+                    "x",
+                )
+            ],
+            "OtherPatientIDsSequence.IssuerOfPatientIDQualifiersSequence.UniversalEntityID",
+        ),
+        ([("PatientID.PatientName", "x")], "PatientID.PatientName"),
+        (
+            [("includefield", "RequestAttributesSequence.RequestedProcedureID")],
+            "RequestAttributesSequence.RequestedProcedureID",
+        ),
         ([("ReferencedStudySequence", "x")], "ReferencedStudySequence"),
         ([("PatientID", "a"), ("00100020", "b")], "PatientID"),
         ([("limit", "1"), ("limit", "2")], "limit"),
@@ -170,3 +183,24 @@ def test_request_parameters_are_ignored() -> None:
 def test_several_terms_keep_their_order() -> None:
     query = parse_qido("STUDY", [("PatientID", "P1"), ("StudyDate", "20200101")])
     assert [t.keyword for t in query.terms] == ["PatientID", "StudyDate"]
+
+
+def test_attribute_in_a_sequence() -> None:
+    by_keyword = only_term([("RequestAttributesSequence.ScheduledProcedureStepID", "SPS*")])
+    by_tag = only_term([("00400275.00400009", "SPS*")])
+    expected = Wildcard(
+        0x00400009,
+        "RequestAttributesSequence.ScheduledProcedureStepID",
+        "SH",
+        "SPS*",
+        sequence=0x00400275,
+    )
+    assert by_keyword == by_tag == expected
+
+
+def test_same_attribute_in_and_out_of_a_sequence() -> None:
+    query = parse_qido("SERIES", [("PatientID", "1"), ("OtherPatientIDsSequence.PatientID", "2")])
+    assert [(t.sequence, t.tag) for t in query.terms] == [
+        (None, 0x00100020),
+        (0x00101002, 0x00100020),
+    ]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydicom.dataset import Dataset
 
 from openvna.dicom.json import BASE_MARKER
 from openvna.dicom.query import parse_qido
@@ -35,6 +36,9 @@ CORPUS: list[dict[str, Any]] = [
         "StudyDescription": "MR BRAIN 100%",
         "ReferringPhysicianName": "JONES",
         "series": [("1.2.1", "MR", 1, 2)],
+        "RequestAttributesSequence": [
+            {"ScheduledProcedureStepID": "SPS2", "RequestedProcedureID": "RP2"}
+        ],
     },
     {
         "study": "1.3",
@@ -67,6 +71,9 @@ def corpus(module_index: Index, make_record: Callable[..., InstanceRecord]) -> I
     index = module_index
     for entry in CORPUS:
         study_attrs = {k: v for k, v in entry.items() if k not in ("study", "series")}
+        items = study_attrs.pop("RequestAttributesSequence", None)
+        if items:
+            study_attrs["RequestAttributesSequence"] = [_item(**i) for i in items]
         for series_uid, modality, number, count in entry["series"]:
             for n in range(1, count + 1):
                 record = make_record(
@@ -82,6 +89,13 @@ def corpus(module_index: Index, make_record: Callable[..., InstanceRecord]) -> I
                 )
                 index.add_instance(record, replace=False)
     return index
+
+
+def _item(**attributes: str) -> Dataset:
+    item = Dataset()
+    for keyword, value in attributes.items():
+        setattr(item, keyword, value)
+    return item
 
 
 def find(index: Index, level: str, *params: tuple[str, str], **uids: str) -> Any:
@@ -410,3 +424,19 @@ def test_lower_level_key_at_study_level_is_unsupported(corpus: Index) -> None:
 def test_empty_index(index: Index) -> None:
     result = find(index, "STUDY")
     assert (result.datasets, result.remaining, result.unsupported) == ([], 0, [])
+
+
+def test_request_attributes_in_a_sequence(corpus: Index) -> None:
+    sps = find(corpus, "SERIES", ("RequestAttributesSequence.ScheduledProcedureStepID", "SPS2"))
+    assert uids(sps, "0020000E") == ["1.2.1"]
+    item = sps.datasets[0]["00400275"]["Value"][0]
+    assert item["00401001"] == {"vr": "SH", "Value": ["RP2"]}
+    by_tag = find(corpus, "SERIES", ("00400275.00401001", "RP*"))
+    assert uids(by_tag, "0020000E") == ["1.2.1"]
+    assert find(corpus, "SERIES", ("00400275.00401001", "RP3")).datasets == []
+
+
+def test_other_sequence_keys_are_unsupported(corpus: Index) -> None:
+    result = find(corpus, "STUDY", ("OtherPatientIDsSequence.PatientID", "X"))
+    assert result.unsupported == ["OtherPatientIDsSequence.PatientID"]
+    assert len(result.datasets) == 4
