@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from openvna.errors import IndexUnavailable
 from openvna.index.core import Index
-from openvna.index.schema import metadata
+from openvna.index.schema import SCHEMA_VERSION, metadata, schema_info
 
 __all__ = ["create_index"]
 
@@ -40,7 +40,9 @@ def create_index(url: str) -> Index:
         raise IndexUnavailable(f"invalid index URL: {exc}") from exc
     for attempt in (1, 2):
         try:
+            _require_known_schema(engine, url)
             metadata.create_all(engine)
+            _record_schema_version(engine, url)
             break
         except DBAPIError as exc:
             # A second server creating the same tables at the same moment loses the race once.
@@ -51,6 +53,34 @@ def create_index(url: str) -> Index:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise IndexUnavailable(f"index at {_safe(url)} unavailable: {reason}") from exc
     return Index(engine)
+
+
+def _require_known_schema(engine: Engine, url: str) -> None:
+    """Tables without a version row were made by an older openvna: say so before anything
+    else fails on a missing column."""
+    tables = set(inspect(engine).get_table_names())
+    if "instances" in tables and schema_info.name not in tables:
+        engine.dispose()
+        raise IndexUnavailable(
+            f"the index at {_safe(url)} was created by an older openvna (no schema version); "
+            f"this one needs schema version {SCHEMA_VERSION}: start with a new data directory "
+            "or index URL and re-import the files"
+        )
+
+
+def _record_schema_version(engine: Engine, url: str) -> None:
+    with engine.begin() as connection:
+        versions = [row.version for row in connection.execute(select(schema_info.c.version))]
+        if not versions:
+            connection.execute(insert(schema_info).values(version=SCHEMA_VERSION))
+            return
+    if versions != [SCHEMA_VERSION]:
+        engine.dispose()
+        raise IndexUnavailable(
+            f"the index at {_safe(url)} has schema version {versions[0]}; this openvna needs "
+            f"version {SCHEMA_VERSION}: start with a new data directory or index URL and "
+            "re-import the files"
+        )
 
 
 def _engine(url: str) -> Engine:

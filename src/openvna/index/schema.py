@@ -29,7 +29,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-__all__ = ["instances", "metadata", "patients", "series", "studies", "study_modalities"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "instances",
+    "metadata",
+    "patients",
+    "schema_info",
+    "series",
+    "studies",
+    "study_modalities",
+]
 
 metadata = MetaData()
 
@@ -147,4 +156,14 @@ instances = Table(
     Index("ix_instances_series", "series_fk", "instance_number"),
     Index("ix_instances_study", "study_fk"),
     Index("ix_instances_sop_class", "sop_class_uid"),
+)
+
+# Bump when a table changes; create_index refuses an index of another version with a clear
+# message instead of failing later on a missing column.
+SCHEMA_VERSION = 1
+
+schema_info = Table(
+    "openvna_schema",
+    metadata,
+    Column("version", Integer, nullable=False),
 )

@@ -138,3 +138,26 @@ def test_missing_postgresql_schema_is_index_unavailable(pg_problem: str | None) 
     url = os.environ.get("OPENVNA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     with pytest.raises(IndexUnavailable, match=r"no schema has been selected"):
         create_index(f"{url}?options=-csearch_path%3Dno_such_schema")
+
+
+def test_an_index_of_another_schema_version_is_refused_clearly(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'index.sqlite'}"
+    create_index(url).close()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE openvna_schema SET version = 999"))
+    engine.dispose()
+    with pytest.raises(IndexUnavailable, match="schema version 999; this openvna needs"):
+        create_index(url)
+
+
+def test_an_index_from_before_schema_versions_is_refused_clearly(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'index.sqlite'}"
+    create_index(url).close()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE openvna_schema"))
+    engine.dispose()
+    with pytest.raises(IndexUnavailable, match="created by an older openvna"):
+        create_index(url)
+    create_index(url.replace("index.sqlite", "fresh.sqlite")).close()
