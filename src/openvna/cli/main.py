@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from openvna.cli import demo, dump, import_, serve
+from openvna.errors import ArchiveError
 
 __all__ = ["app", "main"]
 
@@ -13,10 +14,17 @@ app = typer.Typer(
     help="openvna: an open imaging archive (DICOMweb, DIMSE, FHIR) and its toolkit.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 for module in (serve, demo, import_, dump):
     module.register(app)
 
 
 def main() -> None:
-    app()
+    """Run a command; an archive error (index unreachable, disk full...) is one line on stderr
+    and exit status 1, not a traceback."""
+    try:
+        app()
+    except ArchiveError as exc:
+        typer.echo(f"openvna: {exc.message}", err=True)
+        raise SystemExit(1) from exc
