@@ -1,6 +1,6 @@
 """``python -m bench``: openvna against Orthanc, side by side, on one machine (issue 3).
 
-    python -m bench                 # full run (scale 1, about 6 minutes on 2 cores today)
+    python -m bench                 # full run (scale 1, 5 repetitions, about 6 minutes on 2 cores)
     python -m bench --smoke         # tiny data set, a few requests; exit 0 iff every check passed
     python -m bench --scale 0.2     # everything 5x smaller
     python -m bench --only QIDO     # only the rows whose name contains QIDO
@@ -31,7 +31,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="tiny data set, CI mode (exit code)")
     p.add_argument("--scale", type=float, help="data set size factor (full run: 1)")
-    p.add_argument("--reps", type=int, help="repetitions per measurement (default 3, smoke 2)")
+    p.add_argument("--reps", type=int, help="repetitions per measurement (default 5, smoke 2)")
     p.add_argument("--requests", type=int, help="requests per repetition for latency rows")
     p.add_argument("--out", type=Path, default=HERE / "out", help="where results go")
     p.add_argument("--work", type=Path, default=HERE / "work", help="data set and server dirs")
@@ -63,7 +63,7 @@ def ensure_tools(allow_install: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     scale = args.scale if args.scale is not None else (0.01 if args.smoke else 1.0)
-    reps = args.reps or (2 if args.smoke else 3)
+    reps = args.reps or (2 if args.smoke else 5)
     requests = args.requests or (3 if args.smoke else 20)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ensure_tools(not args.no_install)

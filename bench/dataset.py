@@ -28,7 +28,7 @@ from pydicom import dcmwrite
 
 from bench import dicomgen as gen
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SEED = 20260101
 SURNAME_HEADS = ["BAR", "COR", "DAN", "FEL", "GAR", "HOL", "KAM", "LIN", "MOR", "NOV"]
 SURNAME_HEADS += ["OST", "PAL", "RAM", "SAN", "TOR", "VAL", "WES", "ZIM", "EKL", "JUN"]
@@ -76,11 +76,11 @@ class Sizes:
 
     @property
     def stow_chunk(self) -> int:
-        return self.n(400, 6)
+        return self.n(800, 6)
 
     @property
     def cstore_chunk(self) -> int:
-        return self.n(200, 4)
+        return self.n(400, 4)
 
     @property
     def index(self) -> int:
