@@ -3,33 +3,33 @@
 Store order (dicom-server's StoreOrchestrator): parse the header → validate → write the blob under
 a fresh key → index in one transaction → only then drop a replaced blob. A failure at any step
 removes what this call wrote, so nothing is half-stored and nothing stored before is lost.
+
+A batch (``store_files``: the Part 10 instances of one STOW-RS request) runs each step for all its
+instances before the next: the blob writes in parallel, then one index transaction. The
+filesystem then commits its journal and SQLite its transaction once per batch, not per instance.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
 import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pydicom import Dataset
 
+from openvna.archive.ingest import Checked, check, place
 from openvna.archive.outcome import (
-    CANNOT_UNDERSTAND,
-    DATASET_DOES_NOT_MATCH,
     DUPLICATE_SOP_INSTANCE,
-    STUDY_UID_MISMATCH,
     Origin,
     StoreOutcome,
     StoreStatus,
 )
-from openvna.dicom.json import BASE_MARKER, dataset_to_json
-from openvna.dicom.part10 import Header, read_header, write_part10
+from openvna.dicom.part10 import write_part10
 from openvna.dicom.query import Query
-from openvna.dicom.uid import is_valid_uid
-from openvna.errors import InvalidDicom
-from openvna.index import FindResult, Index, InstanceLocation, InstanceRecord
+from openvna.index import AddResult, FindResult, Index, InstanceLocation
 from openvna.settings import DuplicatePolicy
 from openvna.storage import BlobStore
 
@@ -37,12 +37,8 @@ __all__ = ["Archive"]
 
 log = logging.getLogger("openvna.archive")
 
-_IDENTIFYING = (
-    ("StudyInstanceUID", "study_uid"),
-    ("SeriesInstanceUID", "series_uid"),
-    ("SOPInstanceUID", "sop_instance_uid"),
-    ("SOPClassUID", "sop_class_uid"),
-)
+# Blob writes in flight at once: enough for the fsyncs of concurrent batches to overlap.
+_WRITERS = 8
 
 
 class Archive:
@@ -52,8 +48,10 @@ class Archive:
         self.index = index
         self.blobs = blobs
         self.duplicates = duplicates
+        self._writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="openvna-blob")
 
     def close(self) -> None:
+        self._writers.shutdown()
         self.index.close()
 
     # -- store ---------------------------------------------------------------------------------
@@ -62,10 +60,31 @@ class Archive:
         self, path: Path, origin: Origin, expect_study: str | None = None
     ) -> StoreOutcome:
         """Store a Part 10 file; takes ownership of ``path`` (moved into the store or removed)."""
+        return self.store_files([path], origin, expect_study)[0]
+
+    def store_files(
+        self, paths: Sequence[Path], origin: Origin, expect_study: str | None = None
+    ) -> list[StoreOutcome]:
+        """Store several Part 10 files as one batch; takes ownership of every path.
+
+        Each instance is validated and answered on its own (outcomes in the order of
+        ``paths``); the valid ones are indexed in one transaction, so an index failure stores
+        none of them (their blobs are removed) and propagates.
+        """
         try:
-            return self._store(path, origin, expect_study)
+            checked = [check(path, expect_study) for path in paths]
+            valid = [item for item in checked if isinstance(item, Checked)]
+            placed = place(self.blobs, valid, self._writers)
+            indexed = iter(self._index([p for p in placed if isinstance(p, Checked)], origin))
+            placed_in_order = iter(placed)
+            outcomes = []
+            for item in checked:
+                step = next(placed_in_order) if isinstance(item, Checked) else item
+                outcomes.append(next(indexed) if isinstance(step, Checked) else step)
+            return outcomes
         finally:
-            path.unlink(missing_ok=True)
+            for path in paths:
+                path.unlink(missing_ok=True)
 
     def store_dataset(
         self, ds: Dataset, origin: Origin, expect_study: str | None = None
@@ -80,65 +99,33 @@ class Archive:
             raise
         return self.store_file(Path(name), origin, expect_study)
 
-    def _store(self, path: Path, origin: Origin, expect_study: str | None) -> StoreOutcome:
-        try:
-            header = read_header(path)
-        except InvalidDicom as exc:
-            return StoreOutcome.failed(CANNOT_UNDERSTAND, exc.message)
-        uids = {
-            field: str(header.dataset.get(keyword, "") or "") for keyword, field in _IDENTIFYING
-        }
-        for keyword, field in _IDENTIFYING:
-            if not is_valid_uid(uids[field]):
-                message = f"{keyword} is missing or not a valid UID: {uids[field][:80]!r}"
-                return StoreOutcome.failed(DATASET_DOES_NOT_MATCH, message, **uids)
-        if expect_study is not None and uids["study_uid"] != expect_study:
-            message = (
-                f"StudyInstanceUID {uids['study_uid']} of instance {uids['sop_instance_uid']} "
-                f"differs from the study {expect_study} of the request"
-            )
-            return StoreOutcome.failed(STUDY_UID_MISMATCH, message, **uids)
-        record = self._record(path, header, uids)
+    def _index(self, ready: list[Checked], origin: Origin) -> list[StoreOutcome]:
+        """Index the placed blobs in one transaction; on failure remove them all."""
+        if not ready:
+            return []
         replace = self.duplicates is DuplicatePolicy.REPLACE
         try:
-            result = self.index.add_instance(record, replace=replace)
+            results = self.index.add_instances([item.record for item in ready], replace=replace)
         except BaseException:
-            self.blobs.delete(record.blob_key)
+            for item in ready:
+                self.blobs.delete(item.record.blob_key)
             raise
+        return [self._answer(i, r, origin) for i, r in zip(ready, results, strict=True)]
+
+    def _answer(self, item: Checked, result: AddResult, origin: Origin) -> StoreOutcome:
+        """The outcome of one indexed instance; drops the blob the index no longer needs."""
+        uids = item.uids
         if not result.stored:
-            self.blobs.delete(record.blob_key)
+            self.blobs.delete(item.record.blob_key)
             if self.duplicates is DuplicatePolicy.REJECT:
                 message = f"SOP Instance {uids['sop_instance_uid']} is already stored"
                 return StoreOutcome.failed(DUPLICATE_SOP_INSTANCE, message, **uids)
             return StoreOutcome(StoreStatus.KEPT_EXISTING, message="already stored; kept", **uids)
-        if result.old_blob_key and result.old_blob_key != record.blob_key:
+        if result.old_blob_key and result.old_blob_key != item.record.blob_key:
             self.blobs.delete(result.old_blob_key)
         log.debug("stored %s from %s", uids["sop_instance_uid"], origin.door)
         status = StoreStatus.REPLACED if result.existed else StoreStatus.STORED
         return StoreOutcome(status, **uids)
-
-    def _record(self, path: Path, header: Header, uids: dict[str, str]) -> InstanceRecord:
-        """Write the blob under a fresh key (a replaced blob stays until the index commits)."""
-        prefix = (
-            f"{BASE_MARKER}/studies/{uids['study_uid']}/series/{uids['series_uid']}"
-            f"/instances/{uids['sop_instance_uid']}/bulkdata/"
-        )
-        metadata = dataset_to_json(header.dataset, lambda tag_path: prefix + tag_path)
-        if header.pixel_data is not None:
-            metadata["7FE00010"] = {"vr": header.pixel_data.vr, "BulkDataURI": prefix + "7FE00010"}
-        key = (
-            f"{uids['study_uid']}/{uids['series_uid']}/"
-            f"{uids['sop_instance_uid']}.{secrets.token_hex(4)}.dcm"
-        )
-        size = self.blobs.put_file(key, path)
-        return InstanceRecord(
-            metadata=metadata,
-            transfer_syntax=header.transfer_syntax,
-            blob_key=key,
-            size=size,
-            frames=header.frames,
-            pixel_data=header.pixel_data,
-        )
 
     # -- find, retrieve, delete ------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ or application/dicom+xml) and the Accept header (406). The body is then spooled 
 (``web/multipart.py``) and each instance goes to the archive, which validates it and stores it
 whole or not at all:
 
-- an application/dicom part is a Part 10 file (``Archive.store_file``);
+- an application/dicom part is a Part 10 file (all of them: ``Archive.store_files``);
 - a metadata part (a JSON array of datasets, or one XML dataset) is assembled with the bulk data
   parts it references (``archive/assemble.py``) and stored with ``Archive.store_dataset``;
 - a part that is neither, nor referenced as bulk data, is a failure (C000, cannot understand).
@@ -116,23 +116,33 @@ class _BulkParts:
 def _store_parts(
     archive: Archive, parts: list[Part], root_type: str, study: str | None, origin: Origin
 ) -> list[StoreOutcome]:
-    """Store every instance of the body in order; runs in a worker thread."""
+    """Store every instance of the body; runs in a worker thread. The Part 10 instances go to
+    the archive as one batch (one round of blob writes, one index transaction); the answers
+    keep the order of the parts."""
     typed = [(number, part.content_type or root_type, part) for number, part in enumerate(parts, 1)]
     bulk = _BulkParts([t for t in typed if t[1] != PART10 and t[1] not in METADATA])
-    outcomes: list[StoreOutcome] = []
-    for number, media, part in typed:
-        if media == PART10:
-            path = _part10_file(part, archive.blobs.spool_dir())
-            outcomes.append(_guarded(lambda p=path: archive.store_file(p, origin, study)))
-        elif media in METADATA:
-            outcomes += _store_metadata(archive, number, media, part, bulk, study, origin)
+    outcomes: list[StoreOutcome | None] = []
+    files: list[Path] = []
+    try:
+        for number, media, part in typed:
+            if media == PART10:
+                files.append(_part10_file(part, archive.blobs.spool_dir()))
+                outcomes.append(None)
+            elif media in METADATA:
+                outcomes += _store_metadata(archive, number, media, part, bulk, study, origin)
+    except BaseException:
+        for path in files:
+            path.unlink(missing_ok=True)
+        raise
+    stored = iter(archive.store_files(files, origin, study))
+    answers = [next(stored) if outcome is None else outcome for outcome in outcomes]
     for number, (media, _) in sorted(bulk.unused.items()):
         message = (
             f"part {number} ({media}) is neither a DICOM instance nor bulk data referenced "
             "by a metadata part"
         )
-        outcomes.append(StoreOutcome.failed(CANNOT_UNDERSTAND, message))
-    return outcomes
+        answers.append(StoreOutcome.failed(CANNOT_UNDERSTAND, message))
+    return answers
 
 
 def _part10_file(part: Part, spool: Path) -> Path:

@@ -1,0 +1,119 @@
+"""The steps of one store, as functions the Archive chains: check a file, place its blob.
+
+``check`` does all the CPU work of an instance (parse the header once, validate, build its
+DICOM JSON with templated BulkDataURIs) before anything is written; ``place`` writes the blobs
+of a batch under fresh keys, in parallel so their fsyncs share the filesystem's journal commits
+(DESIGN.md "Data flow": temp file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from openvna.archive.outcome import (
+    CANNOT_UNDERSTAND,
+    DATASET_DOES_NOT_MATCH,
+    OUT_OF_RESOURCES,
+    STUDY_UID_MISMATCH,
+    StoreOutcome,
+)
+from openvna.dicom.json import BASE_MARKER, dataset_to_json
+from openvna.dicom.part10 import read_header
+from openvna.dicom.uid import is_valid_uid
+from openvna.errors import InvalidDicom, OutOfResources
+from openvna.index import InstanceRecord
+from openvna.storage import BlobStore
+
+__all__ = ["Checked", "check", "place"]
+
+_IDENTIFYING = (
+    ("StudyInstanceUID", "study_uid"),
+    ("SeriesInstanceUID", "series_uid"),
+    ("SOPInstanceUID", "sop_instance_uid"),
+    ("SOPClassUID", "sop_class_uid"),
+)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A valid instance ready to be written: its spool file, UIDs and index record (the record's
+    size is set once the blob is in place)."""
+
+    path: Path
+    uids: dict[str, str]
+    record: InstanceRecord
+
+
+def check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
+    """Parse and validate one Part 10 file; a failed outcome names what is wrong with it."""
+    try:
+        header = read_header(path)
+    except InvalidDicom as exc:
+        return StoreOutcome.failed(CANNOT_UNDERSTAND, exc.message)
+    uids = {field: str(header.dataset.get(keyword, "") or "") for keyword, field in _IDENTIFYING}
+    for keyword, field in _IDENTIFYING:
+        if not is_valid_uid(uids[field]):
+            message = f"{keyword} is missing or not a valid UID: {uids[field][:80]!r}"
+            return StoreOutcome.failed(DATASET_DOES_NOT_MATCH, message, **uids)
+    if expect_study is not None and uids["study_uid"] != expect_study:
+        message = (
+            f"StudyInstanceUID {uids['study_uid']} of instance {uids['sop_instance_uid']} "
+            f"differs from the study {expect_study} of the request"
+        )
+        return StoreOutcome.failed(STUDY_UID_MISMATCH, message, **uids)
+    prefix = (
+        f"{BASE_MARKER}/studies/{uids['study_uid']}/series/{uids['series_uid']}"
+        f"/instances/{uids['sop_instance_uid']}/bulkdata/"
+    )
+    metadata = dataset_to_json(header.dataset, lambda tag_path: prefix + tag_path)
+    if header.pixel_data is not None:
+        metadata["7FE00010"] = {"vr": header.pixel_data.vr, "BulkDataURI": prefix + "7FE00010"}
+    # A fresh key per store: a replaced blob stays valid until the index has committed.
+    key = (
+        f"{uids['study_uid']}/{uids['series_uid']}/"
+        f"{uids['sop_instance_uid']}.{secrets.token_hex(4)}.dcm"
+    )
+    record = InstanceRecord(
+        metadata=metadata,
+        transfer_syntax=header.transfer_syntax,
+        blob_key=key,
+        size=header.file_size,
+        frames=header.frames,
+        pixel_data=header.pixel_data,
+    )
+    return Checked(path, uids, record)
+
+
+def place(
+    blobs: BlobStore, batch: Sequence[Checked], executor: Executor | None
+) -> list[Checked | StoreOutcome]:
+    """Move every spool file of ``batch`` into the store (with ``executor``, in parallel).
+
+    An instance that finds no space fails alone (A700); any other error removes every blob the
+    batch placed and propagates, so nothing is left half-stored.
+    """
+    if executor is None or len(batch) < 2:
+        results = [_attempt(blobs, item) for item in batch]
+    else:
+        results = list(executor.map(lambda item: _attempt(blobs, item), batch))
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        for result in results:
+            if isinstance(result, Checked):
+                blobs.delete(result.record.blob_key)
+        raise errors[0]
+    return [r for r in results if not isinstance(r, BaseException)]
+
+
+def _attempt(blobs: BlobStore, item: Checked) -> Checked | StoreOutcome | BaseException:
+    try:
+        size = blobs.put_file(item.record.blob_key, item.path)
+    except OutOfResources as exc:
+        return StoreOutcome.failed(OUT_OF_RESOURCES, exc.message, **item.uids)
+    except Exception as exc:  # re-raised by ``place`` once the batch is cleaned up
+        return exc
+    return replace(item, record=replace(item.record, size=size))

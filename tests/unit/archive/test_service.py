@@ -1,0 +1,121 @@
+"""Archive.store_files: a batch is answered per instance, indexed in one transaction, and leaves
+nothing half-stored when the index or the disk fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from openvna.archive import Archive, Origin, StoreOutcome
+from openvna.archive.outcome import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, StoreStatus
+from openvna.dicom.part10 import write_part10
+from openvna.errors import IndexUnavailable, OutOfResources
+from tests.factories import make_instance
+
+
+def _spooled(archive: Archive, name: str, ds: object = None, raw: bytes | None = None) -> Path:
+    path = archive.blobs.spool_dir() / name
+    if raw is not None:
+        path.write_bytes(raw)
+    else:
+        write_part10(ds, path)
+    return path
+
+
+def _blobs(archive: Archive) -> list[Path]:
+    return sorted((archive.blobs.root / "blobs").rglob("*.dcm"))
+
+
+def _spool_left(archive: Archive) -> list[Path]:
+    return sorted(archive.blobs.spool_dir().iterdir())
+
+
+def test_batch_answers_each_instance_in_order(archive: Archive) -> None:
+    first, second = make_instance(), make_instance(modality="MR")
+    paths = [
+        _spooled(archive, "a.dcm", first),
+        _spooled(archive, "b.dcm", raw=b"not dicom at all" * 20),
+        _spooled(archive, "c.dcm", second),
+    ]
+    outcomes = archive.store_files(paths, Origin.local())
+    assert [o.status for o in outcomes] == [
+        StoreStatus.STORED,
+        StoreStatus.FAILED,
+        StoreStatus.STORED,
+    ]
+    assert outcomes[0].sop_instance_uid == first.SOPInstanceUID
+    assert outcomes[1].failure_reason == CANNOT_UNDERSTAND
+    assert outcomes[2].sop_instance_uid == second.SOPInstanceUID
+    assert archive.index.count_instances() == 2
+    assert len(_blobs(archive)) == 2
+    assert _spool_left(archive) == []
+
+
+def test_same_instance_twice_in_a_batch_keeps_one_blob(archive: Archive) -> None:
+    ds = make_instance()
+    paths = [_spooled(archive, "a.dcm", ds), _spooled(archive, "b.dcm", ds)]
+    outcomes = archive.store_files(paths, Origin.local())
+    assert [o.status for o in outcomes] == [StoreStatus.STORED, StoreStatus.REPLACED]
+    assert archive.index.count_instances() == 1
+    assert len(_blobs(archive)) == 1
+    assert archive.locate(ds.StudyInstanceUID)[0].blob_key in str(_blobs(archive)[0])
+
+
+def test_index_failure_stores_nothing_of_the_batch(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise IndexUnavailable("index unavailable: disk I/O error")
+
+    monkeypatch.setattr(archive.index, "add_instances", broken)
+    paths = [_spooled(archive, f"{n}.dcm", make_instance()) for n in range(3)]
+    with pytest.raises(IndexUnavailable):
+        archive.store_files(paths, Origin.local())
+    assert _blobs(archive) == []
+    assert _spool_left(archive) == []
+
+
+def test_no_space_fails_only_that_instance(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = make_instance()
+    put_file = archive.blobs.put_file
+
+    def put_unless_full(key: str, source: Path) -> int:
+        if full.SOPInstanceUID in key:
+            raise OutOfResources(f"no space left to store {key!r}")
+        return put_file(key, source)
+
+    monkeypatch.setattr(archive.blobs, "put_file", put_unless_full)
+    paths = [_spooled(archive, "a.dcm", make_instance()), _spooled(archive, "b.dcm", full)]
+    outcomes: list[StoreOutcome] = archive.store_files(paths, Origin.local())
+    assert outcomes[0].ok
+    assert (outcomes[1].failure_reason, outcomes[1].sop_instance_uid) == (
+        OUT_OF_RESOURCES,
+        full.SOPInstanceUID,
+    )
+    assert archive.index.count_instances() == 1
+    assert len(_blobs(archive)) == 1
+    assert _spool_left(archive) == []
+
+
+def test_unexpected_write_error_removes_the_blobs_already_placed(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = make_instance()
+    put_file = archive.blobs.put_file
+
+    def put_or_fail(key: str, source: Path) -> int:
+        if broken.SOPInstanceUID in key:
+            raise PermissionError(13, "Permission denied")
+        return put_file(key, source)
+
+    monkeypatch.setattr(archive.blobs, "put_file", put_or_fail)
+    paths = [_spooled(archive, f"{n}.dcm", make_instance()) for n in range(3)]
+    paths.append(_spooled(archive, "broken.dcm", broken))
+    with pytest.raises(PermissionError):
+        archive.store_files(paths, Origin.local())
+    assert archive.index.count_instances() == 0
+    assert _blobs(archive) == []
+    assert _spool_left(archive) == []
