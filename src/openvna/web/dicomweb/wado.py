@@ -129,11 +129,13 @@ async def retrieve_metadata(request: Request) -> Response:
     """
     study, series, sop = _uids(request)
     media = negotiate_dataset_format(request)
-    body = await to_thread.run_sync(_archive(request).metadata, study, series, sop)
+    archive = _archive(request)
     if media is DatasetFormat.XML:
-        datasets = orjson.loads(body)
-        return await to_thread.run_sync(dicom_response, request, datasets, media)
-    return Response(expand(body, dicomweb_base(request)), media_type=media.value)
+        body = await to_thread.run_sync(archive.metadata, study, series, sop)
+        return await to_thread.run_sync(dicom_response, request, orjson.loads(body), media)
+    base = dicomweb_base(request)
+    expanded = await to_thread.run_sync(lambda: expand(archive.metadata(study, series, sop), base))
+    return Response(expanded, media_type=media.value)
 
 
 # -- frames (PS3.18 §10.4.1.1.7) ---------------------------------------------------------------
