@@ -32,6 +32,9 @@ class _Touched:
     series: set[int] = field(default_factory=set)
     studies: set[int] = field(default_factory=set)
     patients: set[int] = field(default_factory=set)
+    # The parent rows the last store wrote and their (patient, study, series) pks: the next
+    # instance of the same series with the same values need not write them again.
+    last: tuple[Rows, tuple[int, int, int]] | None = None
 
 
 def add_instance(conn: Connection, record: InstanceRecord, replace: bool) -> AddResult:
@@ -63,14 +66,8 @@ def _store(
     existing = conn.execute(sql.find_instance, {"uid": rows.sop_uid}).first()
     if existing is not None and not replace:
         return AddResult(existed=True, old_blob_key=None, stored=False)
-    series_study = _previous_parents(conn, sql, rows, existing, touched)
-    patient_pk = _upsert(conn, sql, "patients", rows.patient)
-    study_pk = _upsert(conn, sql, "studies", {**rows.study, "patient_fk": patient_pk})
-    series_pk = _upsert(conn, sql, "series", {**rows.series, "study_fk": study_pk})
+    patient_pk, study_pk, series_pk = _parents(conn, sql, rows, existing, touched)
     values = {**rows.instance, "series_fk": series_pk, "study_fk": study_pk}
-    if series_study not in (None, study_pk):
-        # The series moved to another study: its instances follow (the study_fk copy).
-        conn.execute(sql.move_series_instances, {"series_pk": series_pk, "study_pk": study_pk})
     if existing is not None:
         conn.execute(sql.update_instance(tuple(values)), {**values, "target_pk": existing.pk})
     else:
@@ -86,6 +83,31 @@ def _store(
         old_blob_key=old_key if old_key != record.blob_key else None,
         stored=True,
     )
+
+
+def _parents(
+    conn: Connection, sql: Statements, rows: Rows, existing: Any, touched: _Touched
+) -> tuple[int, int, int]:
+    """Upsert the patient, study and series rows of a new or replacing instance; return their
+    pks. A new instance whose parent rows equal those the previous store of this transaction
+    has just written (the rest of a STOW-RS request's series) reuses them: the upserts would
+    change nothing, and the parents to recount are noted already."""
+    if existing is None and touched.last is not None and _same_parents(touched.last[0], rows):
+        return touched.last[1]
+    series_study = _previous_parents(conn, sql, rows, existing, touched)
+    patient_pk = _upsert(conn, sql, "patients", rows.patient)
+    study_pk = _upsert(conn, sql, "studies", {**rows.study, "patient_fk": patient_pk})
+    series_pk = _upsert(conn, sql, "series", {**rows.series, "study_fk": study_pk})
+    if series_study not in (None, study_pk):
+        # The series moved to another study: its instances follow (the study_fk copy).
+        conn.execute(sql.move_series_instances, {"series_pk": series_pk, "study_pk": study_pk})
+    touched.last = (rows, (patient_pk, study_pk, series_pk))
+    return patient_pk, study_pk, series_pk
+
+
+def _same_parents(a: Rows, b: Rows) -> bool:
+    parents = (a.study_uid, a.series_uid, a.patient, a.study, a.series)
+    return parents == (b.study_uid, b.series_uid, b.patient, b.study, b.series)
 
 
 def _previous_parents(

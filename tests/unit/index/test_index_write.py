@@ -249,6 +249,25 @@ def test_batch_add_in_one_transaction(index: Index, make_record: Make) -> None:
     assert counts(index, "4.4") == (1, 2)
 
 
+def test_batch_of_series_interleaved_keeps_the_newest_attributes(
+    index: Index, make_record: Make
+) -> None:
+    """A batch's later instances of one series reuse its rows only while nothing else wrote
+    them: the study and patient attributes are those of the batch's last instance."""
+    records = [
+        make_record("1.2.3.1.1", StudyDescription="FIRST"),
+        make_record("1.2.3.1.2", StudyDescription="FIRST"),
+        make_record("1.2.3.2.1", "1.2.3", "1.2.3.2", StudyDescription="SECOND", Modality="MR"),
+        make_record("1.2.3.1.3", StudyDescription="FIRST"),
+    ]
+    assert all(r.stored for r in index.add_instances(records, replace=True))
+    ds = study(index, "1.2.3", ("includefield", "StudyDescription"))
+    assert ds["00081030"]["Value"] == ["FIRST"]
+    assert ds["00080061"]["Value"] == ["CT", "MR"]
+    assert counts(index, "1.2.3") == (2, 4)
+    assert series_counts(index, "1.2.3") == {"1.2.3.1": 3, "1.2.3.2": 1}
+
+
 def test_failed_batch_leaves_nothing(index: Index, make_record: Make) -> None:
     records = [make_record("1.2.3.1.1"), make_record("1.2.3.1.2", SOPInstanceUID=None)]
     with pytest.raises(InvalidDicom):
