@@ -27,9 +27,12 @@ class FilesystemBlobStore:
         return self._spool
 
     def path(self, key: str) -> Path:
-        """The file of ``key``; for zero-copy sends (sendfile) by the web layer."""
-        path = (self._blobs / key).resolve()
-        if not path.is_relative_to(self._blobs):
+        """The file of ``key``; for zero-copy sends (sendfile) by the web layer.
+
+        The key is normalised as text, not resolved on disk: only the archive creates entries
+        under the blob directory, and ``resolve`` costs a system call per path component."""
+        path = Path(os.path.normpath(os.path.join(self._blobs, key)))
+        if path == self._blobs or not path.is_relative_to(self._blobs):
             raise NotFound(f"no blob {key!r}")
         return path
 
