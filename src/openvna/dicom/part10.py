@@ -11,16 +11,26 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
-from pydicom.dataelem import RawDataElement
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.dataelem import RawDataElement, convert_raw_data_element, empty_value_for_VR
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import ENCODED_VR
 from pydicom.filewriter import dcmwrite
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
+from pydicom.tag import BaseTag
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 from openvna.dicom.frames import Span, encapsulated_frames, native_frames, read_fragments
 from openvna.dicom.tags import vr_of
@@ -42,6 +52,12 @@ IMPLEMENTATION_VERSION_NAME = "OPENVNA_010"
 
 _PIXEL_VRS = {0x7FE00008: "OF", 0x7FE00009: "OD", 0x7FE00010: "OW"}
 _UNDEFINED = 0xFFFFFFFF
+# The fast header reader looks at this many bytes; a longer header goes through pydicom.
+_FAST_HEAD = 64 * 1024
+_SHORT = struct.Struct("<HH2sH")
+_LONG = struct.Struct("<L")
+# Transfer syntaxes whose data set is not explicit VR little endian as stored.
+_NOT_FAST = frozenset({ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian})
 # Explicit VRs with a 4-byte length after 2 reserved bytes (PS3.5 §7.1.2).
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
@@ -132,7 +148,12 @@ def read_header(path: Path) -> Header:
         if size < 132 or raw.read(132)[128:] != b"DICM":
             raise InvalidDicom(f"{path.name} is not a DICOM Part 10 file: no 'DICM' at byte 128")
         raw.seek(0)
-        ds = _parse(_StrictReader(raw, size), path.name)
+        fast = _fast_parse(raw, size)
+        if fast is None:
+            raw.seek(0)
+            ds = _parse(_StrictReader(raw, size), path.name)
+        else:
+            ds = fast
         syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
         if not syntax:
             raise InvalidDicom(f"{path.name} has no Transfer Syntax UID (0002,0010)")
@@ -147,6 +168,80 @@ def read_header(path: Path) -> Header:
     if syntax == DeflatedExplicitVRLittleEndian:
         return Header(ds, syntax, None, (), size)
     return Header(ds, syntax, location, frames, size)
+
+
+def _fast_parse(raw: BinaryIO, size: int) -> FileDataset | None:
+    """The header of a plain explicit VR little endian file, read without pydicom's reader.
+
+    pydicom's element generator was the largest cost of ingest. This reads the File Meta group
+    and the data set up to Pixel Data from one buffer into the same raw elements pydicom makes,
+    for files that hold no surprise: little endian explicit VR (not deflated), known VRs,
+    defined lengths, no command group. Anything else, truncation included, gives None and the
+    file goes through pydicom's reader, which decides (and words the error).
+    """
+    head = raw.read(min(size, _FAST_HEAD))
+    meta, position = _fast_elements(head, 132, lambda tag: tag >> 16 != 2, len(head) == size)
+    if meta is None:
+        return None
+    syntax = meta.get(0x00020010)
+    if syntax is None or syntax.value is None:
+        return None
+    uid = syntax.value.rstrip(b"\x00 ").decode("latin-1")
+    if uid in _NOT_FAST:
+        return None
+    elements, end = _fast_elements(head, position, _at_pixels, len(head) == size)
+    if elements is None or any(tag >> 16 in (0, 2) for tag in elements):
+        return None
+    file_meta = FileMetaDataset(meta)
+    file_meta.set_original_encoding(False, True, default_encoding)
+    dataset = Dataset(elements)
+    charset = elements.get(0x00080005)
+    encoding = (
+        convert_encodings(convert_raw_data_element(charset).value)
+        if charset is not None
+        else default_encoding
+    )
+    dataset.set_original_encoding(False, True, encoding)
+    reader = _StrictReader(raw, size)
+    ds = FileDataset(reader, dataset, head[:128], file_meta, False, True)
+    ds.set_original_encoding(False, True, dataset._character_set)
+    reader.seek(end)
+    ds.buffer = reader
+    return ds
+
+
+def _at_pixels(tag: int) -> bool:
+    return tag in _PIXEL_VRS
+
+
+def _fast_elements(
+    head: bytes, position: int, stop: Callable[[int], bool], whole: bool
+) -> tuple[dict[BaseTag, RawDataElement] | None, int]:
+    """Raw elements from ``position`` until ``stop(tag)`` or the end of a whole file; None when
+    an element is unusual or runs past ``head``."""
+    elements: dict[BaseTag, RawDataElement] = {}
+    end = len(head)
+    while position + 8 <= end:
+        group, element, vr_bytes, length = _SHORT.unpack_from(head, position)
+        tag = group << 16 | element
+        if stop(tag):
+            return elements, position
+        if vr_bytes not in ENCODED_VR or group == 0xFFFE:
+            return None, position
+        vr = vr_bytes.decode("ascii")
+        if vr in EXPLICIT_VR_LENGTH_32:
+            if position + 12 > end:
+                return None, position
+            length = _LONG.unpack_from(head, position + 8)[0]
+            start = position + 12
+        else:
+            start = position + 8
+        if length == _UNDEFINED or start + length > end:
+            return None, position
+        value = head[start : start + length] if length else empty_value_for_VR(vr, raw=True)
+        elements[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length, value, start, False, True)
+        position = start + length
+    return (elements, position) if whole and position == end else (None, position)
 
 
 def _parse(stream: _StrictReader, name: str) -> FileDataset:

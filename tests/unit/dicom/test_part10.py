@@ -314,3 +314,57 @@ def test_truncated_deflated_file_is_refused(tmp_path: Path) -> None:
     path = sample("image_dfl.dcm")
     with pytest.raises(InvalidDicom, match="image_dfl"):
         read_header(cut(path, tmp_path, path.stat().st_size - 100).rename(tmp_path / "image_dfl"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "JPEG2000.dcm"],
+)
+def test_header_read_fast_or_by_pydicom_is_the_same(name: str) -> None:
+    """The fast reader of plain explicit VR little endian headers yields exactly the raw
+    elements, File Meta and encoding pydicom's reader gives (sequences and character sets
+    included)."""
+    assert_same_as_pydicom(sample(name))
+
+
+def test_fast_header_decodes_with_the_character_set(tmp_path: Path) -> None:
+    ds = image()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Yamada^Tarou=山田^太郎"
+    ds.PixelData = bytes(16)
+    path = write(ds, tmp_path / "utf8.dcm")
+    assert_same_as_pydicom(path)
+    assert str(read_header(path).dataset.PatientName) == "Yamada^Tarou=山田^太郎"
+
+
+def assert_same_as_pydicom(path: Path) -> None:
+    header = read_header(path)
+    reference = pydicom.dcmread(path, stop_before_pixels=True)
+    assert header.dataset.original_encoding == reference.original_encoding
+    assert header.dataset.file_meta == reference.file_meta
+    assert header.dataset.preamble == reference.preamble
+    assert set(header.dataset.keys()) == set(reference.keys())
+    for tag in sorted(reference.keys()):
+        assert header.dataset[tag] == reference[tag], tag
+
+
+def test_header_that_is_not_plain_goes_through_pydicom(tmp_path: Path) -> None:
+    """Undefined-length sequences, and files cut inside the header, take pydicom's path: the
+    same dataset, the same refusal."""
+    ds = image()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Yamada^Tarou=山田^太郎"
+    item = Dataset()
+    item.CodeValue = "113100"
+    ds.ProcedureCodeSequence = [item]
+    ds.PixelData = bytes(16)
+    path = write(ds, tmp_path / "seq.dcm")
+    data = bytearray(path.read_bytes())
+    assert_same_as_pydicom(path)
+    header = read_header(path)
+    assert header.dataset.ProcedureCodeSequence[0].CodeValue == "113100"
+    assert header.pixel_data is not None
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(bytes(data[: header.pixel_data.offset - 30]))
+    with pytest.raises(InvalidDicom, match="truncated"):
+        read_header(cut)
