@@ -15,6 +15,7 @@ from openvna.logs import configure_logging, uvicorn_log_config
 from openvna.runtime import build_archive
 from openvna.settings import Settings
 from openvna.web.app import create_app
+from openvna.web.zerocopy import ZeroCopyHttpToolsProtocol
 
 __all__ = ["DEMO_API_KEY", "register"]
 
@@ -76,6 +77,7 @@ def run(settings: Settings, *, demo: bool = False) -> None:
             log_config=uvicorn_log_config(),
             access_log=False,
             server_header=False,
+            http=ZeroCopyHttpToolsProtocol,
         )
     finally:
         archive.close()

@@ -10,25 +10,38 @@ once, which keeps memory flat however big the study. Sizes come from the index, 
 Content-Length of the whole body is known before the first byte and no chunked encoding is
 needed; a blob that turns out shorter aborts the stream rather than sending a body that
 disagrees with its length.
+
+On a server that offers the ASGI ``http.response.zerocopysend`` extension (``openvna serve``:
+uvicorn with ``web.zerocopy``) and a filesystem blob store, the files are not read at all: they
+are opened ``OPEN_BATCH`` per thread hop and their ranges sent by the server with sendfile.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
 from typing import BinaryIO, Final
 
 from anyio import to_thread
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from openvna.errors import ArchiveError
 from openvna.storage.base import BlobStore
+from openvna.storage.filesystem import FilesystemBlobStore
+from openvna.web.zerocopy import ZEROCOPY
 
 __all__ = [
+    "OPEN_BATCH",
     "READ_LIMIT",
     "Blob",
+    "BlobResponse",
     "MultipartBody",
+    "OpenBlob",
     "Part",
     "multipart_response",
     "single_part_response",
@@ -36,6 +49,7 @@ __all__ = [
 ]
 
 READ_LIMIT: Final = 4 << 20
+OPEN_BATCH: Final = 32
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,14 @@ class Blob:
 
     def ranges(self) -> tuple[tuple[int, int], ...]:
         return self.spans if self.spans is not None else ((0, self.size),)
+
+
+@dataclass(frozen=True)
+class OpenBlob:
+    """A blob opened for a zero-copy send: its file and the (offset, length) ranges to send."""
+
+    handle: BinaryIO
+    ranges: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -120,6 +142,60 @@ class MultipartBody:
                 prefix = b"\r\n"
         yield self._closing
 
+    async def file_items(self) -> AsyncGenerator[bytes | OpenBlob, None]:
+        """The body as header bytes and opened blobs, for a server that sends files itself."""
+        prefix = b""
+        for start in range(0, len(self.parts), OPEN_BATCH):
+            group = self.parts[start : start + OPEN_BATCH]
+            async with aclosing(_opened_items(self.blobs, group)) as items:
+                async for item in items:
+                    if isinstance(item, Part):
+                        yield prefix + item.header(self.boundary)
+                        prefix = b"\r\n"
+                    elif item:
+                        yield item
+        yield self._closing
+
+
+async def _opened_items(
+    blobs: BlobStore, parts: Sequence[Part]
+) -> AsyncGenerator[Part | bytes | OpenBlob, None]:
+    """Each part followed by its body, the blobs opened together in one thread hop and closed
+    when the caller is done with them."""
+    wanted = [part.body for part in parts if isinstance(part.body, Blob)]
+    opened = await to_thread.run_sync(_open_many, blobs, wanted)
+    try:
+        handles = iter(opened)
+        for part in parts:
+            yield part
+            yield next(handles) if isinstance(part.body, Blob) else part.body
+    finally:
+        for item in opened:
+            item.handle.close()
+
+
+def _open_many(blobs: BlobStore, group: Sequence[Blob]) -> list[OpenBlob]:
+    """Open the blobs, check each holds what the index says, and ask the kernel to start
+    reading them in (the server's sendfile then rarely waits for the disk)."""
+    opened: list[OpenBlob] = []
+    try:
+        for blob in group:
+            handle = blobs.open(blob.key)
+            opened.append(OpenBlob(handle, blob.ranges()))
+            size = os.fstat(handle.fileno()).st_size
+            end = max((offset + length for offset, length in blob.ranges()), default=0)
+            whole = blob.spans is None
+            if (whole and size != end) or size < end:
+                raise _size_mismatch(blob.key, size, end)
+            for offset, length in blob.ranges():
+                if length:  # 0 would mean "to the end of the file"
+                    os.posix_fadvise(handle.fileno(), offset, length, os.POSIX_FADV_WILLNEED)
+    except BaseException:
+        for item in opened:
+            item.handle.close()
+        raise
+    return opened
+
 
 def _groups(parts: Sequence[Part]) -> Iterator[Sequence[Part]]:
     """Consecutive parts whose blobs add up to at most READ_LIMIT bytes (one thread hop each);
@@ -182,28 +258,76 @@ def _size_mismatch(key: str, found: int, expected: int) -> ArchiveError:
     return ArchiveError(f"blob {key!r} holds {found} bytes where the index says {expected}")
 
 
+class BlobResponse(StreamingResponse):
+    """Streams its body as bytes, or, when the server offers ``http.response.zerocopysend``,
+    sends the header bytes as body messages and the blobs' ranges as zero-copy messages."""
+
+    def __init__(
+        self,
+        content: AsyncIterator[bytes] | MultipartBody,
+        files: Callable[[], AsyncGenerator[bytes | OpenBlob, None]] | None,
+        headers: Mapping[str, str],
+        media_type: str,
+    ) -> None:
+        super().__init__(content, headers=headers, media_type=media_type)
+        self.files = files
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.files is None or ZEROCOPY not in scope.get("extensions", {}):
+            await super().__call__(scope, receive, send)
+            return
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
+        async with aclosing(self.files()) as items:
+            async for item in items:
+                if isinstance(item, bytes):
+                    await send({"type": "http.response.body", "body": item, "more_body": True})
+                    continue
+                for offset, count in item.ranges:
+                    message = {"file": item.handle, "offset": offset, "count": count}
+                    await send({"type": ZEROCOPY, **message, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _zero_copy(blobs: BlobStore) -> bool:
+    """Only files on a filesystem can be handed to sendfile."""
+    return isinstance(blobs, FilesystemBlobStore)
+
+
 def multipart_response(
     parts: Sequence[Part],
     blobs: BlobStore,
     part_type: str,
     headers: Mapping[str, str] | None = None,
-) -> StreamingResponse:
+) -> BlobResponse:
     """A streamed multipart/related response whose parts are of ``part_type``."""
     body = MultipartBody(parts, blobs)
     all_headers = {"Content-Length": str(body.content_length), **(headers or {})}
-    return StreamingResponse(body, headers=all_headers, media_type=body.content_type(part_type))
+    files = body.file_items if _zero_copy(blobs) else None
+    return BlobResponse(body, files, all_headers, body.content_type(part_type))
 
 
 def single_part_response(
     part: Part, blobs: BlobStore, headers: Mapping[str, str] | None = None
-) -> StreamingResponse:
+) -> BlobResponse:
     """A streamed single part response (PS3.18 §10.4.4 allows it for a single response item)."""
     all_headers = {"Content-Length": str(part.size), **(headers or {})}
     if part.location:
         all_headers["Content-Location"] = part.location
     body = part.body
     content = stream_blob(blobs, body) if isinstance(body, Blob) else _once(body)
-    return StreamingResponse(content, headers=all_headers, media_type=part.content_type)
+    files = None
+    if isinstance(body, Blob) and _zero_copy(blobs):
+        files = partial(_opened_blob, blobs, body)
+    return BlobResponse(content, files, all_headers, part.content_type)
+
+
+async def _opened_blob(blobs: BlobStore, blob: Blob) -> AsyncGenerator[OpenBlob, None]:
+    (opened,) = await to_thread.run_sync(_open_many, blobs, [blob])
+    try:
+        yield opened
+    finally:
+        opened.handle.close()
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

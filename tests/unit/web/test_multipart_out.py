@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 from python_multipart import MultipartParser
@@ -16,13 +16,16 @@ from openvna.storage.filesystem import FilesystemBlobStore
 from openvna.storage.memory import MemoryBlobStore
 from openvna.web import multipart_out
 from openvna.web.multipart_out import (
+    OPEN_BATCH,
     READ_LIMIT,
     Blob,
+    BlobResponse,
     MultipartBody,
     Part,
     multipart_response,
     single_part_response,
 )
+from openvna.web.zerocopy import ZEROCOPY
 
 
 def _collect(body: AsyncIterable[bytes | memoryview]) -> tuple[bytes, list[int]]:
@@ -197,3 +200,67 @@ def test_single_part_response_streams_the_body(store: FilesystemBlobStore) -> No
     assert _collect(response.body_iterator)[0] == b"bcd"
     in_memory = single_part_response(Part("text/plain", b"xyz"), store)
     assert _collect(in_memory.body_iterator)[0] == b"xyz"
+
+
+def _send_zero_copy(response: BlobResponse) -> tuple[bytes, list[str], list[BinaryIO]]:
+    """Run the response on a fake server offering zerocopysend: (body, message types, files)."""
+    chunks: list[bytes] = []
+    kinds: list[str] = []
+    files: list[BinaryIO] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the client never leaves
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        kinds.append(message["type"])
+        if message["type"] == ZEROCOPY:
+            handle = message["file"]
+            files.append(handle)
+            chunks.append(os.pread(handle.fileno(), message["count"], message["offset"]))
+        elif message["type"] == "http.response.body":
+            chunks.append(message["body"])
+
+    scope = {"type": "http", "method": "GET", "extensions": {ZEROCOPY: {}}}
+    asyncio.run(response(scope, receive, send))
+    return b"".join(chunks), kinds, files
+
+
+def test_zero_copy_sends_the_same_bytes_and_closes_every_file(
+    store: FilesystemBlobStore,
+) -> None:
+    parts = []
+    for n in range(OPEN_BATCH + 2):
+        store.put_bytes(f"k{n}", os.urandom(100 + n))
+        parts.append(Part("application/dicom", Blob(f"k{n}", 100 + n), f"http://x/{n}"))
+    store.put_bytes("frames", bytes(range(256)))
+    parts.append(Part("application/octet-stream", Blob.of_spans("frames", [(200, 5), (3, 2)])))
+    response = multipart_response(parts, store, "application/dicom")
+    body, kinds, files = _send_zero_copy(response)
+    boundary = response.headers["content-type"].rsplit("=", 1)[1]
+    copied, _ = _collect(MultipartBody(parts, store, boundary))
+    assert body == copied
+    assert len(body) == int(response.headers["content-length"])
+    assert kinds.count(ZEROCOPY) == OPEN_BATCH + 2 + 2
+    assert kinds[0] == "http.response.start" and kinds[-1] == "http.response.body"
+    assert all(handle.closed for handle in files)
+
+
+def test_zero_copy_single_part_and_its_fallbacks(store: FilesystemBlobStore) -> None:
+    store.put_bytes("k", b"abcdef")
+    part = Part("application/dicom", Blob("k", 6))
+    body, kinds, files = _send_zero_copy(single_part_response(part, store))
+    assert (body, kinds.count(ZEROCOPY)) == (b"abcdef", 1)
+    assert files[0].closed
+    memory = MemoryBlobStore()
+    memory.put_bytes("k", b"abcdef")
+    body, kinds, _ = _send_zero_copy(single_part_response(part, memory))
+    assert (body, kinds.count(ZEROCOPY)) == (b"abcdef", 0)
+
+
+def test_zero_copy_refuses_a_short_blob_before_sending_it(store: FilesystemBlobStore) -> None:
+    store.put_bytes("ok", b"1234")
+    store.put_bytes("short", b"1234")
+    parts = [Part("a/b", Blob("ok", 4)), Part("a/b", Blob("short", 10))]
+    with pytest.raises(ArchiveError, match="'short' holds 4 bytes where the index says 10"):
+        _send_zero_copy(multipart_response(parts, store, "a/b"))

@@ -1,0 +1,190 @@
+"""WADO-RS through uvicorn with the zero-copy protocol gives the very bytes of the copying path.
+
+Two servers run over one archive: plain uvicorn (body bytes read in Python) and uvicorn with
+``ZeroCopyHttpToolsProtocol`` (files sent with sendfile), as ``openvna serve`` runs it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from openvna.archive import Archive
+from openvna.archive.outcome import Origin
+from openvna.runtime import build_archive
+from openvna.settings import Settings
+from openvna.web import zerocopy
+from openvna.web.app import create_app
+from openvna.web.multipart_out import OPEN_BATCH
+from openvna.web.zerocopy import ZeroCopyHttpToolsProtocol
+from tests.factories import make_instance
+
+pytestmark = [pytest.mark.integration, pytest.mark.engines("sqlite")]
+
+STUDY_PARTS = 'multipart/related; type="application/dicom"'
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test runner owns signals
+        pass
+
+
+@pytest.fixture
+def servers(
+    settings_factory: Callable[..., Settings],
+) -> Iterator[tuple[Archive, str, str]]:
+    """(archive, plain uvicorn URL, zero-copy uvicorn URL), both over the same archive."""
+    settings = settings_factory()
+    archive = build_archive(settings)
+    app = create_app(settings, archive)
+    running: list[tuple[_Server, threading.Thread]] = []
+    urls = []
+    for http in ("httptools", ZeroCopyHttpToolsProtocol):
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", http=http
+        )
+        server = _Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        for _ in range(500):
+            if server.started:
+                break
+            thread.join(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        urls.append(f"http://127.0.0.1:{port}/dicomweb")
+    try:
+        yield archive, urls[0], urls[1]
+    finally:
+        for server, thread in running:
+            server.should_exit = True
+            thread.join(10)
+        archive.close()
+
+
+@pytest.fixture
+def study(servers: tuple[Archive, str, str]) -> str:
+    """More instances than one open batch, and a multi-frame one larger than a socket buffer."""
+    archive = servers[0]
+    study_uid = make_instance().StudyInstanceUID
+    for n in range(OPEN_BATCH + 3):
+        outcome = archive.store_dataset(
+            make_instance(study_uid=study_uid, InstanceNumber=n + 1, rows=32, columns=32 + n),
+            origin=Origin.local("test"),
+        )
+        assert outcome.ok, outcome.message
+    big = make_instance(study_uid=study_uid, InstanceNumber=99, rows=512, columns=512, frames=24)
+    assert archive.store_dataset(big, Origin.local("test")).ok
+    return study_uid
+
+
+def _normalised(response: httpx.Response, content: bytes | None = None) -> bytes:
+    """The body with the two things that differ between servers masked: boundary and port."""
+    body = response.content if content is None else content
+    boundary = response.headers["content-type"].rsplit("boundary=", 1)[1]
+    assert int(response.headers["content-length"]) == len(body)
+    host = f"{response.url.host}:{response.url.port}".encode()
+    return body.replace(boundary.encode(), b"BOUNDARY").replace(host, b"HOST")
+
+
+def _both(servers: tuple[Archive, str, str], path: str, accept: str) -> list[httpx.Response]:
+    _, plain, zero = servers
+    answers = [httpx.get(base + path, headers={"Accept": accept}) for base in (plain, zero)]
+    assert [a.status_code for a in answers] == [200, 200]
+    return answers
+
+
+def test_study_retrieve_is_byte_identical(servers: tuple[Archive, str, str], study: str) -> None:
+    plain, zero = _both(servers, f"/studies/{study}", STUDY_PARTS)
+    assert _normalised(zero) == _normalised(plain)
+    assert zero.content.count(b"Content-Type: application/dicom") == OPEN_BATCH + 4
+
+
+def test_frames_and_single_part_are_byte_identical(
+    servers: tuple[Archive, str, str], study: str
+) -> None:
+    archive = servers[0]
+    big = archive.locate(study)[-1]
+    instance = f"/studies/{study}/series/{big.series_uid}/instances/{big.sop_uid}"
+    frames = 'multipart/related; type="application/octet-stream"'
+    plain, zero = _both(servers, instance + "/frames/3,1,24", frames)
+    assert _normalised(zero) == _normalised(plain)
+    plain, zero = _both(servers, instance, "application/dicom")
+    assert zero.content == plain.content == archive.blobs.read_range(big.blob_key, 0, big.size)
+    plain, zero = _both(servers, instance + "/frames/2", "application/octet-stream")
+    assert zero.content == plain.content
+    assert len(zero.content) == 512 * 512 * 2
+
+
+def _slow_get(base: str, path: str, accept: str) -> tuple[dict[str, str], bytes]:
+    """A GET whose reader starts late, so the server's socket fills up and its sends must wait
+    for room. (A small SO_RCVBUF would force that too, but makes loopback TCP crawl.)"""
+    url = httpx.URL(base + path)
+    with socket.create_connection((url.host, url.port)) as sock:
+        request = f"GET {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}\r\nAccept: {accept}"
+        sock.sendall(request.encode() + b"\r\n\r\n")
+        time.sleep(0.3)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")[1:]
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+        chunks = [body]
+        received = len(body)
+        while received < int(headers["content-length"]):
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed early"
+            chunks.append(chunk)
+            received += len(chunk)
+    return headers, b"".join(chunks)
+
+
+def test_slow_reader_gets_every_byte_in_order(
+    servers: tuple[Archive, str, str], study: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, plain, zero = servers
+    waits: list[int] = []
+    real = zerocopy._writable
+
+    async def counted(fd: int) -> None:
+        waits.append(fd)
+        await real(fd)
+
+    monkeypatch.setattr(zerocopy, "_writable", counted)
+    expected = httpx.get(f"{plain}/studies/{study}", headers={"Accept": STUDY_PARTS})
+    headers, body = _slow_get(zero, f"/studies/{study}", STUDY_PARTS)
+    boundary = headers["content-type"].rsplit("boundary=", 1)[1]
+    host = f"127.0.0.1:{httpx.URL(zero).port}".encode()
+    got = body.replace(boundary.encode(), b"BOUNDARY").replace(host, b"HOST")
+    assert got == _normalised(expected)
+    assert waits, "the 12 MB body never filled the socket: the wait path went untested"
+
+
+def test_connection_is_kept_alive(servers: tuple[Archive, str, str], study: str) -> None:
+    _, _, zero = servers
+    with httpx.Client() as client:
+        answers = [
+            client.get(f"{zero}/studies/{study}", headers={"Accept": STUDY_PARTS}) for _ in range(2)
+        ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert _normalised(answers[0]) == _normalised(answers[1])
+
+
+def test_head_sends_headers_only(servers: tuple[Archive, str, str], study: str) -> None:
+    _, plain, zero = servers
+    answers: list[Any] = [
+        httpx.head(f"{base}/studies/{study}", headers={"Accept": STUDY_PARTS})
+        for base in (plain, zero)
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[1].content == b""
+    lengths = {int(a.headers["content-length"]) for a in answers}
+    assert len(lengths) == 1
