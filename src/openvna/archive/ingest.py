@@ -22,7 +22,7 @@ from openvna.archive.outcome import (
     StoreOutcome,
 )
 from openvna.dicom.json import BASE_MARKER, dataset_to_json
-from openvna.dicom.part10 import read_header
+from openvna.dicom.part10 import Header, read_header
 from openvna.dicom.uid import is_valid_uid
 from openvna.errors import InvalidDicom, OutOfResources
 from openvna.index import InstanceRecord
@@ -36,6 +36,9 @@ _IDENTIFYING = (
     ("SOPInstanceUID", "sop_instance_uid"),
     ("SOPClassUID", "sop_class_uid"),
 )
+
+# What pydicom raises when it cannot decode a raw value it has read.
+_UNDECODABLE = (NotImplementedError, ValueError, KeyError, TypeError, UnicodeDecodeError)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,11 @@ def check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
         header = read_header(path)
     except InvalidDicom as exc:
         return StoreOutcome.failed(CANNOT_UNDERSTAND, exc.message)
-    uids = {field: str(header.dataset.get(keyword, "") or "") for keyword, field in _IDENTIFYING}
+    try:
+        uids = {field: str(header.dataset.get(key, "") or "") for key, field in _IDENTIFYING}
+    except _UNDECODABLE as exc:
+        message = f"an identifying attribute is unreadable: {exc}"
+        return StoreOutcome.failed(CANNOT_UNDERSTAND, message[:300])
     for keyword, field in _IDENTIFYING:
         if not is_valid_uid(uids[field]):
             message = f"{keyword} is missing or not a valid UID: {uids[field][:80]!r}"
@@ -65,6 +72,17 @@ def check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
             f"differs from the study {expect_study} of the request"
         )
         return StoreOutcome.failed(STUDY_UID_MISMATCH, message, **uids)
+    try:
+        return Checked(path, uids, _record(header, uids))
+    except _UNDECODABLE as exc:
+        # The header parses but holds a value pydicom cannot decode (an unknown VR...): this
+        # instance fails alone, not the batch it came with.
+        message = f"an attribute of instance {uids['sop_instance_uid']} is unreadable: {exc}"
+        return StoreOutcome.failed(CANNOT_UNDERSTAND, message[:300], **uids)
+
+
+def _record(header: Header, uids: dict[str, str]) -> InstanceRecord:
+    """The index record: DICOM JSON with templated BulkDataURIs, a fresh blob key."""
     prefix = (
         f"{BASE_MARKER}/studies/{uids['study_uid']}/series/{uids['series_uid']}"
         f"/instances/{uids['sop_instance_uid']}/bulkdata/"
@@ -77,7 +95,7 @@ def check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
         f"{uids['study_uid']}/{uids['series_uid']}/"
         f"{uids['sop_instance_uid']}.{secrets.token_hex(4)}.dcm"
     )
-    record = InstanceRecord(
+    return InstanceRecord(
         metadata=metadata,
         transfer_syntax=header.transfer_syntax,
         blob_key=key,
@@ -85,7 +103,6 @@ def check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
         frames=header.frames,
         pixel_data=header.pixel_data,
     )
-    return Checked(path, uids, record)
 
 
 def place(

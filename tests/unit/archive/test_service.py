@@ -9,7 +9,7 @@ import pytest
 
 from openvna.archive import Archive, Origin, StoreOutcome
 from openvna.archive.outcome import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, StoreStatus
-from openvna.dicom.part10 import write_part10
+from openvna.dicom.part10 import part10_bytes, write_part10
 from openvna.errors import IndexUnavailable, OutOfResources
 from tests.factories import make_instance
 
@@ -118,4 +118,25 @@ def test_unexpected_write_error_removes_the_blobs_already_placed(
         archive.store_files(paths, Origin.local())
     assert archive.index.count_instances() == 0
     assert _blobs(archive) == []
+    assert _spool_left(archive) == []
+
+
+def test_an_undecodable_value_fails_only_its_instance(archive: Archive) -> None:
+    """A header that parses but holds a value pydicom cannot decode (here an unknown VR 'QQ'
+    on PatientSex) is that instance's failure (C000); the rest of the batch is stored."""
+    odd = make_instance()
+    data = bytearray(part10_bytes(odd))
+    at = data.index(b"\x10\x00\x40\x00CS")  # (0010,0040) PatientSex, explicit VR CS
+    data[at + 4 : at + 6] = b"QQ"
+    paths = [
+        _spooled(archive, "a.dcm", make_instance()),
+        _spooled(archive, "odd.dcm", raw=bytes(data)),
+        _spooled(archive, "c.dcm", make_instance()),
+    ]
+    outcomes = archive.store_files(paths, Origin.local())
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert outcomes[1].failure_reason == CANNOT_UNDERSTAND
+    assert outcomes[1].sop_instance_uid == odd.SOPInstanceUID
+    assert archive.index.count_instances() == 2
+    assert len(_blobs(archive)) == 2
     assert _spool_left(archive) == []
