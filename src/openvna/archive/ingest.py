@@ -2,8 +2,8 @@
 
 ``check`` does all the CPU work of an instance (parse the header once, validate, build its
 DICOM JSON with templated BulkDataURIs) before anything is written; ``place`` writes the blobs
-of a batch under fresh keys, in parallel so their fsyncs share the filesystem's journal commits
-(DESIGN.md "Data flow": temp file, fsync, rename).
+of a batch under fresh keys, in parallel so that their fsyncs overlap instead of queueing one
+behind the other (DESIGN.md "Data flow": temp file, fsync, rename).
 """
 
 from __future__ import annotations

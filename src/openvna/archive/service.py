@@ -5,8 +5,8 @@ a fresh key → index in one transaction → only then drop a replaced blob. A f
 removes what this call wrote, so nothing is half-stored and nothing stored before is lost.
 
 A batch (``store_files``: the Part 10 instances of one STOW-RS request) runs each step for all its
-instances before the next: the blob writes in parallel, then one index transaction. The
-filesystem then commits its journal and SQLite its transaction once per batch, not per instance.
+instances before the next: the blob writes in parallel (their fsyncs overlap), then one index
+transaction (one commit and one recount of each touched series, study and patient per batch).
 """
 
 from __future__ import annotations
