@@ -175,7 +175,9 @@ def probe_cmove(ctx: Context, server: Server) -> None:
         move_study(server, ctx.group("index")[0].uid, timeout=30)
         server.capabilities.add("cmove")
     except (CheckError, subprocess.TimeoutExpired) as exc:
-        server.notes.append(f"C-MOVE to {SCP_AET} failed: {str(exc)[:160]}")
+        message = f"C-MOVE to {SCP_AET} failed: {' '.join(str(exc).split())[:160]}"
+        server.notes.append(message)
+        server.unavailable["cmove"] = message
 
 
 @measurement(

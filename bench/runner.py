@@ -133,6 +133,8 @@ def eligible(ctx: Context, m: Measurement, row: Row) -> list[servers.Server]:
         server = ctx.servers.get(name)
         if server is None:
             row.skipped[name] = "not run"
+        elif m.requires in server.unavailable:
+            row.skipped[name] = f"not measured: {server.unavailable[m.requires]}"
         elif m.requires not in server.capabilities:
             row.skipped[name] = NOT_BUILT if name == "openvna" else "not available"
         else:

@@ -161,6 +161,7 @@ class Server:
     fhir_path: str | None = None
     capabilities: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
