@@ -32,9 +32,9 @@ class _Touched:
     series: set[int] = field(default_factory=set)
     studies: set[int] = field(default_factory=set)
     patients: set[int] = field(default_factory=set)
-    # The parent rows the last store wrote and their (patient, study, series) pks: the next
-    # instance of the same series with the same values need not write them again.
-    last: tuple[Rows, tuple[int, int, int]] | None = None
+    # The values this transaction last wrote to each patient, study and series row, and the
+    # row's pk, by (table, conflict key): writing the same values again would change nothing.
+    written: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = field(default_factory=dict)
 
 
 def add_instance(conn: Connection, record: InstanceRecord, replace: bool) -> AddResult:
@@ -89,25 +89,37 @@ def _parents(
     conn: Connection, sql: Statements, rows: Rows, existing: Any, touched: _Touched
 ) -> tuple[int, int, int]:
     """Upsert the patient, study and series rows of a new or replacing instance; return their
-    pks. A new instance whose parent rows equal those the previous store of this transaction
-    has just written (the rest of a STOW-RS request's series) reuses them: the upserts would
-    change nothing, and the parents to recount are noted already."""
-    if existing is None and touched.last is not None and _same_parents(touched.last[0], rows):
-        return touched.last[1]
-    series_study = _previous_parents(conn, sql, rows, existing, touched)
-    patient_pk = _upsert(conn, sql, "patients", rows.patient)
-    study_pk = _upsert(conn, sql, "studies", {**rows.study, "patient_fk": patient_pk})
-    series_pk = _upsert(conn, sql, "series", {**rows.series, "study_fk": study_pk})
+    pks. The rest of a STOW-RS request's study mostly repeats rows this transaction has just
+    written: those upserts and parent lookups are skipped (see ``_known_parents``)."""
+    series_study = _known_parents(rows, existing, touched)
+    if series_study is None:
+        series_study = _previous_parents(conn, sql, rows, existing, touched)
+    patient_key = ("patients", rows.patient["patient_id"], rows.patient["issuer"])
+    patient_pk = _upsert(conn, sql, touched, patient_key, rows.patient)
+    study = {**rows.study, "patient_fk": patient_pk}
+    study_pk = _upsert(conn, sql, touched, ("studies", rows.study_uid), study)
+    series_values = {**rows.series, "study_fk": study_pk}
+    series_pk = _upsert(conn, sql, touched, ("series", rows.series_uid), series_values)
     if series_study not in (None, study_pk):
         # The series moved to another study: its instances follow (the study_fk copy).
         conn.execute(sql.move_series_instances, {"series_pk": series_pk, "study_pk": study_pk})
-    touched.last = (rows, (patient_pk, study_pk, series_pk))
     return patient_pk, study_pk, series_pk
 
 
-def _same_parents(a: Rows, b: Rows) -> bool:
-    parents = (a.study_uid, a.series_uid, a.patient, a.study, a.series)
-    return parents == (b.study_uid, b.series_uid, b.patient, b.study, b.series)
+def _known_parents(rows: Rows, existing: Any, touched: _Touched) -> int | None:
+    """For a new instance whose series and study rows this transaction has written, with the
+    series in that study: note what ``_previous_parents`` would (the study, its patient) from
+    those writes instead of asking the database, and answer the series' study. None when the
+    database must be asked."""
+    series_row = touched.written.get(("series", rows.series_uid))
+    study_row = touched.written.get(("studies", rows.study_uid))
+    if existing is not None or series_row is None or study_row is None:
+        return None
+    if series_row[0]["study_fk"] != study_row[1]:
+        return None
+    touched.studies.add(study_row[1])
+    touched.patients.add(study_row[0]["patient_fk"])
+    return study_row[1]
 
 
 def _previous_parents(
@@ -129,9 +141,22 @@ def _previous_parents(
     return int(series_study) if series_study is not None else None
 
 
-def _upsert(conn: Connection, sql: Statements, table: str, values: dict[str, Any]) -> int:
-    """Insert or update (the newest instance's attributes win); return the row's pk."""
-    return int(conn.execute(sql.upsert(table, tuple(values)), values).scalar_one())
+def _upsert(
+    conn: Connection,
+    sql: Statements,
+    touched: _Touched,
+    key: tuple[Any, ...],
+    values: dict[str, Any],
+) -> int:
+    """Insert or update (the newest instance's attributes win); return the row's pk. A row
+    this transaction last wrote with the same values is not written again: it holds them (on
+    PostgreSQL this transaction keeps the row locked since that write)."""
+    known = touched.written.get(key)
+    if known is not None and known[0] == values:
+        return known[1]
+    pk = int(conn.execute(sql.upsert(key[0], tuple(values)), values).scalar_one())
+    touched.written[key] = (values, pk)
+    return pk
 
 
 def recount(

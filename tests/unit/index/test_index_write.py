@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -266,6 +268,44 @@ def test_batch_of_series_interleaved_keeps_the_newest_attributes(
     assert ds["00080061"]["Value"] == ["CT", "MR"]
     assert counts(index, "1.2.3") == (2, 4)
     assert series_counts(index, "1.2.3") == {"1.2.3.1": 3, "1.2.3.2": 1}
+
+
+def _snapshot(index: Index) -> list[Any]:
+    """Everything a client can see: studies, series, counts, attributes, instance metadata."""
+    state: list[Any] = []
+    for ds in index.find(parse_qido("STUDY", [("includefield", "all")])).datasets:
+        uid = ds["0020000D"]["Value"][0]
+        series = index.find(parse_qido("SERIES", [("includefield", "all")], study_uid=uid))
+        metadata = sorted(orjson.loads(index.metadata(uid)), key=lambda m: str(m["00080018"]))
+        state.append((ds, sorted(series.datasets, key=str), metadata))
+    return sorted(state, key=str)
+
+
+def test_a_batch_ends_as_the_same_stores_one_by_one(index: Index, make_record: Make) -> None:
+    """Interleaved series, a series moving between studies, attributes changing mid-batch,
+    an instance stored twice: one transaction leaves what single stores leave."""
+    rng = random.Random(5)
+    records = [
+        make_record(
+            f"7.{rng.randrange(30)}",
+            rng.choice(["7.100", "7.200"]),
+            rng.choice(["7.100.1", "7.100.2", "7.200.1"]),
+            StudyDescription=rng.choice(["A", "A", "A", "B"]),
+            PatientName=rng.choice(["DOE^JOHN", "DOE^JOHN", "ROE^JANE"]),
+            Modality=rng.choice(["CT", "MR"]),
+            blob_key=f"key-{n}",
+        )
+        for n in range(40)
+    ]
+    index.add_instances(records, replace=True)
+    batched = _snapshot(index)
+    for study_uid in ("7.100", "7.200"):
+        with contextlib.suppress(NotFound):
+            index.delete(study_uid)
+    assert index.count_instances() == 0
+    for record in records:
+        index.add_instance(record, replace=True)
+    assert _snapshot(index) == batched
 
 
 def test_failed_batch_leaves_nothing(index: Index, make_record: Make) -> None:
