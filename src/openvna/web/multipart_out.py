@@ -50,6 +50,7 @@ __all__ = [
 
 READ_LIMIT: Final = 4 << 20
 OPEN_BATCH: Final = 32
+_FADVISE: Final = hasattr(os, "posix_fadvise")  # not on macOS
 
 
 @dataclass(frozen=True)
@@ -187,9 +188,10 @@ def _open_many(blobs: BlobStore, group: Sequence[Blob]) -> list[OpenBlob]:
             whole = blob.spans is None
             if (whole and size != end) or size < end:
                 raise _size_mismatch(blob.key, size, end)
-            for offset, length in blob.ranges():
-                if length:  # 0 would mean "to the end of the file"
-                    os.posix_fadvise(handle.fileno(), offset, length, os.POSIX_FADV_WILLNEED)
+            if _FADVISE:
+                for offset, length in blob.ranges():
+                    if length:  # 0 would mean "to the end of the file"
+                        os.posix_fadvise(handle.fileno(), offset, length, os.POSIX_FADV_WILLNEED)
     except BaseException:
         for item in opened:
             item.handle.close()
