@@ -1,15 +1,12 @@
 """Shared fixtures: settings, an archive and a live server, each on SQLite and on PostgreSQL.
 
-The PostgreSQL variants use the server at OPENVNA_TEST_PG_URL (default: the local one with trust
-auth, database ``test``), each test in a schema of its own; they skip, saying so, when no server
-answers. CI sets OPENVNA_REQUIRE_PG=1 so that a missing server fails instead of skipping.
+The databases come from tests/databases.py (PostgreSQL: the server at TEST_PG_URL, a schema of
+its own per test; skipped, saying so, when no server answers, failed instead in CI).
 """
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,56 +19,14 @@ from openvna.archive import Archive
 from openvna.runtime import build_archive
 from openvna.settings import Settings, load_settings
 from openvna.web.app import create_app
-
-PG_URL = os.environ.get("OPENVNA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def _pg_reachable() -> str | None:
-    """None when PostgreSQL answers, else why not."""
-    import psycopg
-
-    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        psycopg.connect(dsn, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        return f"PostgreSQL not reachable at {PG_URL}: {str(exc).strip()[:120]}"
-    return None
-
-
-@pytest.fixture(scope="session")
-def pg_status() -> str | None:
-    return _pg_reachable()
+from tests.databases import ENGINES, database_url
 
 
 @pytest.fixture
-def index_url(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_status: str | None
-) -> Iterator[str]:
+def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty index URL for the engine under test (param 'sqlite' or 'postgresql')."""
-    engine = getattr(request, "param", "sqlite")
-    if engine == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.sqlite'}"
-        return
-    if pg_status:
-        if os.environ.get("OPENVNA_REQUIRE_PG"):
-            pytest.fail(pg_status)
-        pytest.skip(pg_status)
-    yield from _pg_schema_url()
-
-
-def _pg_schema_url() -> Iterator[str]:
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with database_url(getattr(request, "param", "sqlite"), tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from openvna.dicom.query import Query, parse_qido
 from openvna.errors import IndexUnavailable
 from openvna.index import Index, InstanceRecord, create_index
 from openvna.index import read as index_read
+from tests.databases import PG_URL, pg_problem
 
 
 def test_sqlite_runs_in_wal_with_case_sensitive_like(tmp_path: Path) -> None:
@@ -132,10 +132,10 @@ def test_sqlite_directory_is_created(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_missing_postgresql_schema_is_index_unavailable(pg_problem: str | None) -> None:
-    if pg_problem:
-        pytest.skip(pg_problem)
-    url = os.environ.get("OPENVNA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+def test_missing_postgresql_schema_is_index_unavailable() -> None:
+    if pg_problem():
+        pytest.skip(pg_problem())
+    url = PG_URL
     with pytest.raises(IndexUnavailable, match=r"no schema has been selected"):
         create_index(f"{url}?options=-csearch_path%3Dno_such_schema")
 
