@@ -23,7 +23,10 @@ from openvna.index import read, retrieve, write
 from openvna.index.records import AddResult, FindResult, InstanceLocation, InstanceRecord
 from openvna.index.schema import instances, series, studies
 
-__all__ = ["Index"]
+__all__ = ["WRITE_OPTION", "Index"]
+
+# Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE, see index.engine).
+WRITE_OPTION = "openvna_write"
 
 T = TypeVar("T")
 # PostgreSQL SQLSTATEs worth one more try: serialization failure, deadlock detected.
@@ -96,7 +99,12 @@ class Index:
         attempt = 1
         while True:
             try:
-                with self._translated(), self._write_lock, self.engine.begin() as conn:
+                with (
+                    self._translated(),
+                    self._write_lock,
+                    self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
+                    conn.begin(),
+                ):
                     return work(conn)
             except IndexUnavailable as exc:
                 if attempt >= _ATTEMPTS or _sqlstate(exc.__cause__) not in _RETRY_STATES:

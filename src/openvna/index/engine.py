@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from openvna.errors import IndexUnavailable
-from openvna.index.core import Index
+from openvna.index.core import WRITE_OPTION, Index
 from openvna.index.schema import SCHEMA_VERSION, metadata, schema_info
 
 __all__ = ["create_index"]
@@ -69,7 +69,10 @@ def _require_known_schema(engine: Engine, url: str) -> None:
 
 
 def _record_schema_version(engine: Engine, url: str) -> None:
-    with engine.begin() as connection:
+    with (
+        engine.connect().execution_options(**{WRITE_OPTION: True}) as connection,
+        connection.begin(),
+    ):
         versions = [row.version for row in connection.execute(select(schema_info.c.version))]
         if not versions:
             connection.execute(insert(schema_info).values(version=SCHEMA_VERSION))
@@ -95,14 +98,26 @@ def _engine(url: str) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, pool_size=10, max_overflow=10)
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy's "begin" event below issues BEGIN itself (pysqlite's own deferred BEGIN comes
+    # only before the first write, after the reads that decided it).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in _SQLITE_PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Writes take SQLite's write lock at BEGIN (waiting up to busy_timeout), so another
+    process (``openvna import`` beside ``openvna serve``) can never change what a write
+    transaction read before its first write; reads begin deferred and run in parallel (WAL)."""
+    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _safe(url: str) -> str:
