@@ -37,6 +37,13 @@ class ServerSettings(_Section):
         "used in RetrieveURL and BulkDataURI. Default: taken from each request.",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="HTTP worker processes sharing the port; more use more cores for "
+        "concurrent clients (each process holds about 100 MB).",
+    )
 
 
 class DimseSettings(_Section):

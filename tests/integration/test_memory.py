@@ -5,11 +5,6 @@ The server runs as its own process (`openvna serve`), so its peak RSS (VmHWM) is
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -19,6 +14,7 @@ import pytest
 from pydicom.uid import generate_uid as pydicom_uid
 
 from tests.factories import make_instance
+from tests.processes import serve_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -27,44 +23,10 @@ RSS_LIMIT_KB = 300 * 1024
 BOUNDARY = "openvna-memory-test"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "openvna",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "OPENVNA_INDEX__URL": ""},
-    )
-    url = f"http://127.0.0.1:{port}/dicomweb"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/studies", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("openvna serve did not start: " + process.stderr.read1().decode())
+    with serve_process(tmp_path / "data") as (url, process):
         yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _peak_rss_kb(pid: int) -> int:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from starlette.applications import Starlette
 
 from openvna.cli.options import ConfigOption, DataDirOption, settings_or_exit
 from openvna.logs import configure_logging, uvicorn_log_config
@@ -33,6 +35,10 @@ def serve(
     ] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="HTTP worker processes (default 1); more serve concurrent clients."),
+    ] = None,
     demo: Annotated[
         bool,
         typer.Option(help=f"Load the demo data set and require the API key {DEMO_API_KEY}."),
@@ -46,6 +52,8 @@ def serve(
         overrides["server"]["port"] = port
     if dimse_port is not None:
         overrides["dimse"]["port"] = dimse_port
+    if workers is not None:
+        overrides["server"]["workers"] = workers
     settings = settings_or_exit(config, data_dir, overrides)
     if demo and DEMO_API_KEY not in settings.auth.api_keys:
         settings.auth.api_keys.append(DEMO_API_KEY)
@@ -68,19 +76,42 @@ def run(settings: Settings, *, demo: bool = False) -> None:
                 "dicomweb": f"http://{settings.server.host}:{settings.server.port}/dicomweb",
                 "data_dir": str(Path(settings.storage.data_dir).resolve()),
                 "index": settings.index_url.split("@")[-1],
+                "workers": settings.server.workers,
             },
         )
-        uvicorn.run(
-            create_app(settings, archive),
-            host=settings.server.host,
-            port=settings.server.port,
-            log_config=uvicorn_log_config(),
-            access_log=False,
-            server_header=False,
-            http=ZeroCopyHttpToolsProtocol,
-        )
+        if settings.server.workers == 1:
+            _serve(create_app(settings, archive), settings)
+            return
     finally:
         archive.close()
+    # Several processes: each builds its own archive from the same settings (uvicorn spawns
+    # them and imports the factory by name); SQLite writes begin IMMEDIATE, so they share the
+    # index safely.
+    os.environ[_WORKER_SETTINGS] = settings.model_dump_json()
+    _serve(f"{__name__}:worker_app", settings, factory=True, workers=settings.server.workers)
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process, from the settings its parent left in the environment."""
+    settings = Settings.model_validate_json(os.environ[_WORKER_SETTINGS])
+    configure_logging(settings.server.log_level)
+    return create_app(settings, build_archive(settings))
+
+
+def _serve(app: Starlette | str, settings: Settings, **options: Any) -> None:
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=uvicorn_log_config(),
+        access_log=False,
+        server_header=False,
+        http=ZeroCopyHttpToolsProtocol,
+        **options,
+    )
+
+
+_WORKER_SETTINGS = "_OPENVNA_WORKER_SETTINGS"
 
 
 def _warn_if_open(settings: Settings) -> None:

@@ -1,0 +1,60 @@
+"""`openvna serve` as a process of its own, on a free loopback port, stopped at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_process(data_dir: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Yield the DICOMweb root URL and the process once it answers QIDO."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "openvna",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            *options,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OPENVNA_INDEX__URL": ""},
+    )
+    url = f"http://127.0.0.1:{port}/dicomweb"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/studies", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            process.terminate()
+            pytest.fail(
+                "openvna serve did not start: " + process.communicate(timeout=10)[1].decode()
+            )
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(20)
