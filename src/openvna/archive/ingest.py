@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from openvna.archive.outcome import (
     CANNOT_UNDERSTAND,
     DATASET_DOES_NOT_MATCH,
     OUT_OF_RESOURCES,
     STUDY_UID_MISMATCH,
+    InstanceUIDs,
     StoreOutcome,
 )
 from openvna.dicom.json import BASE_MARKER, dataset_to_json
@@ -30,7 +32,8 @@ from openvna.storage import BlobStore
 
 __all__ = ["Checked", "check", "place"]
 
-_IDENTIFYING = (
+_UIDField = Literal["study_uid", "series_uid", "sop_instance_uid", "sop_class_uid"]
+_IDENTIFYING: tuple[tuple[str, _UIDField], ...] = (
     ("StudyInstanceUID", "study_uid"),
     ("SeriesInstanceUID", "series_uid"),
     ("SOPInstanceUID", "sop_instance_uid"),
@@ -47,7 +50,7 @@ class Checked:
     size is set once the blob is in place)."""
 
     path: Path
-    uids: dict[str, str]
+    uids: InstanceUIDs
     record: InstanceRecord
 
 
@@ -58,7 +61,9 @@ def check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
     except InvalidDicom as exc:
         return StoreOutcome.failed(CANNOT_UNDERSTAND, exc.message)
     try:
-        uids = {field: str(header.dataset.get(key, "") or "") for key, field in _IDENTIFYING}
+        uids = InstanceUIDs()
+        for key, field in _IDENTIFYING:
+            uids[field] = str(header.dataset.get(key, "") or "")
     except _UNDECODABLE as exc:
         message = f"an identifying attribute is unreadable: {exc}"
         return StoreOutcome.failed(CANNOT_UNDERSTAND, message[:300])
@@ -81,7 +86,7 @@ def check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
         return StoreOutcome.failed(CANNOT_UNDERSTAND, message[:300], **uids)
 
 
-def _record(header: Header, uids: dict[str, str]) -> InstanceRecord:
+def _record(header: Header, uids: InstanceUIDs) -> InstanceRecord:
     """The index record: DICOM JSON with templated BulkDataURIs, a fresh blob key."""
     prefix = (
         f"{BASE_MARKER}/studies/{uids['study_uid']}/series/{uids['series_uid']}"

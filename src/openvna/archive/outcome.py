@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypedDict, Unpack
 
-__all__ = ["Origin", "StoreOutcome", "StoreStatus"]
+__all__ = ["InstanceUIDs", "Origin", "StoreOutcome", "StoreStatus"]
 
 PROCESSING_FAILURE = 0x0110
 DUPLICATE_SOP_INSTANCE = 0x0111
@@ -47,6 +48,16 @@ class Origin:
         return cls(what)
 
 
+class InstanceUIDs(TypedDict, total=False):
+    """The identifying UIDs an outcome reports, as keyword arguments of ``StoreOutcome``; any of
+    them may be missing when an instance fails before it could be read."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+
+
 @dataclass(frozen=True)
 class StoreOutcome:
     status: StoreStatus
@@ -63,5 +74,5 @@ class StoreOutcome:
         return self.status is not StoreStatus.FAILED
 
     @classmethod
-    def failed(cls, reason: int, message: str, **uids: str) -> StoreOutcome:
+    def failed(cls, reason: int, message: str, **uids: Unpack[InstanceUIDs]) -> StoreOutcome:
         return cls(StoreStatus.FAILED, failure_reason=reason, message=message, **uids)

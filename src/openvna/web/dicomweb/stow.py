@@ -37,6 +37,7 @@ from openvna.archive.outcome import (
     CANNOT_UNDERSTAND,
     COERCION_OF_DATA_ELEMENTS,
     OUT_OF_RESOURCES,
+    InstanceUIDs,
 )
 from openvna.dicom.media import Offer, negotiate, parse_accept
 from openvna.dicom.xml import json_to_xml
@@ -198,7 +199,7 @@ def _store_metadata(
 def _store_assembled(
     archive: Archive, item: dict[str, Any], bulk: _BulkParts, study: str | None, origin: Origin
 ) -> StoreOutcome:
-    uids = {
+    uids: InstanceUIDs = {
         "sop_class_uid": _first_value(item, "00080016"),
         "sop_instance_uid": _first_value(item, "00080018"),
     }
