@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+
+from pydicom.filebase import ReadableBuffer
 
 from openvna.errors import InvalidDicom
 
@@ -58,7 +59,7 @@ def native_frames(
     return tuple(spans)
 
 
-def read_fragments(stream: BinaryIO, offset: int, size: int) -> tuple[list[Fragment], int]:
+def read_fragments(stream: ReadableBuffer, offset: int, size: int) -> tuple[list[Fragment], int]:
     """Read the items of encapsulated Pixel Data starting at ``offset`` (PS3.5 A.4).
 
     Returns the items (the first is the Basic Offset Table) and the value length up to, not
@@ -94,7 +95,7 @@ def read_fragments(stream: BinaryIO, offset: int, size: int) -> tuple[list[Fragm
 
 
 def encapsulated_frames(
-    stream: BinaryIO,
+    stream: ReadableBuffer,
     items: list[Fragment],
     frame_count: int,
     transfer_syntax: str,
@@ -124,7 +125,7 @@ def _one_each(fragments: list[Fragment]) -> list[list[Fragment]]:
     return [[f] for f in fragments]
 
 
-def _offsets(stream: BinaryIO, table: Fragment) -> list[int] | None:
+def _offsets(stream: ReadableBuffer, table: Fragment) -> list[int] | None:
     """The Basic Offset Table: 32-bit offsets of each frame's first item (PS3.5 A.4)."""
     if table.length == 0 or table.length % 4:
         return None
@@ -155,7 +156,7 @@ def _by_offsets(
 
 
 def _by_end_markers(
-    stream: BinaryIO, fragments: list[Fragment], frame_count: int
+    stream: ReadableBuffer, fragments: list[Fragment], frame_count: int
 ) -> list[list[Fragment]] | None:
     """Without offset tables, a frame ends with the fragment ending in an EOI marker."""
     groups: list[list[Fragment]] = []

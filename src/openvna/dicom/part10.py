@@ -18,13 +18,20 @@ from typing import Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings, default_encoding
-from pydicom.dataelem import RawDataElement, convert_raw_data_element, empty_value_for_VR
+from pydicom.dataelem import (
+    DataElement,
+    RawDataElement,
+    convert_raw_data_element,
+    empty_value_for_VR,
+)
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filebase import ReadableBuffer
 from pydicom.filereader import ENCODED_VR
 from pydicom.filewriter import dcmwrite
 from pydicom.tag import BaseTag
 from pydicom.uid import (
+    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -54,6 +61,10 @@ _PIXEL_VRS = {0x7FE00008: "OF", 0x7FE00009: "OD", 0x7FE00010: "OW"}
 _UNDEFINED = 0xFFFFFFFF
 # The fast header reader looks at this many bytes; a longer header goes through pydicom.
 _FAST_HEAD = 64 * 1024
+_TRANSFER_SYNTAX = BaseTag(0x00020010)
+_SPECIFIC_CHARACTER_SET = BaseTag(0x00080005)
+# The element dictionary of a pydicom Dataset; the fast reader fills it with raw elements only.
+_Elements = dict[BaseTag, DataElement | RawDataElement]
 _SHORT = struct.Struct("<HH2sH")
 _LONG = struct.Struct("<L")
 # Transfer syntaxes whose data set is not explicit VR little endian as stored.
@@ -122,7 +133,7 @@ class _StrictReader(io.RawIOBase):
         return True
 
     def read(self, n: int | None = -1) -> bytes:
-        data = self._raw.read(n)
+        data = self._raw.read(-1 if n is None else n)
         if n is not None and n > 0 and len(data) < n and (data or n not in (1, 8)):
             raise _Truncated(f"the file ends at byte {self._size}, inside a data element")
         return data
@@ -158,10 +169,10 @@ def read_header(path: Path) -> Header:
         if not syntax:
             raise InvalidDicom(f"{path.name} has no Transfer Syntax UID (0002,0010)")
         position = ds.buffer.tell() if ds.buffer is not None else size
-        stream: BinaryIO = raw
+        stream: ReadableBuffer = raw
         stream_size = size
-        if syntax == DeflatedExplicitVRLittleEndian:
-            stream = ds.buffer  # the inflated data set, positioned by pydicom
+        if syntax == DeflatedExplicitVRLittleEndian and ds.buffer is not None:
+            stream = ds.buffer  # the inflated data set (a DicomBytesIO), positioned by pydicom
             stream_size = stream.seek(0, io.SEEK_END)
         ds.buffer = None
         location, frames = _locate_pixels(stream, position, stream_size, ds, syntax)
@@ -183,8 +194,8 @@ def _fast_parse(raw: BinaryIO, size: int) -> FileDataset | None:
     meta, position = _fast_elements(head, 132, lambda tag: tag >> 16 != 2, len(head) == size)
     if meta is None:
         return None
-    syntax = meta.get(0x00020010)
-    if syntax is None or syntax.value is None:
+    syntax = meta.get(_TRANSFER_SYNTAX)
+    if not isinstance(syntax, RawDataElement) or syntax.value is None:
         return None
     uid = syntax.value.rstrip(b"\x00 ").decode("latin-1")
     if uid in _NOT_FAST:
@@ -195,10 +206,10 @@ def _fast_parse(raw: BinaryIO, size: int) -> FileDataset | None:
     file_meta = FileMetaDataset(meta)
     file_meta.set_original_encoding(False, True, default_encoding)
     dataset = Dataset(elements)
-    charset = elements.get(0x00080005)
+    charset = elements.get(_SPECIFIC_CHARACTER_SET)
     encoding = (
         convert_encodings(convert_raw_data_element(charset).value)
-        if charset is not None
+        if isinstance(charset, RawDataElement)
         else default_encoding
     )
     dataset.set_original_encoding(False, True, encoding)
@@ -216,10 +227,10 @@ def _at_pixels(tag: int) -> bool:
 
 def _fast_elements(
     head: bytes, position: int, stop: Callable[[int], bool], whole: bool
-) -> tuple[dict[BaseTag, RawDataElement] | None, int]:
+) -> tuple[_Elements | None, int]:
     """Raw elements from ``position`` until ``stop(tag)`` or the end of a whole file; None when
     an element is unusual or runs past ``head``."""
-    elements: dict[BaseTag, RawDataElement] = {}
+    elements: _Elements = {}
     end = len(head)
     while position + 8 <= end:
         group, element, vr_bytes, length = _SHORT.unpack_from(head, position)
@@ -238,10 +249,17 @@ def _fast_elements(
             start = position + 8
         if length == _UNDEFINED or start + length > end:
             return None, position
-        value = head[start : start + length] if length else empty_value_for_VR(vr, raw=True)
+        value = head[start : start + length] if length else _empty_raw_value(vr)
         elements[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length, value, start, False, True)
         position = start + length
     return (elements, position) if whole and position == end else (None, position)
+
+
+def _empty_raw_value(vr: str) -> bytes | None:
+    """pydicom's raw value of an empty element of ``vr`` (``b""`` or None); its return type also
+    lists the decoded types, which ``raw=True`` never gives."""
+    value = empty_value_for_VR(vr, raw=True)
+    return value if isinstance(value, bytes) else None
 
 
 def _parse(stream: _StrictReader, name: str) -> FileDataset:
@@ -256,7 +274,7 @@ def _parse(stream: _StrictReader, name: str) -> FileDataset:
 
 
 def _locate_pixels(
-    stream: BinaryIO, position: int, size: int, ds: FileDataset, syntax: str
+    stream: ReadableBuffer, position: int, size: int, ds: FileDataset, syntax: str
 ) -> tuple[PixelDataLocation | None, tuple[tuple[Span, ...], ...]]:
     if position >= size:
         return None, ()
@@ -285,7 +303,7 @@ def _locate_pixels(
 
 
 def _check_trailing(
-    stream: BinaryIO, position: int, size: int, implicit: bool, little: bool
+    stream: ReadableBuffer, position: int, size: int, implicit: bool, little: bool
 ) -> None:
     """Walk the elements after Pixel Data (padding, signatures): a cut there is truncation too."""
     order = "<" if little else ">"
@@ -381,8 +399,8 @@ def _file_meta(ds: Dataset) -> FileMetaDataset:
     meta.FileMetaInformationVersion = b"\x00\x01"
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = syntax or ExplicitVRLittleEndian
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.TransferSyntaxUID = UID(syntax or ExplicitVRLittleEndian)
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
     return meta
 
