@@ -34,6 +34,7 @@ import orjson
 from pydicom import DataElement, Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.encaps import encapsulate
+from pydicom.uid import UID
 
 from openvna.dicom.json import json_to_dataset
 from openvna.dicom.uid import generate_uid
@@ -138,7 +139,7 @@ def _encapsulate(ds: Dataset, data: bytes, info: _Pixels, originals: list[DataEl
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = info.transfer_syntax
+    ds.file_meta.TransferSyntaxUID = UID(info.transfer_syntax)
     derived: list[tuple[str, str, Any]] = [
         ("Rows", "US", info.rows),
         ("Columns", "US", info.columns),
@@ -177,7 +178,7 @@ def _check_native(ds: Dataset) -> None:
     if "PixelData" not in ds:
         return
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = EXPLICIT_VR_LITTLE_ENDIAN
+    ds.file_meta.TransferSyntaxUID = UID(EXPLICIT_VR_LITTLE_ENDIAN)
     needed = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel")
     missing = [keyword for keyword in needed if ds.get(keyword) in (None, "")]
     if missing:

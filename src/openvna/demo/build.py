@@ -15,7 +15,7 @@ import numpy.typing as npt
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit
+from pydicom.uid import UID, JPEG2000Lossless, JPEGBaseline8Bit
 
 from openvna.demo.patients import PatientSpec, SeriesSpec, StudySpec
 from openvna.demo.pixels import jpeg_baseline
@@ -56,9 +56,9 @@ def shared_modules(study: StudySpec, series: SeriesSpec, index: int, sop_class: 
     sop_uid = study.sop_uid(series, index)
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = sop_class
-    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
-    ds.file_meta.TransferSyntaxUID = series.transfer_syntax
+    ds.file_meta.MediaStorageSOPClassUID = UID(sop_class)
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(sop_uid)
+    ds.file_meta.TransferSyntaxUID = UID(series.transfer_syntax)
     if patient.charset:
         ds.SpecificCharacterSet = patient.charset
     ds.SOPClassUID = sop_class
