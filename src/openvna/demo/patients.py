@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypedDict
 
 from pydicom.uid import (
     ExplicitVRLittleEndian,
@@ -132,8 +133,28 @@ JOE_PA_SERIES_UID = "1.3.6.1.4.1.14519.5.2.1.7777.9002.2072032141326675493921018
 JOE_PA_SOP_UID = "1.3.6.1.4.1.14519.5.2.1.7777.9002.327873213718058651550666129029"
 THOMPSON_STUDY_UID = "1.2.392.200036.9116.2.2.2.1762893313.1029997326.945873"
 
-_CT = {"modality": "CT", "rows": 256, "columns": 256, "spacing": 1.5}
-_CR = {"modality": "CR", "body_part": "CHEST", "rows": 512, "columns": 448, "spacing": 0.8}
+
+class _Acquisition(TypedDict):
+    """The SeriesSpec fields a modality shares across the catalogue, passed with ``**``."""
+
+    modality: str
+    rows: int
+    columns: int
+    spacing: float
+
+
+class _Radiograph(_Acquisition):
+    body_part: str
+
+
+_CT: _Acquisition = {"modality": "CT", "rows": 256, "columns": 256, "spacing": 1.5}
+_CR: _Radiograph = {
+    "modality": "CR",
+    "body_part": "CHEST",
+    "rows": 512,
+    "columns": 448,
+    "spacing": 0.8,
+}
 
 _JOE_CHEST = StudySpec(
     uid=JOE_STUDY_UID,
@@ -213,7 +234,7 @@ _THOMPSON_ABDOMEN = StudySpec(
     series=(
         SeriesSpec(
             1, description="Topogram 0.6 T20f", body_part="ABDOMEN", layout=Layout.LOCALIZER,
-            time="131702", top=-40.0, **{**_CT, "rows": 320},
+            time="131702", top=-40.0, **(_CT | {"rows": 320}),
         ),
         SeriesSpec(
             2, description="Abdomen 5.0 B30f", body_part="ABDOMEN", layout=Layout.AXIAL,
@@ -226,7 +247,7 @@ _THOMPSON_ABDOMEN = StudySpec(
         SeriesSpec(
             4, description="Abdomen PV COR 3.0", body_part="ABDOMEN", layout=Layout.CORONAL,
             time="132315", count=20, first=-95.0, step=10.0, top=-150.0, thickness=3.0,
-            contrast=True, **{**_CT, "rows": 224},
+            contrast=True, **(_CT | {"rows": 224}),
         ),
     ),
 )  # fmt: skip

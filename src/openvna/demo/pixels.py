@@ -44,7 +44,8 @@ def _smooth(values: npt.NDArray[np.float64], weights: tuple[float, ...]) -> npt.
         padded = np.pad(out, [(half, half) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
         size = out.shape[axis]
         out = sum(
-            w * np.take(padded, np.arange(k, k + size), axis=axis) for k, w in enumerate(weights)
+            (w * np.take(padded, np.arange(k, k + size), axis=axis) for k, w in enumerate(weights)),
+            np.zeros_like(out),
         )
     return out
 
@@ -107,10 +108,10 @@ def projection(
     jitter = rng.uniform(0.0, step, grid[0].shape)
     total = np.zeros(grid[0].shape)
     for distance in np.arange(view.depth[0], view.depth[1], step):
-        points = [
+        x, y, z = (
             axis + (distance + jitter) * t for axis, t in zip(grid, view.through, strict=True)
-        ]
-        hu, _ = sample_points(*points, solids, contrast=False)
+        )
+        hu, _ = sample_points(x, y, z, solids, contrast=False)
         total += np.clip(hu + 1000.0, 0.0, None) / 1000.0 * step
     total /= max(float(total.max()), 1.0)
     image = Image.fromarray(total.astype(np.float32))
