@@ -29,16 +29,16 @@ class _Section(BaseModel):
 
 
 class ServerSettings(_Section):
-    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
-    port: int = Field(8080, ge=0, le=65535, description="HTTP port (0 picks a free one).")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(default=8080, ge=0, le=65535, description="HTTP port (0 picks a free one).")
     public_url: str | None = Field(
-        None,
+        default=None,
         description="Base URL clients reach this server at (e.g. https://pacs.example.org); "
         "used in RetrieveURL and BulkDataURI. Default: taken from each request.",
     )
-    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
     workers: int = Field(
-        1,
+        default=1,
         ge=1,
         le=64,
         description="HTTP worker processes sharing the port; more use more cores for "
@@ -47,20 +47,22 @@ class ServerSettings(_Section):
 
 
 class DimseSettings(_Section):
-    port: int = Field(11112, ge=0, le=65535, description="DIMSE listener port.")
-    ae_title: str = Field("OPENVNA", max_length=16, description="This archive's AE title.")
+    port: int = Field(default=11112, ge=0, le=65535, description="DIMSE listener port.")
+    ae_title: str = Field(default="OPENVNA", max_length=16, description="This archive's AE title.")
 
 
 class IndexSettings(_Section):
     url: str | None = Field(
-        None,
+        default=None,
         description="SQLAlchemy URL of the index, e.g. postgresql+psycopg://127.0.0.1/test. "
         "Default: SQLite file index.sqlite in the data directory.",
     )
 
 
 class StorageSettings(_Section):
-    data_dir: Path = Field(Path("openvna-data"), description="Directory of the blobs and index.")
+    data_dir: Path = Field(
+        default=Path("openvna-data"), description="Directory of the blobs and index."
+    )
 
 
 class AuthSettings(_Section):
@@ -81,15 +83,17 @@ class DuplicatePolicy(StrEnum):
 
 class DicomwebSettings(_Section):
     duplicates: DuplicatePolicy = Field(
-        DuplicatePolicy.REPLACE,
+        default=DuplicatePolicy.REPLACE,
         description="Re-storing a stored SOP Instance UID: replace (the new object wins), "
         "keep (the stored object stays; success with a Warning header), or reject "
         "(failure 0x0111 Duplicate SOP Instance).",
     )
-    qido_default_limit: int = Field(1000, ge=1, description="QIDO results when no limit is given.")
-    qido_max_limit: int = Field(10000, ge=1, description="Largest QIDO limit honoured.")
+    qido_default_limit: int = Field(
+        default=1000, ge=1, description="QIDO results when no limit is given."
+    )
+    qido_max_limit: int = Field(default=10000, ge=1, description="Largest QIDO limit honoured.")
     max_part_bytes: int = Field(
-        4 * 1024**3, ge=1, description="Largest single STOW-RS part, in bytes (413 beyond)."
+        default=4 * 1024**3, ge=1, description="Largest single STOW-RS part, in bytes (413 beyond)."
     )
 
 
