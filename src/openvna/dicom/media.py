@@ -200,7 +200,9 @@ def parse_accept(header: str | None) -> list[MediaRange]:
 
 def _split(text: str, separator: str) -> list[str]:
     """Split on ``separator`` outside double quotes (a quoted ``type`` may hold ``;`` or ``,``)."""
-    pieces, current, quoted, escaped = [], [], False, False
+    pieces: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for char in text:
         if escaped:
             escaped = False

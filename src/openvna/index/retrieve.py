@@ -85,7 +85,8 @@ def _location(
     pixel_encapsulated: bool | None,
 ) -> InstanceLocation:
     pixel = None
-    if pixel_offset is not None:
+    # The three columns are written together (index/extract.py): all set or all NULL.
+    if pixel_vr is not None and pixel_offset is not None and pixel_length is not None:
         pixel = PixelDataRef(pixel_vr, pixel_offset, pixel_length, bool(pixel_encapsulated))
     return InstanceLocation(
         study_uid=study_uid,
