@@ -19,4 +19,5 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 .venv/bin/python -m ruff check src tests bench
+.venv/bin/python -m mypy
 .venv/bin/python -m pytest -n 2 "$@"
