@@ -114,9 +114,7 @@ def cstore_ingest(ctx: Context, server: Server, rep: int) -> list[float]:
     studies = ctx.group(f"cstore{rep}")
     directory = ctx.dataset.root / f"cstore{rep}"
     seconds, _ = run_tool(scu("storescu", server, "-xr", "+sd", "+r", files=(str(directory),)))
-    client.check_studies(server, [(s.uid, s.instances) for s in studies])
-    ctx.loaded[server.name] += studies
-    return [sum(s.instances for s in studies) / seconds]
+    return measure.ingested(ctx, server, studies, seconds)
 
 
 @measurement(
