@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -293,7 +294,10 @@ def start_openvna(run_dir: Path) -> Server:
     (home / "data").mkdir(parents=True)
     port, dimse_port = free_port(), free_port()
     env = {"OPENVNA_DIMSE__PORT": str(dimse_port), "OPENVNA_SERVER__LOG_LEVEL": "warning"}
+    # The interpreter running the bench has openvna; its console script may not be on PATH.
     argv = [
+        sys.executable,
+        "-m",
         "openvna",
         "serve",
         "--host",
