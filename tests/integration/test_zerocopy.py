@@ -6,7 +6,10 @@ Two servers run over one archive: plain uvicorn (body bytes read in Python) and 
 
 from __future__ import annotations
 
+import logging
+import os
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -188,3 +191,28 @@ def test_head_sends_headers_only(servers: tuple[Archive, str, str], study: str) 
     assert answers[1].content == b""
     lengths = {int(a.headers["content-length"]) for a in answers}
     assert len(lengths) == 1
+
+
+def test_a_client_leaving_mid_body_costs_nothing(
+    servers: tuple[Archive, str, str], study: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client resets the connection after the first bytes: the send stops quietly (no
+    error logged), every blob it opened is closed, and the server goes on answering."""
+    _, _, zero = servers
+    url = httpx.URL(f"{zero}/studies/{study}")
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with socket.create_connection((url.host, url.port)) as sock:
+            request = f"GET {url.raw_path.decode()} HTTP/1.1\r\nHost: x\r\nAccept: {STUDY_PARTS}"
+            sock.sendall(request.encode() + b"\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    answer = httpx.get(f"{zero}/studies/{study}", headers={"Accept": STUDY_PARTS})
+    assert answer.status_code == 200
+    assert answer.content.count(b"Content-Type: application/dicom") == OPEN_BATCH + 4
+    for _ in range(100):  # the server's side of the reset connections closes asynchronously
+        if len(os.listdir("/proc/self/fd")) <= before:
+            break
+        time.sleep(0.02)
+    assert len(os.listdir("/proc/self/fd")) <= before
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

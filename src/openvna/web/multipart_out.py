@@ -11,9 +11,10 @@ Content-Length of the whole body is known before the first byte and no chunked e
 needed; a blob that turns out shorter aborts the stream rather than sending a body that
 disagrees with its length.
 
-On a server that offers the ASGI ``http.response.zerocopysend`` extension (``openvna serve``:
+On a server that offers the ``openvna.http.response.sendfiles`` extension (``openvna serve``:
 uvicorn with ``web.zerocopy``) and a filesystem blob store, the files are not read at all: they
-are opened ``OPEN_BATCH`` per thread hop and their ranges sent by the server with sendfile.
+are opened ``OPEN_BATCH`` per thread hop and each batch of header bytes and file ranges goes to
+the server in one message, which sends it with sendfile.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 from openvna.errors import ArchiveError
 from openvna.storage.base import BlobStore
 from openvna.storage.filesystem import FilesystemBlobStore
-from openvna.web.zerocopy import ZEROCOPY
+from openvna.web.zerocopy import SENDFILES, FileRange
 
 __all__ = [
     "OPEN_BATCH",
@@ -80,6 +81,9 @@ class OpenBlob:
 
     handle: BinaryIO
     ranges: tuple[tuple[int, int], ...]
+
+    def file_ranges(self) -> list[FileRange]:
+        return [(self.handle, offset, length) for offset, length in self.ranges]
 
 
 @dataclass(frozen=True)
@@ -143,36 +147,34 @@ class MultipartBody:
                 prefix = b"\r\n"
         yield self._closing
 
-    async def file_items(self) -> AsyncGenerator[bytes | OpenBlob, None]:
-        """The body as header bytes and opened blobs, for a server that sends files itself."""
+    async def file_batches(self) -> AsyncGenerator[list[bytes | FileRange], None]:
+        """The body as batches of header bytes and file ranges, ``OPEN_BATCH`` parts a batch,
+        for a server that sends files itself; each batch's files are opened together in one
+        thread hop and closed once the caller is done with the batch."""
         prefix = b""
-        for start in range(0, len(self.parts), OPEN_BATCH):
+        starts = range(0, len(self.parts), OPEN_BATCH)
+        for start in starts:
             group = self.parts[start : start + OPEN_BATCH]
-            async with aclosing(_opened_items(self.blobs, group)) as items:
-                async for item in items:
-                    if isinstance(item, Part):
-                        yield prefix + item.header(self.boundary)
-                        prefix = b"\r\n"
-                    elif item:
-                        yield item
-        yield self._closing
-
-
-async def _opened_items(
-    blobs: BlobStore, parts: Sequence[Part]
-) -> AsyncGenerator[Part | bytes | OpenBlob, None]:
-    """Each part followed by its body, the blobs opened together in one thread hop and closed
-    when the caller is done with them."""
-    wanted = [part.body for part in parts if isinstance(part.body, Blob)]
-    opened = await to_thread.run_sync(_open_many, blobs, wanted)
-    try:
-        handles = iter(opened)
-        for part in parts:
-            yield part
-            yield next(handles) if isinstance(part.body, Blob) else part.body
-    finally:
-        for item in opened:
-            item.handle.close()
+            wanted = [part.body for part in group if isinstance(part.body, Blob)]
+            opened = await to_thread.run_sync(_open_many, self.blobs, wanted)
+            try:
+                handles = iter(opened)
+                batch: list[bytes | FileRange] = []
+                for part in group:
+                    head = prefix + part.header(self.boundary)
+                    prefix = b"\r\n"
+                    if isinstance(part.body, Blob):
+                        batch += [head, *next(handles).file_ranges()]
+                    else:
+                        batch.append(head + part.body)
+                if start == starts[-1]:
+                    batch.append(self._closing)
+                yield batch
+            finally:
+                for item in opened:
+                    item.handle.close()
+        if not self.parts:
+            yield [self._closing]
 
 
 def _open_many(blobs: BlobStore, group: Sequence[Blob]) -> list[OpenBlob]:
@@ -267,7 +269,7 @@ class BlobResponse(StreamingResponse):
     def __init__(
         self,
         content: AsyncIterator[bytes] | MultipartBody,
-        files: Callable[[], AsyncGenerator[bytes | OpenBlob, None]] | None,
+        files: Callable[[], AsyncGenerator[list[bytes | FileRange], None]] | None,
         headers: Mapping[str, str],
         media_type: str,
     ) -> None:
@@ -275,19 +277,14 @@ class BlobResponse(StreamingResponse):
         self.files = files
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.files is None or ZEROCOPY not in scope.get("extensions", {}):
+        if self.files is None or SENDFILES not in scope.get("extensions", {}):
             await super().__call__(scope, receive, send)
             return
         start = {"type": "http.response.start", "status": self.status_code}
         await send({**start, "headers": self.raw_headers})
-        async with aclosing(self.files()) as items:
-            async for item in items:
-                if isinstance(item, bytes):
-                    await send({"type": "http.response.body", "body": item, "more_body": True})
-                    continue
-                for offset, count in item.ranges:
-                    message = {"file": item.handle, "offset": offset, "count": count}
-                    await send({"type": ZEROCOPY, **message, "more_body": True})
+        async with aclosing(self.files()) as batches:
+            async for batch in batches:
+                await send({"type": SENDFILES, "items": batch, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -305,7 +302,7 @@ def multipart_response(
     """A streamed multipart/related response whose parts are of ``part_type``."""
     body = MultipartBody(parts, blobs)
     all_headers = {"Content-Length": str(body.content_length), **(headers or {})}
-    files = body.file_items if _zero_copy(blobs) else None
+    files = body.file_batches if _zero_copy(blobs) else None
     return BlobResponse(body, files, all_headers, body.content_type(part_type))
 
 
@@ -324,10 +321,12 @@ def single_part_response(
     return BlobResponse(content, files, all_headers, part.content_type)
 
 
-async def _opened_blob(blobs: BlobStore, blob: Blob) -> AsyncGenerator[OpenBlob, None]:
+async def _opened_blob(
+    blobs: BlobStore, blob: Blob
+) -> AsyncGenerator[list[bytes | FileRange], None]:
     (opened,) = await to_thread.run_sync(_open_many, blobs, [blob])
     try:
-        yield opened
+        yield [*opened.file_ranges()]
     finally:
         opened.handle.close()
 

@@ -1,17 +1,23 @@
-"""The ASGI ``http.response.zerocopysend`` extension on uvicorn: stored files sent by sendfile.
+"""The ``openvna.http.response.sendfiles`` ASGI extension on uvicorn: stored files sent by sendfile.
 
 Uvicorn copies every body byte twice (file to Python, Python to socket) and tops out near 2 GB/s
-on the target machine; nginx sends the same study with ``sendfile`` at 3.5 GB/s (DESIGN.md). The
-ASGI spec defines the extension (``file``, ``offset``, ``count``, ``more_body``) for exactly this
-case, multipart bodies that interleave small header bytes with file ranges, but uvicorn does not
-implement it. ``ZeroCopyHttpToolsProtocol`` does: it advertises the extension in every HTTP
-scope and makes the request cycle send those messages with ``os.sendfile`` on the connection's
-socket, from the event loop thread, once the transport's own buffer is empty so bytes stay in
-order. The socket is non-blocking: a full socket buffer waits for writability on a duplicate
-descriptor (the loop refuses watchers on a descriptor a transport owns), so a slow client never
-blocks the loop. The socket is corked for the body and uncorked when it completes.
-``openvna serve`` runs uvicorn with this protocol; any other server simply
-does not offer the extension and ``web.multipart_out`` streams bytes instead.
+on the target machine; nginx sends the same study with ``sendfile`` several times faster
+(DESIGN.md). ASGI's own ``http.response.zerocopysend`` sends one file range a message, and its
+per-message cost (an ASGI round trip and an event loop wake-up for each 512 KB slice of a CT
+study) held a whole-study retrieve at ~45% of nginx. So this server offers a batch instead: one
+``SENDFILES`` message carries many items, header bytes and ``(file, offset, count)`` ranges, and
+the request cycle pushes them all to the socket in a worker thread (``os.write`` and
+``os.sendfile`` release the GIL, so the event loop and other requests go on meanwhile).
+
+The socket stays non-blocking: the thread pushes until the kernel's buffer is full, hands the rest
+back, and the event loop waits for writability on a duplicate descriptor (the loop refuses
+watchers on a descriptor a transport owns), so a slow client never holds a thread. Small batches
+(a frame, a bulk data value) are pushed from the event loop directly: a thread hop would cost more
+than the bytes. The socket is corked for the body and uncorked when it completes, so header bytes
+and file ranges leave in full segments (nginx's ``tcp_nopush``).
+
+``openvna serve`` runs uvicorn with ``ZeroCopyHttpToolsProtocol``; any other server does not offer
+the extension and ``web.multipart_out`` streams bytes instead.
 """
 
 from __future__ import annotations
@@ -19,22 +25,32 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import Any, Final
+from collections import deque
+from typing import Any, BinaryIO, Final
 
+from anyio import to_thread
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-__all__ = ["ZEROCOPY", "ZeroCopyHttpToolsProtocol"]
+__all__ = ["SENDFILES", "FileRange", "ZeroCopyHttpToolsProtocol"]
 
-ZEROCOPY: Final = "http.response.zerocopysend"
+SENDFILES: Final = "openvna.http.response.sendfiles"
+
+# (open file, offset, count): a range of a file to send as it is.
+FileRange = tuple[BinaryIO, int, int]
+
+# Batches up to this size are pushed from the event loop; larger ones from a worker thread.
+_INLINE_BYTES: Final = 256 * 1024
+# What a closed or reset connection looks like to write and sendfile.
+_GONE: Final = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
 class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
-    """Uvicorn's httptools protocol plus ``http.response.zerocopysend`` (pass as ``http=``)."""
+    """Uvicorn's httptools protocol plus ``SENDFILES`` (pass as ``http=``)."""
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         extensions = dict(self.scope.get("extensions") or {})
-        extensions[ZEROCOPY] = {}
+        extensions[SENDFILES] = {}
         self.scope["extensions"] = extensions
 
     def on_headers_complete(self) -> None:
@@ -49,60 +65,96 @@ class _ZeroCopyCycle(RequestResponseCycle):
     _corked = False
 
     async def send(self, message: Any) -> None:
-        if message["type"] != ZEROCOPY:
+        if message["type"] != SENDFILES:
             await super().send(message)
             if self._corked and self.response_complete:
                 self._cork(False)
             return
-        if not self._corked:
-            self._cork(True)
         if not self.response_started or self.response_complete or self.chunked_encoding:
-            raise RuntimeError(f"{ZEROCOPY} needs a started response with a Content-Length")
-        fd = message["file"].fileno()
-        offset = message.get("offset")
-        offset = os.lseek(fd, 0, os.SEEK_CUR) if offset is None else offset
-        count = message.get("count")
-        count = os.fstat(fd).st_size - offset if count is None else count
+            raise RuntimeError(f"{SENDFILES} needs a started response with a Content-Length")
+        items: list[bytes | FileRange] = message["items"]
+        total = sum(len(item) if isinstance(item, bytes) else item[2] for item in items)
         if self.scope["method"] != "HEAD":
-            if count > self.expected_content_length:
+            if total > self.expected_content_length:
                 raise RuntimeError("Response content longer than Content-Length")
-            if self.flow.write_paused and not self.disconnected:
-                await self.flow.drain()
-            if not self.disconnected:
-                await self._sendfile(fd, offset, count)
-            self.expected_content_length -= count
+            if not self._gone():
+                self._cork(True)
+                if self.flow.write_paused:
+                    await self.flow.drain()
+                await self._push_all(items, total)
+            self.expected_content_length -= total
         if not message.get("more_body", False):
             await super().send({"type": "http.response.body", "body": b"", "more_body": False})
 
+    def _gone(self) -> bool:
+        """Whether the client has left (uvicorn may close the transport before it says so)."""
+        if self.transport.is_closing():
+            self.disconnected = True
+        return self.disconnected
+
     def _cork(self, on: bool) -> None:
-        """TCP_CORK while the body mixes small header writes with file ranges (nginx's
-        ``tcp_nopush``): full segments only, flushed when the response completes. The bench
-        client reads such a stream 1.6-1.8 -> 1.7-2.5 GB/s (measured)."""
+        if on == self._corked or self.transport.is_closing():
+            return
         self._corked = on
         if hasattr(socket, "TCP_CORK"):  # Linux; elsewhere the segments are just smaller
             sock = self.transport.get_extra_info("socket")
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, int(on))
 
-    async def _sendfile(self, fd: int, offset: int, count: int) -> None:
+    async def _push_all(self, items: list[bytes | FileRange], total: int) -> None:
+        """Send every item in order, after whatever the transport still buffers."""
         out = os.dup(self.transport.get_extra_info("socket").fileno())
         try:
-            while self.transport.get_write_buffer_size() and not self.disconnected:
+            while self.transport.get_write_buffer_size() and not self._gone():
                 await _writable(out)
-            while count and not self.disconnected:
+            pending: deque[list[Any]] = deque(list(item) for item in _normalised(items))
+            while pending and not self._gone():
                 try:
-                    sent = os.sendfile(out, fd, offset, count)
-                except BlockingIOError:
-                    await _writable(out)
-                    continue
-                except OSError:  # the client went away: uvicorn notices it and stops the cycle
+                    if total <= _INLINE_BYTES:
+                        _push(out, pending)
+                    else:
+                        await to_thread.run_sync(_push, out, pending)
+                except _GONE:  # the client went away: uvicorn notices it and stops the cycle
                     self.disconnected = True
                     return
-                if sent == 0:
-                    raise RuntimeError(f"file ended {count} bytes before the range sent")
-                offset += sent
-                count -= sent
+                if pending:
+                    await _writable(out)
         finally:
             os.close(out)
+
+
+def _normalised(items: list[bytes | FileRange]) -> list[tuple[Any, ...]]:
+    """Each item as ``(memoryview,)`` or ``(fd, offset, count)``; empty ones dropped."""
+    normal: list[tuple[Any, ...]] = []
+    for item in items:
+        if isinstance(item, bytes):
+            if item:
+                normal.append((memoryview(item),))
+        elif item[2]:
+            normal.append((item[0].fileno(), item[1], item[2]))
+    return normal
+
+
+def _push(out: int, pending: deque[list[Any]]) -> None:
+    """Write items from the front of ``pending`` until it is empty or the socket is full; a
+    partly sent item stays at the front with what is left of it."""
+    while pending:
+        item = pending[0]
+        try:
+            if len(item) == 1:
+                sent = os.write(out, item[0])
+                item[0] = item[0][sent:]
+                done = not item[0]
+            else:
+                fd, offset, count = item
+                sent = os.sendfile(out, fd, offset, count)
+                if sent == 0:
+                    raise RuntimeError(f"file ended {count} bytes before the range sent")
+                item[1], item[2] = offset + sent, count - sent
+                done = not item[2]
+        except BlockingIOError:
+            return
+        if done:
+            pending.popleft()
 
 
 async def _writable(fd: int) -> None:

@@ -25,7 +25,7 @@ from openvna.web.multipart_out import (
     multipart_response,
     single_part_response,
 )
-from openvna.web.zerocopy import ZEROCOPY
+from openvna.web.zerocopy import SENDFILES
 
 
 def _collect(body: AsyncIterable[bytes | memoryview]) -> tuple[bytes, list[int]]:
@@ -203,7 +203,7 @@ def test_single_part_response_streams_the_body(store: FilesystemBlobStore) -> No
 
 
 def _send_zero_copy(response: BlobResponse) -> tuple[bytes, list[str], list[BinaryIO]]:
-    """Run the response on a fake server offering zerocopysend: (body, message types, files)."""
+    """Run the response on a fake server offering sendfiles: (body, message types, files)."""
     chunks: list[bytes] = []
     kinds: list[str] = []
     files: list[BinaryIO] = []
@@ -214,14 +214,18 @@ def _send_zero_copy(response: BlobResponse) -> tuple[bytes, list[str], list[Bina
 
     async def send(message: dict[str, Any]) -> None:
         kinds.append(message["type"])
-        if message["type"] == ZEROCOPY:
-            handle = message["file"]
-            files.append(handle)
-            chunks.append(os.pread(handle.fileno(), message["count"], message["offset"]))
+        if message["type"] == SENDFILES:
+            for item in message["items"]:
+                if isinstance(item, bytes):
+                    chunks.append(item)
+                    continue
+                handle, offset, count = item
+                files.append(handle)
+                chunks.append(os.pread(handle.fileno(), count, offset))
         elif message["type"] == "http.response.body":
             chunks.append(message["body"])
 
-    scope = {"type": "http", "method": "GET", "extensions": {ZEROCOPY: {}}}
+    scope = {"type": "http", "method": "GET", "extensions": {SENDFILES: {}}}
     asyncio.run(response(scope, receive, send))
     return b"".join(chunks), kinds, files
 
@@ -241,7 +245,9 @@ def test_zero_copy_sends_the_same_bytes_and_closes_every_file(
     copied, _ = _collect(MultipartBody(parts, store, boundary))
     assert body == copied
     assert len(body) == int(response.headers["content-length"])
-    assert kinds.count(ZEROCOPY) == OPEN_BATCH + 2 + 2
+    # One message a batch of OPEN_BATCH parts; every blob range sent from its file.
+    assert kinds.count(SENDFILES) == 2
+    assert len(files) == OPEN_BATCH + 2 + 2
     assert kinds[0] == "http.response.start" and kinds[-1] == "http.response.body"
     assert all(handle.closed for handle in files)
 
@@ -250,12 +256,12 @@ def test_zero_copy_single_part_and_its_fallbacks(store: FilesystemBlobStore) -> 
     store.put_bytes("k", b"abcdef")
     part = Part("application/dicom", Blob("k", 6))
     body, kinds, files = _send_zero_copy(single_part_response(part, store))
-    assert (body, kinds.count(ZEROCOPY)) == (b"abcdef", 1)
+    assert (body, kinds.count(SENDFILES)) == (b"abcdef", 1)
     assert files[0].closed
     memory = MemoryBlobStore()
     memory.put_bytes("k", b"abcdef")
     body, kinds, _ = _send_zero_copy(single_part_response(part, memory))
-    assert (body, kinds.count(ZEROCOPY)) == (b"abcdef", 0)
+    assert (body, kinds.count(SENDFILES)) == (b"abcdef", 0)
 
 
 def test_zero_copy_refuses_a_short_blob_before_sending_it(store: FilesystemBlobStore) -> None:
