@@ -5,7 +5,7 @@ a fresh key → index in one transaction → only then drop a replaced blob. A f
 removes what this call wrote, so nothing is half-stored and nothing stored before is lost.
 
 A batch (``store_files``: the Part 10 instances of one STOW-RS request) runs each step for all its
-instances before the next: the blob writes in parallel (their fsyncs overlap), then one index
+instances before the next: the blob moves (one directory fsync per directory), then one index
 transaction (one commit and one recount of each touched series, study and patient per batch).
 """
 
@@ -15,7 +15,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pydicom import Dataset
@@ -37,9 +36,6 @@ __all__ = ["Archive"]
 
 log = logging.getLogger("openvna.archive")
 
-# Blob writes in flight at once: enough for the fsyncs of concurrent batches to overlap.
-_WRITERS = 8
-
 
 class Archive:
     def __init__(
@@ -48,10 +44,8 @@ class Archive:
         self.index = index
         self.blobs = blobs
         self.duplicates = duplicates
-        self._writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="openvna-blob")
 
     def close(self) -> None:
-        self._writers.shutdown()
         self.index.close()
 
     # -- store ---------------------------------------------------------------------------------
@@ -74,7 +68,7 @@ class Archive:
         try:
             checked = [check(path, expect_study) for path in paths]
             valid = [item for item in checked if isinstance(item, Checked)]
-            placed = place(self.blobs, valid, self._writers)
+            placed = place(self.blobs, valid)
             indexed = iter(self._index([p for p in placed if isinstance(p, Checked)], origin))
             placed_in_order = iter(placed)
             outcomes = []

@@ -7,6 +7,7 @@ OutOfResources) so services never see OSError.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -21,6 +22,11 @@ class BlobStore(Protocol):
 
     def put_file(self, key: str, source: Path) -> int:
         """Move a finished spool file into place atomically (fsync, rename); return its size."""
+        ...
+
+    def put_files(self, items: Sequence[tuple[str, Path]]) -> list[int | Exception]:
+        """Move several spool files into place (``put_file`` each, durable when it returns);
+        a file that cannot be placed gets its error in the answer, not raised."""
         ...
 
     def put_bytes(self, key: str, data: bytes) -> int:

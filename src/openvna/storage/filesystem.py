@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,17 +39,50 @@ class FilesystemBlobStore:
         return path
 
     def put_file(self, key: str, source: Path) -> int:
-        target = self.path(key)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(source, "rb+") as handle:
-                os.fsync(handle.fileno())
-                size = os.fstat(handle.fileno()).st_size
-            os.replace(source, target)
-            _fsync_dir(target.parent)
-        except OSError as exc:
-            raise _translate(exc, key) from exc
-        return size
+        (result,) = self.put_files([(key, source)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def put_files(self, items: Sequence[tuple[str, Path]]) -> list[int | Exception]:
+        """Each file is fsynced and renamed into place, then every directory that gained an
+        entry is fsynced once: the instances of a STOW-RS request mostly share one series
+        directory, so a batch pays one directory fsync instead of one per instance."""
+        results: list[int | Exception] = []
+        placed: dict[Path, list[int]] = {}  # directory -> indexes of the files renamed into it
+        changed: set[Path] = set()
+        for index, (key, source) in enumerate(items):
+            try:
+                target = self.path(key)
+                self._make_dir(target.parent, changed)
+                with open(source, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                    size = os.fstat(handle.fileno()).st_size
+                os.replace(source, target)
+            except OSError as exc:
+                results.append(_translate(exc, key))
+                continue
+            results.append(size)
+            placed.setdefault(target.parent, []).append(index)
+        for directory in changed | placed.keys():
+            try:
+                _fsync_dir(directory)
+            except OSError as exc:
+                # The renames into it may not survive a crash: take those files back out.
+                for index in placed.get(directory, []):
+                    self.path(items[index][0]).unlink(missing_ok=True)
+                    results[index] = _translate(exc, items[index][0])
+        return results
+
+    def _make_dir(self, directory: Path, changed: set[Path]) -> None:
+        """Create ``directory`` and missing parents, noting each parent whose entries changed
+        (their fsync makes the new directories themselves durable)."""
+        if directory in changed or directory.is_dir():
+            return
+        self._make_dir(directory.parent, changed)
+        with contextlib.suppress(FileExistsError):  # a concurrent store made it first
+            directory.mkdir()
+        changed.add(directory.parent)
 
     def put_bytes(self, key: str, data: bytes) -> int:
         try:

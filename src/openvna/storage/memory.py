@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +25,9 @@ class MemoryBlobStore:
         data = source.read_bytes()
         source.unlink()
         return self.put_bytes(key, data)
+
+    def put_files(self, items: Sequence[tuple[str, Path]]) -> list[int | Exception]:
+        return [self.put_file(key, source) for key, source in items]
 
     def put_bytes(self, key: str, data: bytes) -> int:
         self.blobs[key] = bytes(data)

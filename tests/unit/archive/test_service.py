@@ -80,14 +80,17 @@ def test_no_space_fails_only_that_instance(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     full = make_instance()
-    put_file = archive.blobs.put_file
+    put_files = archive.blobs.put_files
 
-    def put_unless_full(key: str, source: Path) -> int:
-        if full.SOPInstanceUID in key:
-            raise OutOfResources(f"no space left to store {key!r}")
-        return put_file(key, source)
+    def put_unless_full(items: list[tuple[str, Path]]) -> list[int | Exception]:
+        fits = [(key, source) for key, source in items if full.SOPInstanceUID not in key]
+        placed = iter(put_files(fits))
+        return [
+            next(placed) if full.SOPInstanceUID not in key else OutOfResources("no space left")
+            for key, _ in items
+        ]
 
-    monkeypatch.setattr(archive.blobs, "put_file", put_unless_full)
+    monkeypatch.setattr(archive.blobs, "put_files", put_unless_full)
     paths = [_spooled(archive, "a.dcm", make_instance()), _spooled(archive, "b.dcm", full)]
     outcomes: list[StoreOutcome] = archive.store_files(paths, Origin.local())
     assert outcomes[0].ok
@@ -104,14 +107,16 @@ def test_unexpected_write_error_removes_the_blobs_already_placed(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = make_instance()
-    put_file = archive.blobs.put_file
+    put_files = archive.blobs.put_files
 
-    def put_or_fail(key: str, source: Path) -> int:
-        if broken.SOPInstanceUID in key:
-            raise PermissionError(13, "Permission denied")
-        return put_file(key, source)
+    def put_or_fail(items: list[tuple[str, Path]]) -> list[int | Exception]:
+        placed = iter(put_files([item for item in items if broken.SOPInstanceUID not in item[0]]))
+        return [
+            next(placed) if broken.SOPInstanceUID not in key else PermissionError(13, "denied")
+            for key, _ in items
+        ]
 
-    monkeypatch.setattr(archive.blobs, "put_file", put_or_fail)
+    monkeypatch.setattr(archive.blobs, "put_files", put_or_fail)
     paths = [_spooled(archive, f"{n}.dcm", make_instance()) for n in range(3)]
     paths.append(_spooled(archive, "broken.dcm", broken))
     with pytest.raises(PermissionError):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
 
 from openvna.errors import NotFound
+from openvna.storage import filesystem
 from openvna.storage.filesystem import FilesystemBlobStore
 
 
@@ -18,6 +20,65 @@ def test_put_file_moves_the_spool_file_into_place(tmp_path: Path) -> None:
     assert not source.exists()
     assert store.read_range("1.2/3.4/5.6.0a0b0c0d.dcm", 3, 3) == b"abc"
     assert store.path("1.2/3.4/5.6.0a0b0c0d.dcm") == tmp_path / "blobs/1.2/3.4/5.6.0a0b0c0d.dcm"
+
+
+def _spooled(store: FilesystemBlobStore, name: str, data: bytes) -> Path:
+    source = store.spool_dir() / name
+    source.write_bytes(data)
+    return source
+
+
+def test_put_files_places_a_batch_and_answers_each_file(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    items = [
+        ("st/se1/a.dcm", _spooled(store, "a", b"a" * 10)),
+        ("st/se1/b.dcm", tmp_path / "spool" / "missing"),
+        ("st/se2/c.dcm", _spooled(store, "c", b"c" * 20)),
+    ]
+    results = store.put_files(items)
+    assert results[0] == 10 and results[2] == 20
+    assert isinstance(results[1], FileNotFoundError)
+    assert store.read_range("st/se2/c.dcm", 0, 3) == b"ccc"
+    assert not store.exists("st/se1/b.dcm")
+    assert list(store.spool_dir().iterdir()) == []
+
+
+def test_put_files_syncs_each_changed_directory_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    synced: list[Path] = []
+    monkeypatch.setattr(filesystem, "_fsync_dir", synced.append)
+    items = [(f"st/se/{n}.dcm", _spooled(store, str(n), b"x")) for n in range(5)]
+    store.put_files(items)
+    blobs = tmp_path / "blobs"
+    # the series directory (its five new entries), and the parents of the new directories
+    assert sorted(synced) == [blobs, blobs / "st", blobs / "st/se"]
+    synced.clear()
+    store.put_files([("st/se/5.dcm", _spooled(store, "5", b"x"))])
+    assert synced == [blobs / "st/se"]
+
+
+def test_put_files_takes_back_what_a_failed_directory_sync_leaves_unsure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    store.put_bytes("st/ok/0.dcm", b"0")
+
+    def fail_on_bad(directory: Path) -> None:
+        if directory.name == "bad":
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(filesystem, "_fsync_dir", fail_on_bad)
+    items = [
+        ("st/ok/1.dcm", _spooled(store, "1", b"1")),
+        ("st/bad/2.dcm", _spooled(store, "2", b"2")),
+    ]
+    results = store.put_files(items)
+    assert results[0] == 1
+    assert isinstance(results[1], OSError) and results[1].errno == errno.EIO
+    assert store.exists("st/ok/1.dcm")
+    assert not store.exists("st/bad/2.dcm")
 
 
 @pytest.mark.parametrize("key", ["../index.db", "a/../../x", "/etc/passwd", "", "."])
