@@ -102,6 +102,22 @@ def test_parse_content_type_lowercases_names_and_unquotes() -> None:
     assert params == {"type": "application/dicom", "boundary": "x"}
 
 
+def test_preamble_padding_and_epilogue_are_skipped(tmp_path: Path) -> None:
+    """RFC 2046 §5.1.1: text before the first delimiter and after the close delimiter is
+    ignored, and a delimiter line may end with spaces or tabs (transport padding)."""
+    body = (
+        f"preamble --{BOUNDARY} is not a delimiter here\r\n--{BOUNDARY} \t\r\n"
+        f"Content-Type: a/b\r\n\r\none\r\n--{BOUNDARY}\r\n\r\ntwo\r\n--{BOUNDARY}--"
+        "\r\nepilogue"
+    ).encode()
+    for size in (1, 5, len(body)):
+        parts = _read(_split(body, size), tmp_path)
+        assert [(headers, data) for headers, data, _ in parts] == [
+            ({"content-type": "a/b"}, b"one"),
+            ({}, b"two"),
+        ]
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [
@@ -109,12 +125,23 @@ def test_parse_content_type_lowercases_names_and_unquotes() -> None:
         (b"garbage without any boundary", "malformed"),
         (f"--{BOUNDARY}--\r\n".encode(), "no part"),
         (b"--other\r\n\r\ndata\r\n--other--", "malformed"),
+        (f"--{BOUNDARY}\r\nno colon\r\n\r\nx\r\n--{BOUNDARY}--".encode(), "name: value"),
+        (f"--{BOUNDARY}junk\r\n\r\nx\r\n--{BOUNDARY}--".encode(), "instead of a line"),
     ],
 )
 def test_malformed_bodies_are_bad_requests(tmp_path: Path, body: bytes, words: str) -> None:
     with pytest.raises(BadRequest, match=words):
         _read([body], tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unusable_boundary_is_a_bad_request(tmp_path: Path) -> None:
+    async def run() -> None:
+        async with read_parts(_request([b""]), "x" * 71, tmp_path, 1 << 30):
+            pass
+
+    with pytest.raises(BadRequest, match="unusable multipart boundary"):
+        asyncio.run(run())
 
 
 def test_a_part_over_the_limit_is_payload_too_large(tmp_path: Path) -> None:
