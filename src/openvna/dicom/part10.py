@@ -9,21 +9,16 @@ complete Part 10 file is refused here, with a message saying what is wrong.
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
-from pydicom.charset import convert_encodings, default_encoding
-from pydicom.dataelem import (
-    DataElement,
-    RawDataElement,
-    convert_raw_data_element,
-    empty_value_for_VR,
-)
+from pydicom.charset import default_encoding
+from pydicom.dataelem import DataElement, RawDataElement, empty_value_for_VR
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filebase import ReadableBuffer
@@ -38,6 +33,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+from pydicom.values import convert_value
 
 from openvna.dicom.frames import Span, encapsulated_frames, native_frames, read_fragments
 from openvna.dicom.tags import vr_of
@@ -62,17 +58,31 @@ _UNDEFINED = 0xFFFFFFFF
 # The fast header reader looks at this many bytes; a longer header goes through pydicom.
 _FAST_HEAD = 64 * 1024
 _TRANSFER_SYNTAX = BaseTag(0x00020010)
-_SPECIFIC_CHARACTER_SET = BaseTag(0x00080005)
 # The element dictionary of a pydicom Dataset; the fast reader fills it with raw elements only.
 _Elements = dict[BaseTag, DataElement | RawDataElement]
 _SHORT = struct.Struct("<HH2sH")
 _LONG = struct.Struct("<L")
+# The explicit VRs as read from a file: the VR and whether its length takes 4 bytes after 2
+# reserved ones (PS3.5 §7.1.2).
+_VR_OF_BYTES = {
+    code: (code.decode("ascii"), code.decode("ascii") in EXPLICIT_VR_LENGTH_32)
+    for code in ENCODED_VR
+    if len(code) == 2
+}
+_LONG_VRS = frozenset(code for code, (_, long) in _VR_OF_BYTES.items() if long)
+# Groups the fast reader leaves to pydicom: items and, in the data set, command or File Meta.
+_UNUSUAL_IN_META = frozenset({0xFFFE})
+_UNUSUAL_IN_DATASET = frozenset({0x0000, 0x0002, 0xFFFE})
+# Elements converted as soon as they are read (see _convert_eagerly), when they have this VR.
+_EAGER = {
+    BaseTag(0x00080005): "CS",
+    BaseTag(0x00080016): "UI",
+    BaseTag(0x00080018): "UI",
+    BaseTag(0x0020000D): "UI",
+    BaseTag(0x0020000E): "UI",
+}
 # Transfer syntaxes whose data set is not explicit VR little endian as stored.
 _NOT_FAST = frozenset({ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian})
-# Explicit VRs with a 4-byte length after 2 reserved bytes (PS3.5 §7.1.2).
-_LONG_VRS = frozenset(
-    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-)
 
 
 @dataclass(frozen=True)
@@ -154,21 +164,21 @@ def read_header(path: Path) -> Header:
         The file has no preamble and ``DICM`` prefix, no Transfer Syntax UID, a header that does
         not parse, or is truncated anywhere, including in the Pixel Data.
     """
-    size = path.stat().st_size
     with path.open("rb") as raw:
-        if size < 132 or raw.read(132)[128:] != b"DICM":
+        size = os.fstat(raw.fileno()).st_size
+        head = raw.read(min(size, _FAST_HEAD))
+        if size < 132 or head[128:132] != b"DICM":
             raise InvalidDicom(f"{path.name} is not a DICOM Part 10 file: no 'DICM' at byte 128")
-        raw.seek(0)
-        fast = _fast_parse(raw, size)
+        fast = _fast_parse(head, raw, size)
         if fast is None:
             raw.seek(0)
             ds = _parse(_StrictReader(raw, size), path.name)
+            syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+            position = ds.buffer.tell() if ds.buffer is not None else size
         else:
-            ds = fast
-        syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+            ds, syntax, position = fast
         if not syntax:
             raise InvalidDicom(f"{path.name} has no Transfer Syntax UID (0002,0010)")
-        position = ds.buffer.tell() if ds.buffer is not None else size
         stream: ReadableBuffer = raw
         stream_size = size
         if syntax == DeflatedExplicitVRLittleEndian and ds.buffer is not None:
@@ -181,17 +191,19 @@ def read_header(path: Path) -> Header:
     return Header(ds, syntax, location, frames, size)
 
 
-def _fast_parse(raw: BinaryIO, size: int) -> FileDataset | None:
-    """The header of a plain explicit VR little endian file, read without pydicom's reader.
+def _fast_parse(head: bytes, raw: BinaryIO, size: int) -> tuple[FileDataset, str, int] | None:
+    """The header of a plain explicit VR little endian file, read without pydicom's reader:
+    the data set, its transfer syntax and the file position where the data set stops.
 
     pydicom's element generator was the largest cost of ingest. This reads the File Meta group
-    and the data set up to Pixel Data from one buffer into the same raw elements pydicom makes,
-    for files that hold no surprise: little endian explicit VR (not deflated), known VRs,
-    defined lengths, no command group. Anything else, truncation included, gives None and the
-    file goes through pydicom's reader, which decides (and words the error).
+    and the data set up to Pixel Data from ``head``, the first bytes of the file, into the same
+    raw elements pydicom makes, for files that hold no surprise: little endian explicit VR (not
+    deflated), known VRs, defined lengths, no command group. Anything else, truncation
+    included, gives None and the file goes through pydicom's reader, which decides (and words
+    the error).
     """
-    head = raw.read(min(size, _FAST_HEAD))
-    meta, position = _fast_elements(head, 132, lambda tag: tag >> 16 != 2, len(head) == size)
+    whole = len(head) == size
+    meta, position = _fast_elements(head, 132, True, whole)
     if meta is None:
         return None
     syntax = meta.get(_TRANSFER_SYNTAX)
@@ -200,47 +212,50 @@ def _fast_parse(raw: BinaryIO, size: int) -> FileDataset | None:
     uid = syntax.value.rstrip(b"\x00 ").decode("latin-1")
     if uid in _NOT_FAST:
         return None
-    elements, end = _fast_elements(head, position, _at_pixels, len(head) == size)
-    if elements is None or any(tag >> 16 in (0, 2) for tag in elements):
+    elements, end = _fast_elements(head, position, False, whole)
+    if elements is None:
         return None
+    _convert_eagerly(elements)
     file_meta = FileMetaDataset(meta)
     file_meta.set_original_encoding(False, True, default_encoding)
-    dataset = Dataset(elements)
-    charset = elements.get(_SPECIFIC_CHARACTER_SET)
-    encoding = (
-        convert_encodings(convert_raw_data_element(charset).value)
-        if isinstance(charset, RawDataElement)
-        else default_encoding
-    )
-    dataset.set_original_encoding(False, True, encoding)
     reader = _StrictReader(raw, size)
-    ds = FileDataset(reader, dataset, head[:128], file_meta, False, True)
-    ds.set_original_encoding(False, True, dataset._character_set)
-    reader.seek(end)
-    ds.buffer = reader
-    return ds
+    ds = FileDataset(reader, elements, head[:128], file_meta, False, True)
+    ds.set_original_encoding(False, True, ds._character_set)
+    return ds, uid, end
 
 
-def _at_pixels(tag: int) -> bool:
-    return tag in _PIXEL_VRS
+def _convert_eagerly(elements: _Elements) -> None:
+    """Convert the elements every store reads by keyword (the identifying UIDs, the Specific
+    Character Set) as ``Dataset.__getitem__`` would, through pydicom's own value converter
+    but without its per-access machinery, which costs several times the conversion."""
+    for tag, vr in _EAGER.items():
+        element = elements.get(tag)
+        if isinstance(element, RawDataElement) and vr == element.VR:
+            value = convert_value(vr, element)
+            elements[tag] = DataElement(
+                tag, vr, value, element.value_tell, False, already_converted=True
+            )
 
 
 def _fast_elements(
-    head: bytes, position: int, stop: Callable[[int], bool], whole: bool
+    head: bytes, position: int, meta: bool, whole: bool
 ) -> tuple[_Elements | None, int]:
-    """Raw elements from ``position`` until ``stop(tag)`` or the end of a whole file; None when
-    an element is unusual or runs past ``head``."""
+    """Raw elements from ``position`` until the end of the File Meta group (``meta``) or Pixel
+    Data, or the end of a whole file; None when an element is unusual (an unknown VR, an item
+    tag, a File Meta or command element in the data set) or runs past ``head``."""
     elements: _Elements = {}
     end = len(head)
+    unusual = _UNUSUAL_IN_META if meta else _UNUSUAL_IN_DATASET
     while position + 8 <= end:
         group, element, vr_bytes, length = _SHORT.unpack_from(head, position)
         tag = group << 16 | element
-        if stop(tag):
+        if group != 2 if meta else tag in _PIXEL_VRS:
             return elements, position
-        if vr_bytes not in ENCODED_VR or group == 0xFFFE:
+        known = _VR_OF_BYTES.get(vr_bytes)
+        if known is None or group in unusual:
             return None, position
-        vr = vr_bytes.decode("ascii")
-        if vr in EXPLICIT_VR_LENGTH_32:
+        vr, long = known
+        if long:
             if position + 12 > end:
                 return None, position
             length = _LONG.unpack_from(head, position + 8)[0]
@@ -250,7 +265,8 @@ def _fast_elements(
         if length == _UNDEFINED or start + length > end:
             return None, position
         value = head[start : start + length] if length else _empty_raw_value(vr)
-        elements[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length, value, start, False, True)
+        key = BaseTag(tag)
+        elements[key] = RawDataElement(key, vr, length, value, start, False, True)
         position = start + length
     return (elements, position) if whole and position == end else (None, position)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
 from pydicom.uid import (
@@ -335,6 +336,34 @@ def test_fast_header_decodes_with_the_character_set(tmp_path: Path) -> None:
     path = write(ds, tmp_path / "utf8.dcm")
     assert_same_as_pydicom(path)
     assert str(read_header(path).dataset.PatientName) == "Yamada^Tarou=山田^太郎"
+
+
+@pytest.mark.parametrize(
+    ("charset", "study_vr"),
+    [
+        (["ISO 2022 IR 6", "ISO 2022 IR 87"], "UI"),
+        ("ISO_IR 100", "LO"),
+        ("", "UI"),
+    ],
+)
+def test_fast_header_converts_the_identifying_elements_as_pydicom(
+    tmp_path: Path, charset: str | list[str], study_vr: str
+) -> None:
+    """The UIDs every store reads and the character set come already converted from the fast
+    reader, with pydicom's own values (multi-valued and empty ones too); an element with an
+    unexpected VR is left raw for pydicom."""
+    ds = image()
+    ds.SpecificCharacterSet = charset
+    ds.add_new(0x0020000D, study_vr, "1.2.3.4")
+    ds.SeriesInstanceUID = "1.2.3.4.5\\1.2.3.4.6"
+    ds.PixelData = bytes(16)
+    path = write(ds, tmp_path / "eager.dcm")
+    assert_same_as_pydicom(path)
+    elements = read_header(path).dataset
+    for tag in (0x00080005, 0x00080016, 0x00080018, 0x0020000E):
+        assert isinstance(elements.get_item(tag), DataElement), f"{tag:08X}"
+    assert isinstance(elements.get_item(0x0020000D), DataElement) == (study_vr == "UI")
+    assert elements.SeriesInstanceUID == ["1.2.3.4.5", "1.2.3.4.6"]
 
 
 def assert_same_as_pydicom(path: Path) -> None:
