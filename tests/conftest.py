@@ -19,6 +19,7 @@ from openvna.archive import Archive
 from openvna.runtime import build_archive
 from openvna.settings import Settings, load_settings
 from openvna.web.app import create_app
+from openvna.web.zerocopy import ZeroCopyHttpToolsProtocol
 from tests.databases import ENGINES, database_url
 
 
@@ -92,6 +93,7 @@ def live_server_factory(
             log_level="warning",
             lifespan="off",
             access_log=False,
+            http=ZeroCopyHttpToolsProtocol,  # the protocol ``openvna serve`` runs
         )
         server = _ThreadedServer(config)
         thread = threading.Thread(target=server.run, daemon=True)
