@@ -229,6 +229,25 @@ def test_a_client_that_disconnects_mid_body_leaves_nothing(live_server) -> None:
     assert _wait(lambda: _state(live_server) == before)
 
 
+def test_expect_100_continue_as_curl_sends_it(live_server) -> None:
+    """curl asks ``Expect: 100-continue`` before a body over 1 MB and waits for the interim
+    answer before sending it."""
+    body = _dicom_parts(make_instance(rows=1024, columns=1024))  # 2 MiB
+    host, port = live_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        head = (
+            f"POST /dicomweb/studies HTTP/1.1\r\nHost: {host}\r\nContent-Type: {DICOM}\r\n"
+            f"Accept: application/dicom+json\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        assert sock.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert live_server.archive.index.count_instances() == 1
+
+
 def _wait(condition: Any, seconds: float = 5) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

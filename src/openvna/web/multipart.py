@@ -171,9 +171,10 @@ class _Splitter:
     def complete(self) -> bool:
         return self._state is _END
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunks: list[bytes]) -> None:
         buffer = self._buffer
-        buffer += chunk
+        for chunk in chunks:
+            buffer += chunk
         done = 0
         position: int | None = 0
         while position is not None:
@@ -281,10 +282,10 @@ async def _feed(splitter: _Splitter, request: Request) -> None:
             batch.append(chunk)
             pending += len(chunk)
             if pending >= _BATCH:
-                await run_in_threadpool(splitter.feed, b"".join(batch))
+                await run_in_threadpool(splitter.feed, batch)
                 batch, pending = [], 0
         if batch:
-            await run_in_threadpool(splitter.feed, b"".join(batch))
+            await run_in_threadpool(splitter.feed, batch)
     except ClientDisconnect as exc:
         raise BadRequest("the client disconnected before the end of the request body") from exc
     except OSError as exc:  # the spool directory is full or gone

@@ -26,7 +26,7 @@ import asyncio
 import os
 import socket
 from collections import deque
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, cast
 
 from anyio import to_thread
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -52,12 +52,18 @@ class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
     body buffer (``BODY_BUFFER``)."""
 
     def on_body(self, body: bytes) -> None:
-        # uvicorn's own on_body, with BODY_BUFFER for its 64 KB HIGH_WATER_LIMIT.
+        # uvicorn's on_body, keeping the chunks as they came (uvicorn appends each to a
+        # bytearray, then copies that into the message: two copies of every body byte under the
+        # GIL) and with BODY_BUFFER for its 64 KB HIGH_WATER_LIMIT.
         cycle = self.cycle
+        if not isinstance(cycle, _ZeroCopyCycle):
+            super().on_body(body)
+            return
         if cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
             return
-        cycle.body += body
-        if len(cycle.body) > BODY_BUFFER:
+        cycle.chunks.append(body)
+        cycle.buffered += len(body)
+        if cycle.buffered > BODY_BUFFER:
             self.flow.pause_reading()
         cycle.message_event.set()
 
@@ -71,12 +77,36 @@ class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         # The cycle was just built and its task not yet run: its ``send`` is looked up when the
         # task starts, so switching the class here gives the app the extended ``send``.
-        if type(self.cycle) is RequestResponseCycle:
-            self.cycle.__class__ = _ZeroCopyCycle
+        cycle = self.cycle
+        if type(cycle) is RequestResponseCycle:
+            cycle.__class__ = _ZeroCopyCycle
+            cast(_ZeroCopyCycle, cycle).adopt()
 
 
 class _ZeroCopyCycle(RequestResponseCycle):
     _corked = False
+    chunks: list[bytes]
+    buffered: int
+
+    def adopt(self) -> None:
+        """Set up the state this class adds, on a cycle whose class was just switched."""
+        self.chunks = []
+        self.buffered = 0
+
+    async def receive(self) -> Any:
+        # uvicorn's receive, with the body taken from ``chunks`` (joined only when several).
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        if not self.disconnected and not self.response_complete:
+            self.flow.resume_reading()
+            await self.message_event.wait()
+            self.message_event.clear()
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        chunks, self.chunks, self.buffered = self.chunks, [], 0
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return {"type": "http.request", "body": body, "more_body": self.more_body}
 
     async def send(self, message: Any) -> None:
         if message["type"] != SENDFILES:
