@@ -55,9 +55,12 @@ class FilesystemBlobStore:
             try:
                 target = self.path(key)
                 self._make_dir(target.parent, changed)
-                with open(source, "rb+") as handle:
-                    os.fsync(handle.fileno())
-                    size = os.fstat(handle.fileno()).st_size
+                fd = os.open(source, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                    size = os.fstat(fd).st_size
+                finally:
+                    os.close(fd)
                 os.replace(source, target)
             except OSError as exc:
                 results.append(_translate(exc, key))
