@@ -172,15 +172,54 @@ class _Splitter:
         return self._state is _END
 
     def feed(self, chunks: list[bytes]) -> None:
-        buffer = self._buffer
         for chunk in chunks:
-            buffer += chunk
+            rest: bytes | memoryview = chunk
+            if self._state is _DATA and len(chunk) >= len(self._delimiter):
+                rest = self._data_chunk(chunk)
+            if rest:
+                self._buffered(rest)
+
+    def _buffered(self, chunk: bytes | memoryview) -> None:
+        """Run the state machine over what is buffered plus ``chunk``."""
+        buffer = self._buffer
+        buffer += chunk
         done = 0
         position: int | None = 0
         while position is not None:
             done = position
             position = self._step(buffer, position)
         del buffer[:done]
+
+    def _data_chunk(self, chunk: bytes) -> memoryview:
+        """The common case, a chunk in the middle of a part's data, without copying it: the
+        buffer holds at most the held-back tail of the previous chunk. Returns what follows the
+        part's closing delimiter, for ``_buffered`` (empty when the part goes on)."""
+        tail = bytes(self._buffer)
+        self._buffer.clear()
+        view = memoryview(chunk)
+        if tail:
+            # A delimiter that starts in the tail ends within the chunk's first bytes.
+            probe = tail + chunk[: len(self._delimiter) - 1]
+            found = probe.find(self._delimiter)
+            if found >= 0:
+                return self._close_part(
+                    memoryview(tail)[:found], view[found + len(self._delimiter) - len(tail) :]
+                )
+            self._receiver.data(memoryview(tail))
+        found = chunk.find(self._delimiter)
+        if found >= 0:
+            return self._close_part(view[:found], view[found + len(self._delimiter) :])
+        keep = len(chunk) - len(self._delimiter) + 1
+        self._receiver.data(view[:keep])
+        self._buffer += view[keep:]
+        return view[:0]
+
+    def _close_part(self, data: memoryview, rest: memoryview) -> memoryview:
+        if data:
+            self._receiver.data(data)
+        self._receiver.end()
+        self._state = _AFTER_DELIMITER
+        return rest
 
     def _step(self, buffer: bytearray, at: int) -> int | None:
         """One step of the state machine from ``at``: the position after what it consumed, or
@@ -246,13 +285,13 @@ class _Splitter:
         found = buffer.find(self._delimiter, at)
         # Without a delimiter, hold back what could be the start of one.
         stop = found if found >= 0 else max(at, len(buffer) - len(self._delimiter) + 1)
-        if stop > at:
-            with memoryview(buffer) as view, view[at:stop] as data:
+        if found < 0 and stop == at:
+            return None
+        with memoryview(buffer) as view, view[at:stop] as data:
+            if found < 0:
                 self._receiver.data(data)
-        if found < 0:
-            return None if stop == at else stop
-        self._receiver.end()
-        self._state = _AFTER_DELIMITER
+                return stop
+            self._close_part(data, view[:0])
         return found + len(self._delimiter)
 
 

@@ -102,6 +102,21 @@ def test_parse_content_type_lowercases_names_and_unquotes() -> None:
     assert params == {"type": "application/dicom", "boundary": "x"}
 
 
+def test_every_chunking_gives_the_same_parts(tmp_path: Path) -> None:
+    """Parts whose data holds near-delimiters, fed in chunks of every size around the
+    delimiter's length (the splitter's copy-free path starts there) and larger."""
+    near = [b"\r\n--b0undar", b"\r\n-", b"\r", b"--b0undary", b"\r\n--b0undarx"]
+    datas = [
+        b"".join(near[(i + j) % len(near)] + bytes([i * 7 + j]) for j in range(9)) for i in range(4)
+    ]
+    datas.append(b"")
+    body = _body(*[({"Content-Type": f"a/{n}"}, data) for n, data in enumerate(datas)])
+    expected = [({"content-type": f"a/{n}"}, data) for n, data in enumerate(datas)]
+    for size in [*range(1, 40), 100, 1000, len(body)]:
+        parts = _read(_split(body, size), tmp_path)
+        assert [(headers, data) for headers, data, _ in parts] == expected, size
+
+
 def test_preamble_padding_and_epilogue_are_skipped(tmp_path: Path) -> None:
     """RFC 2046 §5.1.1: text before the first delimiter and after the close delimiter is
     ignored, and a delimiter line may end with spaces or tabs (transport padding)."""
