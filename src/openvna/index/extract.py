@@ -71,6 +71,7 @@ def extract(record: InstanceRecord) -> Rows:
         "study_description": _text(md, "00081030"),
         "json": dumps({k: v for k, v in md.items() if k in _STUDY_KEYS}),
     }
+    request = _first_item(md, "00400275")
     series = {
         "series_uid": series_uid,
         "modality": _text(md, "00080060"),
@@ -78,8 +79,8 @@ def extract(record: InstanceRecord) -> Rows:
         "series_description": _text(md, "0008103E"),
         "pps_start_date": _date(md, "00400244"),
         "pps_start_time": _time(md, "00400245"),
-        "requested_sps_id": _text(_first_item(md, "00400275"), "00400009"),
-        "requested_procedure_id": _text(_first_item(md, "00400275"), "00401001"),
+        "requested_sps_id": _text(request, "00400009"),
+        "requested_procedure_id": _text(request, "00401001"),
         "json": dumps({k: v for k, v in md.items() if k in _SERIES_KEYS}),
     }
     return Rows(study_uid, series_uid, sop_uid, patient, study, series, _instance(record, sop_uid))
@@ -122,7 +123,8 @@ def _column_text(value: str) -> str:
 
 
 def _first(md: dict[str, Any], key: str) -> Any:
-    values = md.get(key, {}).get("Value")
+    attribute = md.get(key)
+    values = attribute.get("Value") if attribute is not None else None
     return values[0] if values else None
 
 
