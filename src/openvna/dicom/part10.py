@@ -58,7 +58,8 @@ _UNDEFINED = 0xFFFFFFFF
 # The fast header reader looks at this many bytes; a longer header goes through pydicom.
 _FAST_HEAD = 64 * 1024
 _TRANSFER_SYNTAX = BaseTag(0x00020010)
-# The element dictionary of a pydicom Dataset; the fast reader fills it with raw elements only.
+# The element dictionary of a pydicom Dataset; the fast reader fills it with raw elements, but
+# for the few it converts at once (_EAGER).
 _Elements = dict[BaseTag, DataElement | RawDataElement]
 _SHORT = struct.Struct("<HH2sH")
 _LONG = struct.Struct("<L")
@@ -390,9 +391,18 @@ def _frame_bits(ds: Dataset, tag: int) -> int:
     bits = _int_attribute(ds, 0x00280100, 0)
     if tag != 0x7FE00010:
         bits = 32 if tag == 0x7FE00008 else 64
-    if ds.get("PhotometricInterpretation") == "YBR_FULL_422":
+    if _photometric_interpretation(ds) == "YBR_FULL_422":
         samples = 2  # two chroma values shared by each pair of pixels (PS3.3 C.7.6.3.1.2)
     return rows * columns * samples * bits
+
+
+def _photometric_interpretation(ds: Dataset) -> Any:
+    """(0028,0004) as pydicom decodes it, but left raw in ``ds``, so that ``dataset_to_json``
+    still takes it straight from its bytes rather than through pydicom."""
+    element = ds.get_item(0x00280004)
+    if isinstance(element, RawDataElement) and element.VR == "CS" and element.value is not None:
+        return convert_value("CS", element)
+    return ds.get("PhotometricInterpretation")
 
 
 def _extended_offsets(ds: Dataset) -> list[int] | None:
