@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import time
-from pathlib import Path
 from typing import Any
 
 import pydicom
@@ -379,14 +377,3 @@ def test_malformed_models_raise_bad_request_naming_the_tag(model: Any, culprit: 
     with pytest.raises(BadRequest) as caught:
         json_to_dataset(model)
     assert culprit in caught.value.message
-
-
-def test_conversion_is_fast_enough_for_ingest() -> None:
-    path = Path(sample_path("CT_small.dcm"))
-    best = float("inf")
-    for _ in range(30):
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
-        start = time.perf_counter()
-        dataset_to_json(ds, lambda p: p)
-        best = min(best, time.perf_counter() - start)
-    assert best < 0.003, f"dataset_to_json took {best * 1000:.2f} ms for CT_small"
