@@ -229,6 +229,20 @@ def test_a_client_that_disconnects_mid_body_leaves_nothing(live_server) -> None:
     assert _wait(lambda: _state(live_server) == before)
 
 
+@pytest.mark.parametrize("size", [16, 512])  # a part kept in memory, a part spooled to a file
+def test_a_part_without_the_part10_preamble_is_stored_with_one(live_server, size) -> None:
+    """pydicom 3's default dcmwrite (as dicomweb-client sends it) starts at the File Meta
+    group: the archive prepends the 128-byte preamble and DICM."""
+    ds = make_instance(rows=size, columns=size)
+    bare = part10_bytes(ds)[132:]
+    body = _multipart(({"Content-Type": "application/dicom"}, bare))
+    response = _post(live_server, "/studies", body, DICOM)
+    assert response.status_code == 200, response.text
+    (location,) = live_server.archive.locate(ds.StudyInstanceUID)
+    stored = live_server.archive.blobs.read_range(location.blob_key, 0, location.size)
+    assert stored == bytes(128) + b"DICM" + bare
+
+
 def test_expect_100_continue_as_curl_sends_it(live_server) -> None:
     """curl asks ``Expect: 100-continue`` before a body over 1 MB and waits for the interim
     answer before sending it."""

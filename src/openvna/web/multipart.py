@@ -29,9 +29,10 @@ from starlette.requests import ClientDisconnect, Request
 
 from openvna.errors import BadRequest, OutOfResources, PayloadTooLarge
 
-__all__ = ["MEMORY_LIMIT", "Part", "parse_content_type", "read_parts"]
+__all__ = ["HEAD_BYTES", "MEMORY_LIMIT", "Part", "parse_content_type", "read_parts"]
 
 MEMORY_LIMIT = 256 * 1024  # a part larger than this goes to a spool file
+HEAD_BYTES = 132  # the PS3.10 preamble and "DICM"
 _MEMORY_BUDGET = 8 * 1024 * 1024  # all parts held in memory together; beyond, parts spool
 _BATCH = 1024 * 1024  # bytes gathered before one parse step in a worker thread
 
@@ -53,6 +54,9 @@ class Part:
     headers: dict[str, str] = field(default_factory=dict)
     size: int = 0
     path: Path | None = None
+    # The first HEAD_BYTES of the part, kept as they arrive (a Part 10 preamble check then
+    # needs no read of the spool file).
+    head: bytes = b""
     _memory: bytearray = field(default_factory=bytearray)
 
     @property
@@ -117,6 +121,8 @@ class _Receiver:
     def data(self, data: memoryview) -> None:
         part = self._part
         size = len(data)
+        if part.size < HEAD_BYTES:
+            part.head += bytes(data[: HEAD_BYTES - part.size])
         part.size += size
         if part.size > self._max_part_bytes:
             raise PayloadTooLarge(

@@ -150,10 +150,11 @@ def _part10_file(part: Part, spool: Path) -> Path:
     """The part as a file the archive can take. PS3.10 §7.1 requires the 128-byte preamble and
     ``DICM``, but some clients (dicomweb-client with pydicom 3's default ``dcmwrite``) send the
     File Meta group without them; such a part gets them prepended rather than refused."""
+    head = part.head
+    if head[128:132] == b"DICM" or not _starts_with_file_meta(head):
+        return part.take_file(spool)
     with part.open() as reader:
-        head = reader.read(132)
-        if head[128:132] == b"DICM" or not _starts_with_file_meta(head):
-            return part.take_file(spool)
+        reader.seek(len(head))
         fd, name = tempfile.mkstemp(dir=spool, prefix="stow-", suffix=".dcm")
         try:
             with os.fdopen(fd, "wb") as target:
