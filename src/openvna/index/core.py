@@ -107,7 +107,7 @@ class Index:
                 ):
                     return work(conn)
             except IndexUnavailable as exc:
-                if attempt >= _ATTEMPTS or _sqlstate(exc.__cause__) not in _RETRY_STATES:
+                if attempt >= _ATTEMPTS or not _retryable(exc.__cause__):
                     raise
                 attempt += 1
 
@@ -121,6 +121,8 @@ class Index:
             if _sqlstate(exc) in _RETRY_STATES:
                 raise IndexUnavailable(f"index busy: {_reason(exc)}") from exc
             raise
+        except write.InstancesRaced as exc:
+            raise IndexUnavailable(f"index busy: {exc}") from exc
 
 
 def _target(study: str, series_uid: str | None, sop: str | None) -> ColumnElement[bool]:
@@ -134,6 +136,11 @@ def _target(study: str, series_uid: str | None, sop: str | None) -> ColumnElemen
 
 def _reason(exc: DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0][:200] if exc.orig else type(exc).__name__
+
+
+def _retryable(cause: BaseException | None) -> bool:
+    """A conflict with a concurrent transaction, which the next attempt will see committed."""
+    return isinstance(cause, write.InstancesRaced) or _sqlstate(cause) in _RETRY_STATES
 
 
 def _sqlstate(exc: BaseException | None) -> str | None:

@@ -43,11 +43,16 @@ class Statements:
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.find_instance = (
+        self.find_instances = (
             select(
-                instances.c.pk, instances.c.series_fk, instances.c.study_fk, instances.c.blob_key
+                instances.c.pk,
+                instances.c.sop_uid,
+                instances.c.series_fk,
+                instances.c.study_fk,
+                instances.c.blob_key,
             )
-            .where(instances.c.sop_uid == bindparam("uid"))
+            .where(instances.c.sop_uid.in_(bindparam("uids", expanding=True)))
+            .order_by(instances.c.sop_uid)
             .with_for_update()
         )
         self.series_study = select(series.c.study_fk).where(series.c.series_uid == bindparam("uid"))
@@ -59,6 +64,13 @@ class Statements:
             update(instances)
             .where(instances.c.series_fk == bindparam("series_pk"))
             .values(study_fk=bindparam("study_pk"))
+        )
+        # Run with a list of rows (an executemany); a row of the same SOP Instance UID stays.
+        # preserve_rowcount: the rows inserted, else unread (-1) after an executemany.
+        self.insert_instances = (
+            self._insert(instances)
+            .on_conflict_do_nothing(index_elements=["sop_uid"])
+            .execution_options(preserve_rowcount=True)
         )
         self._recounts()
         self._locks()
@@ -156,19 +168,8 @@ class Statements:
         )
 
     @functools.cache  # noqa: B019
-    def insert_instance(self, columns: tuple[str, ...], replace: bool) -> Any:
-        """Insert an instance row; on a concurrent duplicate keep it, or overwrite it."""
-        stmt = self._insert(instances)
-        if replace:
-            changed = {c: stmt.excluded[c] for c in columns if c != "sop_uid"}
-            stmt = stmt.on_conflict_do_update(index_elements=["sop_uid"], set_=changed)
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["sop_uid"])
-        return stmt.returning(instances.c.pk)
-
-    @functools.cache  # noqa: B019
-    def update_instance(self, columns: tuple[str, ...]) -> Any:
-        """Overwrite an instance row chosen by ``target_pk``."""
+    def update_instances(self, columns: tuple[str, ...]) -> Any:
+        """Overwrite instance rows, each chosen by its ``target_pk`` (an executemany)."""
         return (
             update(instances)
             .where(instances.c.pk == bindparam("target_pk"))

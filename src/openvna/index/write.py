@@ -6,14 +6,19 @@ Upserts use INSERT ... ON CONFLICT on both engines. On PostgreSQL the patient up
 patient row and the study upsert the study row, so concurrent stores into one study serialise
 there and every recount sees the instances committed before it. Statements are built once per
 dialect (``statements.py``) and executed with parameters: building them per call cost more than
-running them.
+running them. For the same reason a batch (a STOW-RS request) looks all its instances up in one
+statement, which locks those found (PostgreSQL), and writes their rows after its parent rows,
+new ones in one executemany and overwritten ones in another: each statement costs more Python
+than SQLite spends on a row. A new row that meets one a concurrent transaction inserted after
+the lookup makes the transaction start over (``InstancesRaced``), so every answer (existed, the
+old blob key) is that of the rows it overwrote.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -22,7 +27,26 @@ from openvna.index.records import AddResult, InstanceRecord
 from openvna.index.schema import instances, studies, study_modalities
 from openvna.index.statements import Statements, statements_for
 
-__all__ = ["add_instance", "add_instances", "delete_instances", "recount"]
+__all__ = ["InstancesRaced", "add_instance", "add_instances", "delete_instances", "recount"]
+
+# SOP Instance UIDs looked up per statement: far below SQLite's 32766 bound parameters.
+_LOOKUP_CHUNK = 500
+
+
+class InstancesRaced(Exception):
+    """Another transaction inserted an instance this one had looked up and not found (only
+    on PostgreSQL: SQLite writers take turns). The answers given for it would be wrong: the
+    transaction must start over and find it (``Index`` does, as on a serialization failure)."""
+
+
+class _Instance(NamedTuple):
+    """An instance row as the transaction knows it: found by the lookup (``pk``) or left by a
+    store of this batch (``pk`` that of the row it overwrites, None for a new row)."""
+
+    pk: int | None
+    series_fk: int
+    study_fk: int
+    blob_key: str
 
 
 @dataclass
@@ -46,10 +70,14 @@ def add_instance(conn: Connection, record: InstanceRecord, replace: bool) -> Add
 def add_instances(
     conn: Connection, records: Iterable[InstanceRecord], replace: bool
 ) -> list[AddResult]:
-    """Index several instances in the caller's transaction, recounting each parent once."""
-    sql = statements_for(conn)
-    touched = _Touched()
-    results = [_store(conn, sql, record, replace, touched) for record in records]
+    """Index several instances in the caller's transaction, recounting each parent once; the
+    results and rows are those of storing them one by one, in order. Raises InstancesRaced
+    when a concurrent transaction inserted one of them after the lookup."""
+    batch = [(record, extract(record)) for record in records]
+    writer = _Writer(conn, replace, [rows.sop_uid for _, rows in batch])
+    results = [writer.store(record, rows) for record, rows in batch]
+    writer.flush()
+    touched = writer.touched
     recount(
         conn,
         series_pks=touched.series,
@@ -59,71 +87,136 @@ def add_instances(
     return results
 
 
-def _store(
-    conn: Connection, sql: Statements, record: InstanceRecord, replace: bool, touched: _Touched
-) -> AddResult:
-    rows = extract(record)
-    existing = conn.execute(sql.find_instance, {"uid": rows.sop_uid}).first()
-    if existing is not None and not replace:
-        return AddResult(existed=True, old_blob_key=None, stored=False)
-    patient_pk, study_pk, series_pk = _parents(conn, sql, rows, existing, touched)
-    values = {**rows.instance, "series_fk": series_pk, "study_fk": study_pk}
-    if existing is not None:
-        conn.execute(sql.update_instance(tuple(values)), {**values, "target_pk": existing.pk})
-    else:
-        inserted = conn.execute(sql.insert_instance(tuple(values), replace), values).first()
-        if inserted is None:  # a concurrent store of the same instance came first
+class _Writer:
+    """The stores of one batch. The batch's instances are looked up (and locked) first;
+    ``instances`` then follows what each store leaves, so a UID stored twice finds its first
+    store. Instance rows wait in ``pending``, by SOP Instance UID, and are written at the end
+    by two statements (new rows, overwritten rows)."""
+
+    def __init__(self, conn: Connection, replace: bool, sop_uids: Sequence[str]) -> None:
+        self.conn = conn
+        self.sql = statements_for(conn)
+        self.replace = replace
+        self.touched = _Touched()
+        self.instances = _find_instances(conn, self.sql, sop_uids)
+        # The row each stored UID leaves: the pk of the row to overwrite (None: insert), values.
+        self.pending: dict[str, tuple[int | None, dict[str, Any]]] = {}
+
+    def store(self, record: InstanceRecord, rows: Rows) -> AddResult:
+        """Store one instance (its row waits in ``pending``)."""
+        existing = self.instances.get(rows.sop_uid)
+        if existing is not None and not self.replace:
             return AddResult(existed=True, old_blob_key=None, stored=False)
-    touched.series.add(series_pk)
-    touched.studies.add(study_pk)
-    touched.patients.add(patient_pk)
-    old_key = existing.blob_key if existing is not None else None
-    return AddResult(
-        existed=existing is not None,
-        old_blob_key=old_key if old_key != record.blob_key else None,
-        stored=True,
-    )
+        patient_pk, study_pk, series_pk = self._parents(rows, existing)
+        target = existing.pk if existing is not None else None
+        values = {**rows.instance, "series_fk": series_pk, "study_fk": study_pk}
+        self.pending[rows.sop_uid] = (target, values)
+        self.instances[rows.sop_uid] = _Instance(target, series_pk, study_pk, record.blob_key)
+        self.touched.series.add(series_pk)
+        self.touched.studies.add(study_pk)
+        self.touched.patients.add(patient_pk)
+        old_key = existing.blob_key if existing is not None else None
+        return AddResult(
+            existed=existing is not None,
+            old_blob_key=old_key if old_key != record.blob_key else None,
+            stored=True,
+        )
+
+    def flush(self) -> None:
+        """Write the pending rows: overwrite the rows found, insert the others. The lookup
+        found none of those: an insert that meets a row (ON CONFLICT DO NOTHING) met one a
+        concurrent transaction inserted since, and raises InstancesRaced."""
+        rows = self.pending.values()
+        new = [values for target, values in rows if target is None]
+        found = [{**values, "target_pk": target} for target, values in rows if target is not None]
+        if new:
+            inserted = self.conn.execute(self.sql.insert_instances, new)
+            if inserted.rowcount != len(new):
+                raise InstancesRaced("an instance of the batch was stored meanwhile")
+        if found:
+            columns = tuple(c for c in found[0] if c != "target_pk")
+            self.conn.execute(self.sql.update_instances(columns), found)
+
+    def _parents(self, rows: Rows, existing: _Instance | None) -> tuple[int, int, int]:
+        """Upsert the patient, study and series rows of a new or replacing instance; return
+        their pks. The rest of a STOW-RS request's study mostly repeats rows this transaction
+        has just written: those upserts and parent lookups are skipped (see ``_known_parents``)."""
+        series_study = _known_parents(rows, existing, self.touched)
+        if series_study is None:
+            series_study = _previous_parents(self.conn, self.sql, rows, existing, self.touched)
+        patient_key = ("patients", rows.patient["patient_id"], rows.patient["issuer"])
+        patient_pk = self._upsert(patient_key, rows.patient)
+        study = {**rows.study, "patient_fk": patient_pk}
+        study_pk = self._upsert(("studies", rows.study_uid), study)
+        series_values = {**rows.series, "study_fk": study_pk}
+        series_pk = self._upsert(("series", rows.series_uid), series_values)
+        if series_study not in (None, study_pk):
+            self._move_series(series_pk, study_pk)
+        return patient_pk, study_pk, series_pk
+
+    def _move_series(self, series_pk: int, study_pk: int) -> None:
+        """The series moved to another study: its instances follow (the study_fk copy), the
+        indexed ones, those the batch stored so far and their pending rows."""
+        params = {"series_pk": series_pk, "study_pk": study_pk}
+        self.conn.execute(self.sql.move_series_instances, params)
+        for sop_uid, row in self.instances.items():
+            if row.series_fk == series_pk:
+                self.instances[sop_uid] = row._replace(study_fk=study_pk)
+        for _, values in self.pending.values():
+            if values["series_fk"] == series_pk:
+                values["study_fk"] = study_pk
+
+    def _upsert(self, key: tuple[Any, ...], values: dict[str, Any]) -> int:
+        """Insert or update (the newest instance's attributes win); return the row's pk. A
+        row this transaction last wrote with the same values is not written again: it holds
+        them (on PostgreSQL this transaction keeps the row locked since that write)."""
+        known = self.touched.written.get(key)
+        if known is not None and known[0] == values:
+            return known[1]
+        statement = self.sql.upsert(key[0], tuple(values))
+        pk = int(self.conn.execute(statement, values).scalar_one())
+        self.touched.written[key] = (values, pk)
+        return pk
 
 
-def _parents(
-    conn: Connection, sql: Statements, rows: Rows, existing: Any, touched: _Touched
-) -> tuple[int, int, int]:
-    """Upsert the patient, study and series rows of a new or replacing instance; return their
-    pks. The rest of a STOW-RS request's study mostly repeats rows this transaction has just
-    written: those upserts and parent lookups are skipped (see ``_known_parents``)."""
-    series_study = _known_parents(rows, existing, touched)
-    if series_study is None:
-        series_study = _previous_parents(conn, sql, rows, existing, touched)
-    patient_key = ("patients", rows.patient["patient_id"], rows.patient["issuer"])
-    patient_pk = _upsert(conn, sql, touched, patient_key, rows.patient)
-    study = {**rows.study, "patient_fk": patient_pk}
-    study_pk = _upsert(conn, sql, touched, ("studies", rows.study_uid), study)
-    series_values = {**rows.series, "study_fk": study_pk}
-    series_pk = _upsert(conn, sql, touched, ("series", rows.series_uid), series_values)
-    if series_study not in (None, study_pk):
-        # The series moved to another study: its instances follow (the study_fk copy).
-        conn.execute(sql.move_series_instances, {"series_pk": series_pk, "study_pk": study_pk})
-    return patient_pk, study_pk, series_pk
+def _find_instances(
+    conn: Connection, sql: Statements, sop_uids: Sequence[str]
+) -> dict[str, _Instance]:
+    """The indexed rows of these SOP Instance UIDs, locked on PostgreSQL (in UID order, so
+    two batches sharing instances cannot each hold a lock the other waits for)."""
+    uids = sorted(set(sop_uids))
+    found: dict[str, _Instance] = {}
+    for start in range(0, len(uids), _LOOKUP_CHUNK):
+        chunk = uids[start : start + _LOOKUP_CHUNK]
+        for row in conn.execute(sql.find_instances, {"uids": chunk}):
+            found[row.sop_uid] = _Instance(row.pk, row.series_fk, row.study_fk, row.blob_key)
+    return found
 
 
-def _known_parents(rows: Rows, existing: Any, touched: _Touched) -> int | None:
-    """For a new instance whose series and study rows this transaction has written, with the
-    series in that study: note what ``_previous_parents`` would (the study, its patient) from
-    those writes instead of asking the database, and answer the series' study. None when the
-    database must be asked."""
+def _known_parents(rows: Rows, existing: _Instance | None, touched: _Touched) -> int | None:
+    """For an instance whose series and study rows this transaction has written, with the
+    series in that study, and which is new or already in that series and study: note what
+    ``_previous_parents`` would (the study, its patient) from those writes instead of asking
+    the database, and answer the series' study. None when the database must be asked."""
     series_row = touched.written.get(("series", rows.series_uid))
     study_row = touched.written.get(("studies", rows.study_uid))
-    if existing is not None or series_row is None or study_row is None:
+    if series_row is None or study_row is None:
         return None
-    if series_row[0]["study_fk"] != study_row[1]:
+    study_pk = study_row[1]
+    if series_row[0]["study_fk"] != study_pk:
         return None
-    touched.studies.add(study_row[1])
+    if existing is not None and (existing.series_fk, existing.study_fk) != (
+        series_row[1],
+        study_pk,
+    ):
+        return None
+    touched.studies.add(study_pk)
     touched.patients.add(study_row[0]["patient_fk"])
-    return study_row[1]
+    return study_pk
 
 
 def _previous_parents(
-    conn: Connection, sql: Statements, rows: Rows, existing: Any, touched: _Touched
+    conn: Connection, sql: Statements, rows: Rows, existing: _Instance | None, touched: _Touched
 ) -> int | None:
     """Note the rows whose counts a store may change besides its own parents: the former
     series and study of a moved instance, the former study of a moved series, the patients
@@ -139,24 +232,6 @@ def _previous_parents(
     params = {"uid": rows.study_uid, "pks": sorted(old_studies)}
     touched.patients.update(conn.execute(sql.study_patients, params).scalars())
     return int(series_study) if series_study is not None else None
-
-
-def _upsert(
-    conn: Connection,
-    sql: Statements,
-    touched: _Touched,
-    key: tuple[Any, ...],
-    values: dict[str, Any],
-) -> int:
-    """Insert or update (the newest instance's attributes win); return the row's pk. A row
-    this transaction last wrote with the same values is not written again: it holds them (on
-    PostgreSQL this transaction keeps the row locked since that write)."""
-    known = touched.written.get(key)
-    if known is not None and known[0] == values:
-        return known[1]
-    pk = int(conn.execute(sql.upsert(key[0], tuple(values)), values).scalar_one())
-    touched.written[key] = (values, pk)
-    return pk
 
 
 def recount(

@@ -15,7 +15,7 @@ import pytest
 
 from openvna.dicom.query import parse_qido
 from openvna.errors import InvalidDicom, NotFound
-from openvna.index import AddResult, Index, InstanceRecord
+from openvna.index import AddResult, Index, InstanceRecord, create_index, write
 
 Make = Callable[..., InstanceRecord]
 
@@ -306,6 +306,145 @@ def test_a_batch_ends_as_the_same_stores_one_by_one(index: Index, make_record: M
     for record in records:
         index.add_instance(record, replace=True)
     assert _snapshot(index) == batched
+
+
+def _prefill(index: Index, make: Make) -> None:
+    index.add_instances(
+        [
+            make("5.1", "5.100", "5.100.1", blob_key="old-1"),
+            make("5.2", "5.100", "5.100.1", blob_key="old-2"),
+            make("5.3", "5.100", "5.100.2", Modality="MR", blob_key="old-3"),
+            make("5.4", "5.200", "5.200.1", PatientID="P2", blob_key="old-4"),
+        ],
+        replace=False,
+    )
+
+
+def _mixed_batch(make: Make) -> list[InstanceRecord]:
+    """New, replaced and moved instances, a series moving to another study with a stored and
+    a pending instance, and SOP Instance UIDs stored twice (new ones and indexed ones)."""
+    return [
+        make("5.10", "5.100", "5.100.1", blob_key="b0"),
+        make("5.1", "5.100", "5.100.1", StudyDescription="AGAIN", blob_key="b1"),
+        make("5.11", "5.100", "5.100.2", Modality="MR", blob_key="b2"),
+        make("5.2", "5.300", "5.300.1", PatientID="P3", blob_key="b3"),
+        make("5.10", "5.100", "5.100.1", InstanceNumber=7, blob_key="b4"),
+        make("5.12", "5.200", "5.100.2", Modality="MR", PatientID="P2", blob_key="b5"),
+        make("5.4", "5.200", "5.200.1", PatientID="P2", blob_key="b6"),
+        make("5.4", "5.200", "5.200.1", PatientID="P2", StudyDescription="LAST", blob_key="b7"),
+        make("5.1", "5.100", "5.100.1", StudyDescription="AGAIN", blob_key="b1"),
+    ]
+
+
+def _stored(index: Index) -> list[Any]:
+    """_snapshot and where each instance's blob is."""
+    studies = [ds["0020000D"]["Value"][0] for ds in index.find(parse_qido("STUDY", [])).datasets]
+    blobs = sorted((loc.sop_uid, loc.blob_key) for uid in studies for loc in index.locate(uid))
+    return [_snapshot(index), blobs]
+
+
+@pytest.mark.parametrize("lookup_chunk", [2, 500])
+@pytest.mark.parametrize("replace_policy", [True, False])
+def test_a_mixed_batch_answers_as_the_same_stores_one_by_one(
+    index: Index,
+    make_record: Make,
+    monkeypatch: pytest.MonkeyPatch,
+    replace_policy: bool,
+    lookup_chunk: int,
+) -> None:
+    monkeypatch.setattr("openvna.index.write._LOOKUP_CHUNK", lookup_chunk)
+    _prefill(index, make_record)
+    records = _mixed_batch(make_record)
+    batched = index.add_instances(records, replace=replace_policy)
+    if replace_policy:
+        assert batched == [
+            AddResult(False, None, True),
+            AddResult(True, "old-1", True),
+            AddResult(False, None, True),
+            AddResult(True, "old-2", True),
+            AddResult(True, "b0", True),
+            AddResult(False, None, True),
+            AddResult(True, "old-4", True),
+            AddResult(True, "b6", True),
+            AddResult(True, None, True),
+        ]
+        assert counts(index, "5.300") == (1, 1)
+    else:
+        kept = AddResult(True, None, False)
+        new = AddResult(False, None, True)
+        assert batched == [new, kept, new, kept, kept, new, kept, kept, kept]
+    assert series_counts(index, "5.200") == {"5.200.1": 1, "5.100.2": 3}
+    assert series_counts(index, "5.100") == {"5.100.1": 2 if replace_policy else 3}
+    state = _stored(index)
+    for study_uid in ("5.100", "5.200", "5.300"):
+        with contextlib.suppress(NotFound):
+            index.delete(study_uid)
+    _prefill(index, make_record)
+    assert [index.add_instance(r, replace=replace_policy) for r in records] == batched
+    assert _stored(index) == state
+
+
+@pytest.mark.parametrize("replace_policy", [True, False])
+def test_concurrent_batches_of_the_same_instances(
+    index: Index, make_record: Make, replace_policy: bool
+) -> None:
+    """Every blob but the one indexed is answered as replaced or not stored (none is lost),
+    whatever the order the batches commit in."""
+    start = threading.Barrier(4)
+
+    def client(c: int) -> list[AddResult]:
+        records = [
+            make_record(f"8.{n}", "8.8", f"8.8.{n % 2}", blob_key=f"k{c}.{n}") for n in range(10)
+        ]
+        start.wait()
+        return index.add_instances(records, replace=replace_policy)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(client, range(4)))
+    for n in range(10):
+        (indexed,) = [loc.blob_key for loc in index.locate("8.8", sop=f"8.{n}")]
+        answers = [batch[n] for batch in results]
+        assert sum(not a.existed for a in answers) == 1
+        if replace_policy:
+            old_keys = sorted(a.old_blob_key for a in answers if a.existed)
+            assert sorted([*old_keys, indexed]) == [f"k{c}.{n}" for c in range(4)]
+        else:
+            assert [f"k{c}.{n}" for c, a in enumerate(answers) if a.stored] == [indexed]
+    assert counts(index, "8.8") == (2, 10)
+
+
+@pytest.mark.parametrize("replace_policy", [True, False])
+def test_an_instance_stored_between_lookup_and_insert_is_found_on_the_next_attempt(
+    index: Index,
+    index_db_url: str,
+    make_record: Make,
+    monkeypatch: pytest.MonkeyPatch,
+    replace_policy: bool,
+) -> None:
+    if index.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite writers take turns: no store comes between lookup and insert")
+    other = create_index(index_db_url)
+    lookup = write._find_instances
+    lookups: list[Any] = []
+
+    def lookup_then_store_elsewhere(*args: Any) -> Any:
+        found = lookup(*args)
+        lookups.append(dict(found))
+        if len(lookups) == 1:
+            other.add_instance(make_record("9.1", blob_key="first"), replace=False)
+        return found
+
+    monkeypatch.setattr(write, "_find_instances", lookup_then_store_elsewhere)
+    try:
+        records = [make_record("9.1", blob_key="second"), make_record("9.2")]
+        results = index.add_instances(records, replace=replace_policy)
+    finally:
+        other.close()
+    first = AddResult(True, "first", True) if replace_policy else AddResult(True, None, False)
+    assert results == [first, AddResult(False, None, True)]
+    # This store's lookup, the other store's, this store's second attempt (which found 9.1).
+    assert [sorted(found) for found in lookups] == [[], [], ["9.1"]]
+    assert counts(index, "1.2.3") == (1, 2)
 
 
 def test_failed_batch_leaves_nothing(index: Index, make_record: Make) -> None:
