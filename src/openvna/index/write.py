@@ -16,18 +16,19 @@ old blob key) is that of the rows it overwrote.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
 from openvna.index.extract import Rows, extract
 from openvna.index.records import AddResult, InstanceRecord
-from openvna.index.schema import instances, studies, study_modalities
-from openvna.index.statements import Statements, statements_for
+from openvna.index.schema import instances, studies
+from openvna.index.statements import Cursor, Statements, statements_for
 
-__all__ = ["InstancesRaced", "add_instance", "add_instances", "delete_instances", "recount"]
+__all__ = ["InstancesRaced", "add_instance", "add_instances", "delete_instances"]
 
 # SOP Instance UIDs looked up per statement: far below SQLite's 32766 bound parameters.
 _LOOKUP_CHUNK = 500
@@ -60,6 +61,11 @@ class _Touched:
     # row's pk, by (table, conflict key): writing the same values again would change nothing.
     written: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = field(default_factory=dict)
 
+    def held(self, table: str) -> set[int]:
+        """The pks of the rows of ``table`` this transaction has upserted: on PostgreSQL it
+        holds their locks since."""
+        return {pk for key, (_, pk) in self.written.items() if key[0] == table}
+
 
 def add_instance(conn: Connection, record: InstanceRecord, replace: bool) -> AddResult:
     """Index one instance; with ``replace`` an existing row of the same SOP Instance UID is
@@ -74,16 +80,11 @@ def add_instances(
     results and rows are those of storing them one by one, in order. Raises InstancesRaced
     when a concurrent transaction inserted one of them after the lookup."""
     batch = [(record, extract(record)) for record in records]
-    writer = _Writer(conn, replace, [rows.sop_uid for _, rows in batch])
-    results = [writer.store(record, rows) for record, rows in batch]
-    writer.flush()
-    touched = writer.touched
-    recount(
-        conn,
-        series_pks=touched.series,
-        study_pks=touched.studies,
-        patient_pks=touched.patients,
-    )
+    with contextlib.closing(Cursor(conn)) as cursor:
+        writer = _Writer(conn, cursor, replace, [rows.sop_uid for _, rows in batch])
+        results = [writer.store(record, rows) for record, rows in batch]
+        writer.flush()
+        _recount(conn, cursor, writer.touched)
     return results
 
 
@@ -93,8 +94,11 @@ class _Writer:
     store. Instance rows wait in ``pending``, by SOP Instance UID, and are written at the end
     by two statements (new rows, overwritten rows)."""
 
-    def __init__(self, conn: Connection, replace: bool, sop_uids: Sequence[str]) -> None:
+    def __init__(
+        self, conn: Connection, cursor: Cursor, replace: bool, sop_uids: Sequence[str]
+    ) -> None:
         self.conn = conn
+        self.cursor = cursor
         self.sql = statements_for(conn)
         self.replace = replace
         self.touched = _Touched()
@@ -130,12 +134,12 @@ class _Writer:
         new = [values for target, values in rows if target is None]
         found = [{**values, "target_pk": target} for target, values in rows if target is not None]
         if new:
-            inserted = self.conn.execute(self.sql.insert_instances, new)
-            if inserted.rowcount != len(new):
+            inserted = self.cursor.executemany(self.sql.insert_instances(tuple(new[0])), new)
+            if inserted != len(new):
                 raise InstancesRaced("an instance of the batch was stored meanwhile")
         if found:
             columns = tuple(c for c in found[0] if c != "target_pk")
-            self.conn.execute(self.sql.update_instances(columns), found)
+            self.cursor.executemany(self.sql.update_instances(columns), found)
 
     def _parents(self, rows: Rows, existing: _Instance | None) -> tuple[int, int, int]:
         """Upsert the patient, study and series rows of a new or replacing instance; return
@@ -143,7 +147,7 @@ class _Writer:
         has just written: those upserts and parent lookups are skipped (see ``_known_parents``)."""
         series_study = _known_parents(rows, existing, self.touched)
         if series_study is None:
-            series_study = _previous_parents(self.conn, self.sql, rows, existing, self.touched)
+            series_study = self._previous_parents(rows, existing)
         patient_key = ("patients", rows.patient["patient_id"], rows.patient["issuer"])
         patient_pk = self._upsert(patient_key, rows.patient)
         study = {**rows.study, "patient_fk": patient_pk}
@@ -158,7 +162,7 @@ class _Writer:
         """The series moved to another study: its instances follow (the study_fk copy), the
         indexed ones, those the batch stored so far and their pending rows."""
         params = {"series_pk": series_pk, "study_pk": study_pk}
-        self.conn.execute(self.sql.move_series_instances, params)
+        self.cursor.execute(self.sql.move_series_instances, params)
         for sop_uid, row in self.instances.items():
             if row.series_fk == series_pk:
                 self.instances[sop_uid] = row._replace(study_fk=study_pk)
@@ -173,10 +177,27 @@ class _Writer:
         known = self.touched.written.get(key)
         if known is not None and known[0] == values:
             return known[1]
-        statement = self.sql.upsert(key[0], tuple(values))
-        pk = int(self.conn.execute(statement, values).scalar_one())
+        pk = int(self.cursor.scalar(self.sql.upsert(key[0], tuple(values)), values))
         self.touched.written[key] = (values, pk)
         return pk
+
+    def _previous_parents(self, rows: Rows, existing: _Instance | None) -> int | None:
+        """Note the rows whose counts a store may change besides its own parents: the former
+        series and study of a moved instance, the former study of a moved series, the
+        patients the study and those studies belonged to. Answers the series' current study,
+        if any."""
+        touched = self.touched
+        old_studies: set[int] = set()
+        if existing is not None:
+            touched.series.add(existing.series_fk)
+            old_studies.add(existing.study_fk)
+        series_study = self.cursor.scalar(self.sql.series_study, {"uid": rows.series_uid})
+        if series_study is not None:
+            old_studies.add(series_study)
+        touched.studies.update(old_studies)
+        params = {"uid": rows.study_uid, "pks": sorted(old_studies)}
+        touched.patients.update(self.conn.execute(self.sql.study_patients, params).scalars())
+        return int(series_study) if series_study is not None else None
 
 
 def _find_instances(
@@ -215,78 +236,62 @@ def _known_parents(rows: Rows, existing: _Instance | None, touched: _Touched) ->
     return study_pk
 
 
-def _previous_parents(
-    conn: Connection, sql: Statements, rows: Rows, existing: _Instance | None, touched: _Touched
-) -> int | None:
-    """Note the rows whose counts a store may change besides its own parents: the former
-    series and study of a moved instance, the former study of a moved series, the patients
-    the study and those studies belonged to. Answers the series' current study, if any."""
-    old_studies: set[int] = set()
-    if existing is not None:
-        touched.series.add(existing.series_fk)
-        old_studies.add(existing.study_fk)
-    series_study = conn.execute(sql.series_study, {"uid": rows.series_uid}).scalar()
-    if series_study is not None:
-        old_studies.add(series_study)
-    touched.studies.update(old_studies)
-    params = {"uid": rows.study_uid, "pks": sorted(old_studies)}
-    touched.patients.update(conn.execute(sql.study_patients, params).scalars())
-    return int(series_study) if series_study is not None else None
-
-
-def recount(
-    conn: Connection,
-    *,
-    series_pks: Iterable[int],
-    study_pks: Iterable[int],
-    patient_pks: Iterable[int],
-) -> None:
+def _recount(conn: Connection, cursor: Cursor, touched: _Touched) -> None:
     """Recompute counts and computed attributes bottom-up; drop rows left without instances.
 
     On PostgreSQL the rows are locked first, patients, studies, series (the order a store takes
     them), each lock in a statement of its own: an UPDATE that waited for a lock would count with
-    the snapshot it started with and miss what the lock holder committed (READ COMMITTED)."""
+    the snapshot it started with and miss what the lock holder committed (READ COMMITTED). The
+    rows this transaction upserted it holds already."""
     sql = statements_for(conn)
-    series_pks, study_pks, patient_pks = sorted(series_pks), sorted(study_pks), sorted(patient_pks)
+    series_pks = sorted(touched.series)
+    study_pks = sorted(touched.studies)
+    patient_pks = sorted(touched.patients)
     if sql.dialect == "postgresql":
-        conn.execute(sql.lock_patients, {"pks": patient_pks})
-        conn.execute(sql.lock_studies, {"pks": study_pks})
-        conn.execute(sql.lock_series, {"pks": series_pks})
+        for lock, pks, table in (
+            (sql.lock_patients, patient_pks, "patients"),
+            (sql.lock_studies, study_pks, "studies"),
+            (sql.lock_series, series_pks, "series"),
+        ):
+            held = touched.held(table)
+            if unlocked := [pk for pk in pks if pk not in held]:
+                conn.execute(lock, {"pks": unlocked})
     for pk in series_pks:
-        if not conn.execute(sql.recount_series, {"row_pk": pk}).scalar():
-            conn.execute(sql.delete_series, {"row_pk": pk})
+        if not cursor.scalar(sql.recount_series, {"row_pk": pk}):
+            cursor.execute(sql.delete_series, {"row_pk": pk})
     for pk in study_pks:
-        _recount_study(conn, sql, pk)
+        _recount_study(cursor, sql, pk)
     for pk in patient_pks:
-        if not conn.execute(sql.recount_patient, {"row_pk": pk}).scalar():
-            conn.execute(sql.delete_patient, {"row_pk": pk})
+        if not cursor.scalar(sql.recount_patient, {"row_pk": pk}):
+            cursor.execute(sql.delete_patient, {"row_pk": pk})
 
 
-def _recount_study(conn: Connection, sql: Statements, pk: int) -> None:
-    counted = conn.execute(sql.recount_study, {"row_pk": pk}).first()
+def _recount_study(cursor: Cursor, sql: Statements, pk: int) -> None:
+    row_pk = {"row_pk": pk}
+    counted = cursor.execute(sql.recount_study, row_pk).fetchone()
     if counted is None:
         return
-    if not counted.num_instances:
-        conn.execute(sql.delete_modalities, {"row_pk": pk})
-        conn.execute(sql.delete_study, {"row_pk": pk})
+    num_instances, stored_modalities, stored_classes, study_date = counted
+    if not num_instances:
+        cursor.execute(sql.delete_modalities, row_pk)
+        cursor.execute(sql.delete_study, row_pk)
         return
-    modalities = "\\".join(
-        sorted(set(conn.execute(sql.study_series_modalities, {"row_pk": pk}).scalars()) - {""})
-    )
-    sop_classes = "\\".join(
-        sorted(set(conn.execute(sql.study_sop_classes, {"row_pk": pk}).scalars()) - {""})
-    )
-    if (modalities, sop_classes) != (counted.modalities, counted.sop_classes):
-        conn.execute(sql.set_computed, {"row_pk": pk, "mods": modalities, "classes": sop_classes})
-    wanted = {(m, counted.study_date) for m in modalities.split("\\") if m}
-    present = {tuple(r) for r in conn.execute(sql.study_modality_rows, {"row_pk": pk})}
+    modalities = _joined(cursor.execute(sql.study_series_modalities, row_pk).fetchall())
+    sop_classes = _joined(cursor.execute(sql.study_sop_classes, row_pk).fetchall())
+    if (modalities, sop_classes) != (stored_modalities, stored_classes):
+        cursor.execute(sql.set_computed, {**row_pk, "mods": modalities, "classes": sop_classes})
+    wanted = {(m, study_date) for m in modalities.split("\\") if m}
+    present = {tuple(r) for r in cursor.execute(sql.study_modality_rows, row_pk).fetchall()}
     if wanted != present:
-        conn.execute(sql.delete_modalities, {"row_pk": pk})
-        if wanted:
-            conn.execute(
-                insert(study_modalities),
-                [{"study_fk": pk, "modality": m, "study_date": d} for m, d in sorted(wanted)],
-            )
+        cursor.execute(sql.delete_modalities, row_pk)
+        rows = [{"study_fk": pk, "modality": m, "study_date": d} for m, d in sorted(wanted)]
+        if rows:
+            cursor.executemany(sql.insert_modalities, rows)
+
+
+def _joined(rows: Iterable[tuple[str]]) -> str:
+    """Distinct non-empty values in order, joined as a multi-valued DICOM string."""
+    return "\\".join(sorted({value for (value,) in rows} - {""}))
 
 
 def delete_instances(conn: Connection, condition: Any) -> list[str]:
@@ -300,10 +305,11 @@ def delete_instances(conn: Connection, condition: Any) -> list[str]:
         .where(condition)
     ).all()
     conn.execute(delete(instances).where(condition))
-    recount(
-        conn,
-        series_pks={r.series_fk for r in found},
-        study_pks={r.study_fk for r in found},
-        patient_pks={r.patient_fk for r in found},
+    touched = _Touched(
+        series={r.series_fk for r in found},
+        studies={r.study_fk for r in found},
+        patients={r.patient_fk for r in found},
     )
+    with contextlib.closing(Cursor(conn)) as cursor:
+        _recount(conn, cursor, touched)
     return [r.blob_key for r in found]
