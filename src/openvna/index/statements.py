@@ -5,9 +5,8 @@ it (profiled: ~0.8 ms of Python per statement built per call against ~0.02 ms of
 even a cached statement costs ~13 us of Python per ``Connection.execute`` (execution context,
 parameter processing, result set-up), more than SQLite spends running most of these. So the
 write path's statements are compiled here once and run on the transaction's DBAPI cursor
-(``Cursor``); only those with a list parameter (an IN list, expanded per length) go through
-``Connection.execute``. Counts are recomputed by single UPDATE ... RETURNING statements with
-scalar subqueries.
+(``Cursor``), an IN list compiled for a few sizes (``in_list``). Counts are recomputed by single
+UPDATE ... RETURNING statements with scalar subqueries.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from openvna.index.schema import instances, patients, series, studies, study_modalities
 
-__all__ = ["Cursor", "Prepared", "Statements", "statements_for"]
+__all__ = ["Cursor", "Prepared", "Statements", "in_list", "statements_for"]
 
 _TABLES = {"patients": patients, "studies": studies, "series": series}
 _CONFLICT_KEYS = {
@@ -100,6 +99,21 @@ def _pk() -> Any:
     return bindparam("row_pk")
 
 
+def in_list(name: str, values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
+    """``values`` as the parameters ``name0``, ``name1``... of a statement compiled for a
+    list of ``size`` (answered): the next power of two, the list padded with its last value
+    (IN ignores repeats), so that few sizes get compiled."""
+    if not values:
+        return 0, {}
+    size = 1 << (len(values) - 1).bit_length()
+    padded = [*values, *[values[-1]] * (size - len(values))]
+    return size, {f"{name}{i}": value for i, value in enumerate(padded)}
+
+
+def _listed(name: str, size: int) -> list[Any]:
+    return [bindparam(f"{name}{i}") for i in range(size)]
+
+
 class Statements:
     """Every statement of the write path for one database driver."""
 
@@ -114,7 +128,6 @@ class Statements:
             .where(instances.c.series_fk == bindparam("series_pk"))
             .values(study_fk=bindparam("study_pk"))
         )
-        self._lists()
         self._recounts()
         self._deletes()
 
@@ -126,33 +139,6 @@ class Statements:
             raise ValueError(f"Cursor would leave these constants unbound: {constants}")
         names = compiled.positiontup
         return Prepared(compiled.string, tuple(names) if names is not None else None)
-
-    def _lists(self) -> None:
-        """The statements with a list parameter, run by ``Connection.execute``."""
-        self.find_instances = (
-            select(
-                instances.c.pk,
-                instances.c.sop_uid,
-                instances.c.series_fk,
-                instances.c.study_fk,
-                instances.c.blob_key,
-            )
-            .where(instances.c.sop_uid.in_(bindparam("uids", expanding=True)))
-            .order_by(instances.c.sop_uid)
-            .with_for_update()
-        )
-        self.study_patients = select(studies.c.patient_fk).where(
-            (studies.c.study_uid == bindparam("uid"))
-            | studies.c.pk.in_(bindparam("pks", expanding=True))
-        )
-
-        def lock(table: Table) -> Any:
-            chosen = table.c.pk.in_(bindparam("pks", expanding=True))
-            return select(table.c.pk).where(chosen).order_by(table.c.pk).with_for_update()
-
-        self.lock_patients = lock(patients)
-        self.lock_studies = lock(studies)
-        self.lock_series = lock(series)
 
     def _recounts(self) -> None:
         def count(table: Table, column: str, parent: Any) -> Any:
@@ -233,6 +219,39 @@ class Statements:
         return module.insert(table)
 
     @functools.cache  # noqa: B019 - one Statements per driver, kept for the process
+    def find_instances(self, size: int) -> Prepared:
+        """The rows of ``size`` SOP Instance UIDs (see ``in_list``), locked on PostgreSQL."""
+        return self._compile(
+            select(
+                instances.c.pk,
+                instances.c.sop_uid,
+                instances.c.series_fk,
+                instances.c.study_fk,
+                instances.c.blob_key,
+            )
+            .where(instances.c.sop_uid.in_(_listed("uid", size)))
+            .order_by(instances.c.sop_uid)
+            .with_for_update()
+        )
+
+    @functools.cache  # noqa: B019
+    def study_patients(self, size: int) -> Prepared:
+        """The patients of the study ``uid`` and of ``size`` more studies (``pk0``...)."""
+        chosen = studies.c.study_uid == bindparam("uid")
+        if size:
+            chosen = chosen | studies.c.pk.in_(_listed("pk", size))
+        return self._compile(select(studies.c.patient_fk).where(chosen))
+
+    @functools.cache  # noqa: B019
+    def lock(self, table: str, size: int) -> Prepared:
+        """Lock ``size`` rows of ``table`` (``pk0``...), in pk order (PostgreSQL)."""
+        target = _TABLES[table]
+        chosen = target.c.pk.in_(_listed("pk", size))
+        return self._compile(
+            select(target.c.pk).where(chosen).order_by(target.c.pk).with_for_update()
+        )
+
+    @functools.cache  # noqa: B019
     def upsert(self, table: str, columns: tuple[str, ...]) -> Prepared:
         """INSERT ... ON CONFLICT DO UPDATE (the newest values win) RETURNING pk."""
         target = _TABLES[table]

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, delete, select
 from openvna.index.extract import Rows, extract
 from openvna.index.records import AddResult, InstanceRecord
 from openvna.index.schema import instances, studies
-from openvna.index.statements import Cursor, Statements, statements_for
+from openvna.index.statements import Cursor, Statements, in_list, statements_for
 
 __all__ = ["InstancesRaced", "add_instance", "add_instances", "delete_instances"]
 
@@ -80,11 +80,12 @@ def add_instances(
     results and rows are those of storing them one by one, in order. Raises InstancesRaced
     when a concurrent transaction inserted one of them after the lookup."""
     batch = [(record, extract(record)) for record in records]
+    sql = statements_for(conn)
     with contextlib.closing(Cursor(conn)) as cursor:
-        writer = _Writer(conn, cursor, replace, [rows.sop_uid for _, rows in batch])
+        writer = _Writer(cursor, sql, replace, [rows.sop_uid for _, rows in batch])
         results = [writer.store(record, rows) for record, rows in batch]
         writer.flush()
-        _recount(conn, cursor, writer.touched)
+        _recount(cursor, sql, writer.touched)
     return results
 
 
@@ -95,14 +96,13 @@ class _Writer:
     by two statements (new rows, overwritten rows)."""
 
     def __init__(
-        self, conn: Connection, cursor: Cursor, replace: bool, sop_uids: Sequence[str]
+        self, cursor: Cursor, sql: Statements, replace: bool, sop_uids: Sequence[str]
     ) -> None:
-        self.conn = conn
         self.cursor = cursor
-        self.sql = statements_for(conn)
+        self.sql = sql
         self.replace = replace
         self.touched = _Touched()
-        self.instances = _find_instances(conn, self.sql, sop_uids)
+        self.instances = _find_instances(cursor, sql, sop_uids)
         # The row each stored UID leaves: the pk of the row to overwrite (None: insert), values.
         self.pending: dict[str, tuple[int | None, dict[str, Any]]] = {}
 
@@ -195,22 +195,27 @@ class _Writer:
         if series_study is not None:
             old_studies.add(series_study)
         touched.studies.update(old_studies)
-        params = {"uid": rows.study_uid, "pks": sorted(old_studies)}
-        touched.patients.update(self.conn.execute(self.sql.study_patients, params).scalars())
+        size, params = in_list("pk", sorted(old_studies))
+        found = self.cursor.execute(
+            self.sql.study_patients(size), {**params, "uid": rows.study_uid}
+        )
+        touched.patients.update(pk for (pk,) in found.fetchall())
         return int(series_study) if series_study is not None else None
 
 
 def _find_instances(
-    conn: Connection, sql: Statements, sop_uids: Sequence[str]
+    cursor: Cursor, sql: Statements, sop_uids: Sequence[str]
 ) -> dict[str, _Instance]:
     """The indexed rows of these SOP Instance UIDs, locked on PostgreSQL (in UID order, so
     two batches sharing instances cannot each hold a lock the other waits for)."""
     uids = sorted(set(sop_uids))
     found: dict[str, _Instance] = {}
     for start in range(0, len(uids), _LOOKUP_CHUNK):
-        chunk = uids[start : start + _LOOKUP_CHUNK]
-        for row in conn.execute(sql.find_instances, {"uids": chunk}):
-            found[row.sop_uid] = _Instance(row.pk, row.series_fk, row.study_fk, row.blob_key)
+        size, params = in_list("uid", uids[start : start + _LOOKUP_CHUNK])
+        for pk, sop_uid, series_fk, study_fk, blob_key in cursor.execute(
+            sql.find_instances(size), params
+        ).fetchall():
+            found[sop_uid] = _Instance(pk, series_fk, study_fk, blob_key)
     return found
 
 
@@ -236,26 +241,26 @@ def _known_parents(rows: Rows, existing: _Instance | None, touched: _Touched) ->
     return study_pk
 
 
-def _recount(conn: Connection, cursor: Cursor, touched: _Touched) -> None:
+def _recount(cursor: Cursor, sql: Statements, touched: _Touched) -> None:
     """Recompute counts and computed attributes bottom-up; drop rows left without instances.
 
     On PostgreSQL the rows are locked first, patients, studies, series (the order a store takes
     them), each lock in a statement of its own: an UPDATE that waited for a lock would count with
     the snapshot it started with and miss what the lock holder committed (READ COMMITTED). The
     rows this transaction upserted it holds already."""
-    sql = statements_for(conn)
     series_pks = sorted(touched.series)
     study_pks = sorted(touched.studies)
     patient_pks = sorted(touched.patients)
     if sql.dialect == "postgresql":
-        for lock, pks, table in (
-            (sql.lock_patients, patient_pks, "patients"),
-            (sql.lock_studies, study_pks, "studies"),
-            (sql.lock_series, series_pks, "series"),
+        for table, pks in (
+            ("patients", patient_pks),
+            ("studies", study_pks),
+            ("series", series_pks),
         ):
             held = touched.held(table)
             if unlocked := [pk for pk in pks if pk not in held]:
-                conn.execute(lock, {"pks": unlocked})
+                size, params = in_list("pk", unlocked)
+                cursor.execute(sql.lock(table, size), params)
     for pk in series_pks:
         if not cursor.scalar(sql.recount_series, {"row_pk": pk}):
             cursor.execute(sql.delete_series, {"row_pk": pk})
@@ -311,5 +316,5 @@ def delete_instances(conn: Connection, condition: Any) -> list[str]:
         patients={r.patient_fk for r in found},
     )
     with contextlib.closing(Cursor(conn)) as cursor:
-        _recount(conn, cursor, touched)
+        _recount(cursor, statements_for(conn), touched)
     return [r.blob_key for r in found]
