@@ -22,8 +22,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_process(data_dir: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Yield the DICOMweb root URL and the process once it answers QIDO."""
+def serve_process(
+    data_dir: Path, *options: str, headers: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Yield the DICOMweb root URL and the process once it answers QIDO (sent with ``headers``,
+    e.g. the API key of ``--demo``)."""
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -43,13 +46,7 @@ def serve_process(data_dir: Path, *options: str) -> Iterator[tuple[str, subproce
     )
     url = f"http://127.0.0.1:{port}/dicomweb"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/studies", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
+        if not _answers(url, process, headers):
             process.terminate()
             pytest.fail(
                 "openvna serve did not start: " + process.communicate(timeout=10)[1].decode()
@@ -58,3 +55,16 @@ def serve_process(data_dir: Path, *options: str) -> Iterator[tuple[str, subproce
     finally:
         process.terminate()
         process.wait(20)
+
+
+def _answers(url: str, process: subprocess.Popen[bytes], headers: dict[str, str] | None) -> bool:
+    """Whether QIDO answers 200 within a minute (a start may load the demo data first)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url + "/studies", headers=headers, timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    return False

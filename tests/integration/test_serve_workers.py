@@ -1,19 +1,32 @@
-"""`openvna serve --workers 2`: processes sharing one port and one index, each answering."""
+"""`openvna serve --workers 2`: processes sharing one port and one index, each answering, under a
+supervisor that holds none of the archive's libraries."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
+from pathlib import Path
 
 import httpx
 import pytest
 
+from openvna.cli.worker import DEMO_API_KEY
+from openvna.demo.patients import JOE_STUDY_UID
+from openvna.runtime import build_archive
+from openvna.settings import load_settings
 from tests.factories import make_instance
 from tests.processes import serve_process
 
 pytestmark = pytest.mark.integration
 
 STUDY = "2.25.271828182845904523536"
+# Shared objects of libraries the supervisor must not load, found in /proc/<pid>/maps.
+LIBRARY_FILES = ("/numpy/", "/PIL/", "/sqlalchemy/", "/pydantic_core/")
+ALWAYS_COMPILED = {"/numpy/", "/pydantic_core/"}  # SQLAlchemy may come without its extensions
 
 
 def _stow(url: str, number: int) -> int:
@@ -25,6 +38,16 @@ def _stow(url: str, number: int) -> int:
     return httpx.post(url + "/studies", content=body, headers=headers, timeout=30).status_code
 
 
+def _loaded(pid: int) -> set[str]:
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {name for name in LIBRARY_FILES if name in maps}
+
+
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return [int(child) for task in tasks for child in (task / "children").read_text().split()]
+
+
 def test_two_workers_store_and_find_the_same_study(tmp_path) -> None:
     with serve_process(tmp_path / "data", "--workers", "2") as (url, _):
         with ThreadPoolExecutor(4) as pool:
@@ -34,3 +57,36 @@ def test_two_workers_store_and_find_the_same_study(tmp_path) -> None:
             [study] = httpx.get(url + "/studies", params={"StudyInstanceUID": STUDY}).json()
             assert study["00201208"]["Value"] == [40]
             assert study["00201206"]["Value"] == [3]
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/<pid>/maps")
+def test_the_demo_is_served_by_workers_under_a_lean_supervisor(tmp_path) -> None:
+    key = {"Authorization": f"Bearer {DEMO_API_KEY}"}
+    options = ("--workers", "2", "--demo")
+    with serve_process(tmp_path / "data", *options, headers=key) as (url, process):
+        assert _loaded(process.pid) == set()
+        # The worker that answered has loaded them: the check sees what is there.
+        assert any(_loaded(pid) >= ALWAYS_COMPILED for pid in _children(process.pid))
+        found = httpx.get(url + "/studies", params={"PatientName": "SIIM^Joe"}, headers=key)
+        assert [s["0020000D"]["Value"] for s in found.json()] == [[JOE_STUDY_UID]]
+        assert httpx.get(url + "/studies").status_code == 401
+
+
+def test_an_index_of_another_schema_is_one_line_and_exit_1_with_workers(tmp_path) -> None:
+    data = tmp_path / "data"
+    build_archive(load_settings(None, {"storage": {"data_dir": data}}, environ={})).close()
+    with sqlite3.connect(data / "index.sqlite") as connection:
+        connection.execute("UPDATE openvna_schema SET version = 999")
+    command = [sys.executable, "-m", "openvna", "serve", "--workers", "2", "--port", "0"]
+    result = subprocess.run(
+        [*command, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OPENVNA_INDEX__URL": ""},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("openvna: the index at sqlite")
+    assert "schema version 999" in result.stderr
+    assert len(result.stderr.splitlines()) == 1

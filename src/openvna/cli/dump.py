@@ -13,9 +13,6 @@ from typing import Annotated, Any
 
 import typer
 
-from openvna.dicom.json import dataset_to_json
-from openvna.dicom.part10 import read_header
-from openvna.dicom.xml import json_to_xml
 from openvna.errors import ArchiveError
 
 __all__ = ["dump_model", "register"]
@@ -33,6 +30,9 @@ _HELP = (
 
 def dump_model(path: Path) -> dict[str, Any]:
     """The JSON model of the file at ``path``, bulk data as ``file://<path>#<tag path>`` URIs."""
+    from openvna.dicom.json import dataset_to_json
+    from openvna.dicom.part10 import read_header
+
     header = read_header(path)
     base = path.resolve().as_uri()
     model = dataset_to_json(header.dataset, lambda tag_path: f"{base}#{tag_path}")
@@ -63,6 +63,8 @@ def dump(
         typer.echo(f"openvna dump: {exc.message}", err=True)
         raise typer.Exit(1) from exc
     if as_xml:
+        from openvna.dicom.xml import json_to_xml
+
         sys.stdout.buffer.write(json_to_xml(model))
         sys.stdout.buffer.flush()
     else:

@@ -1,147 +1,20 @@
 """``openvna import``: store DICOM files and folders (recursively) into the archive.
 
-Each file is copied into the blob store's spool directory and handed to ``Archive.store_file``,
-the same store path as STOW-RS and C-STORE, so an imported file is validated and indexed the same
-way. Exit status: 0 when every file was stored, 1 when any failed, 2 on a usage error.
+The work is in ``importing.py``, imported when the command runs, so that declaring the command
+costs no more than typer. Exit status: 0 when every file was stored, 1 when any failed, 2 on a
+usage error.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from openvna.archive import Archive, Origin, StoreOutcome, StoreStatus
-from openvna.archive.outcome import (
-    CANNOT_UNDERSTAND,
-    DATASET_DOES_NOT_MATCH,
-    DUPLICATE_SOP_INSTANCE,
-    OUT_OF_RESOURCES,
-    PROCESSING_FAILURE,
-    SOP_CLASS_NOT_SUPPORTED,
-)
 from openvna.cli.options import ConfigOption, DataDirOption, settings_or_exit
-from openvna.errors import ArchiveError
-from openvna.runtime import build_archive
 
 __all__ = ["register"]
-
-# Failure reasons (PS3.4 B.2.3, PS3.18 Table 10.5.3-2) in words a person importing files reads.
-_REASONS = {
-    CANNOT_UNDERSTAND: "not DICOM or damaged",
-    DATASET_DOES_NOT_MATCH: "missing or invalid UIDs",
-    DUPLICATE_SOP_INSTANCE: "already stored (reject policy)",
-    SOP_CLASS_NOT_SUPPORTED: "SOP class not supported",
-    OUT_OF_RESOURCES: "out of resources",
-    PROCESSING_FAILURE: "processing failure",
-}
-# A DICOMDIR (PS3.10 §8.6) indexes the files beside it; it is no instance to store.
-_DICOMDIR = "DICOMDIR"
-_SHOWN_FAILURES = 20
-
-
-@dataclass
-class _Tally:
-    statuses: Counter[StoreStatus] = field(default_factory=Counter)
-    reasons: Counter[str] = field(default_factory=Counter)
-    failures: list[tuple[Path, str]] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-
-    def fail(self, path: Path, reason: str, message: str) -> None:
-        self.statuses[StoreStatus.FAILED] += 1
-        self.reasons[reason] += 1
-        self.failures.append((path, message))
-
-    def record(self, path: Path, outcome: StoreOutcome, spooled: Path) -> None:
-        if outcome.ok:
-            self.statuses[outcome.status] += 1
-            return
-        code = outcome.failure_reason or 0
-        reason = _REASONS.get(code, f"failure 0x{code:04X}")
-        # The archive names the spool copy it was given; the user knows the original.
-        self.fail(path, reason, outcome.message.replace(spooled.name, "the file"))
-
-
-def _files(paths: list[Path]) -> Iterator[Path]:
-    """Every file under ``paths``, in a stable order (folders walked recursively, sorted)."""
-    for path in paths:
-        if not path.is_dir():
-            yield path
-            continue
-        for folder, dirs, names in os.walk(path):
-            dirs.sort()
-            for name in sorted(names):
-                yield Path(folder) / name
-
-
-def _import_file(archive: Archive, path: Path, tally: _Tally) -> None:
-    """Copy ``path`` into the spool (store_file takes ownership of what it gets) and store it."""
-    fd, name = tempfile.mkstemp(dir=archive.blobs.spool_dir(), suffix=".dcm")
-    os.close(fd)
-    spooled = Path(name)
-    try:
-        shutil.copyfile(path, spooled)
-    except OSError as exc:
-        spooled.unlink(missing_ok=True)
-        tally.fail(path, "unreadable file", exc.strerror or str(exc))
-        return
-    try:
-        outcome = archive.store_file(spooled, Origin.local("import"))
-    except ArchiveError as exc:
-        tally.fail(path, type(exc).__name__, exc.message)
-        return
-    tally.record(path, outcome, spooled)
-
-
-def _import_all(archive: Archive, files: list[Path], console: Console) -> _Tally:
-    tally = _Tally()
-    columns = (
-        TextColumn("Importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("import", total=len(files), failed=0)
-        for path in files:
-            if path.name.upper() == _DICOMDIR:
-                tally.skipped.append(path)
-            else:
-                _import_file(archive, path, tally)
-            failed = tally.statuses[StoreStatus.FAILED]
-            progress.update(task, advance=1, failed=failed)
-    return tally
-
-
-def _summary(tally: _Tally, total: int) -> list[str]:
-    statuses = tally.statuses
-    done = [
-        f"{statuses[StoreStatus.STORED]} stored",
-        f"{statuses[StoreStatus.REPLACED]} replaced",
-    ]
-    if statuses[StoreStatus.KEPT_EXISTING]:
-        done.append(f"{statuses[StoreStatus.KEPT_EXISTING]} already stored (kept)")
-    lines = [f"{total} files: " + ", ".join(done) + "."]
-    if tally.skipped:
-        lines.append(f"{len(tally.skipped)} skipped: DICOMDIR ({len(tally.skipped)})")
-    if tally.failures:
-        grouped = ", ".join(f"{reason} ({n})" for reason, n in tally.reasons.most_common())
-        lines.append(f"{len(tally.failures)} failed: {grouped}")
-        for path, message in tally.failures[:_SHOWN_FAILURES]:
-            lines.append(f"  {path}: {message}")
-        if len(tally.failures) > _SHOWN_FAILURES:
-            lines.append(f"  ... and {len(tally.failures) - _SHOWN_FAILURES} more")
-    return lines
 
 
 def import_files(
@@ -153,19 +26,17 @@ def import_files(
     config: ConfigOption = None,
 ) -> None:
     """Store DICOM Part 10 files into the archive; print what was stored and what failed, why."""
+    from openvna.cli import importing
+
     settings = settings_or_exit(config, data_dir)
-    files = list(_files(paths))
+    files = list(importing.files_under(paths))
     if not files:
         typer.echo("No files found.")
         return
-    archive = build_archive(settings)
-    try:
-        tally = _import_all(archive, files, Console(stderr=True))
-    finally:
-        archive.close()
-    for line in _summary(tally, len(files)):
+    lines, failed = importing.import_files(settings, files)
+    for line in lines:
         typer.echo(line)
-    if tally.failures:
+    if failed:
         raise typer.Exit(1)
 
 

@@ -1,4 +1,10 @@
-"""The ``openvna`` command: one sub-command family per module of this package."""
+"""The ``openvna`` command: one sub-command family per module of this package.
+
+Every command module is imported to build the command, ``serve`` included, whose process stays
+alive as the supervisor of several workers. So command modules import at their top only typer,
+settings and the errors; the archive stack (pydicom with numpy and Pillow, SQLAlchemy), rich and
+uvicorn are imported inside the commands that use them.
+"""
 
 from __future__ import annotations
 

@@ -1,29 +1,29 @@
-"""``openvna serve``: the archive's HTTP server (DICOMweb), with the demo data on request."""
+"""``openvna serve``: the archive's HTTP server (DICOMweb), with the demo data on request.
+
+With several workers this process prepares the index, then becomes their supervisor
+(``supervisor.py``), which holds none of the libraries imported here or by the archive.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import os
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
-import uvicorn
-from starlette.applications import Starlette
 
+from openvna.cli import supervisor, worker
 from openvna.cli.options import ConfigOption, DataDirOption, settings_or_exit
-from openvna.logs import configure_logging, uvicorn_log_config
-from openvna.runtime import build_archive
+from openvna.cli.worker import DEMO_API_KEY
+from openvna.logs import configure_logging
 from openvna.settings import Settings
-from openvna.web.app import create_app
-from openvna.web.zerocopy import ZeroCopyHttpToolsProtocol
 
 __all__ = ["DEMO_API_KEY", "register"]
 
 log = logging.getLogger("openvna")
-
-DEMO_API_KEY = "HackathonOrientationSession"
 
 
 def serve(
@@ -62,56 +62,43 @@ def serve(
 
 
 def run(settings: Settings, *, demo: bool = False) -> None:
-    archive = build_archive(settings)
-    try:
-        if demo:
-            from openvna.demo import load_demo
+    server = settings.server
+    if server.workers > 1:
+        _become_supervisor(settings, demo)
+    from openvna.web.app import create_app
 
-            stored = load_demo(archive)
-            log.info("demo data loaded", extra={"instances": stored, "api_key": DEMO_API_KEY})
-        _warn_if_open(settings)
-        log.info(
-            "openvna listening",
-            extra={
-                "dicomweb": f"http://{settings.server.host}:{settings.server.port}/dicomweb",
-                "data_dir": str(Path(settings.storage.data_dir).resolve()),
-                "index": settings.index_url.split("@")[-1],
-                "workers": settings.server.workers,
-            },
-        )
-        if settings.server.workers == 1:
-            _serve(create_app(settings, archive), settings)
-            return
+    archive = worker.build(settings, demo=demo)
+    try:
+        _announce(settings)
+        supervisor.run_uvicorn(create_app(settings, archive), server.host, server.port)
     finally:
         archive.close()
-    # Several processes: each builds its own archive from the same settings (uvicorn spawns
-    # them and imports the factory by name); SQLite writes begin IMMEDIATE, so they share the
-    # index safely.
-    os.environ[_WORKER_SETTINGS] = settings.model_dump_json()
-    _serve(f"{__name__}:worker_app", settings, factory=True, workers=settings.server.workers)
 
 
-def worker_app() -> Starlette:
-    """The app of one worker process, from the settings its parent left in the environment."""
-    settings = Settings.model_validate_json(os.environ[_WORKER_SETTINGS])
-    configure_logging(settings.server.log_level)
-    return create_app(settings, build_archive(settings))
+def _become_supervisor(settings: Settings, demo: bool) -> NoReturn:
+    """Create or check the index (the workers then find it ready rather than racing to create
+    it) and load the demo, here, so that errors end this command as in a single process; then
+    replace this process by the supervisor of the workers, each of which builds its own archive
+    from the same settings (SQLite writes begin IMMEDIATE, so they share the index)."""
+    worker.build(settings, demo=demo).close()
+    _announce(settings)
+    os.environ[supervisor.WORKER_SETTINGS] = settings.model_dump_json()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", supervisor.__name__])
 
 
-def _serve(app: Starlette | str, settings: Settings, **options: Any) -> None:
-    uvicorn.run(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        log_config=uvicorn_log_config(),
-        access_log=False,
-        server_header=False,
-        http=ZeroCopyHttpToolsProtocol,
-        **options,
+def _announce(settings: Settings) -> None:
+    _warn_if_open(settings)
+    log.info(
+        "openvna listening",
+        extra={
+            "dicomweb": f"http://{settings.server.host}:{settings.server.port}/dicomweb",
+            "data_dir": str(Path(settings.storage.data_dir).resolve()),
+            "index": settings.index_url.split("@")[-1],
+            "workers": settings.server.workers,
+        },
     )
-
-
-_WORKER_SETTINGS = "_OPENVNA_WORKER_SETTINGS"
 
 
 def _warn_if_open(settings: Settings) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from openvna.cli import demo as demo_command
+import openvna.demo
 from openvna.cli.main import app
 from openvna.demo.patients import CATALOGUE, JOE_STUDY_UID
 from openvna.runtime import build_archive
@@ -19,7 +19,7 @@ JOE_ONLY = tuple(study for study in CATALOGUE if study.uid == JOE_STUDY_UID)
 @pytest.fixture
 def joe_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The command over SIIM^Joe's study only: the CLI's behaviour, in a second."""
-    monkeypatch.setattr(demo_command, "CATALOGUE", JOE_ONLY)
+    monkeypatch.setattr(openvna.demo, "CATALOGUE", JOE_ONLY)  # the command reads it when run
     monkeypatch.setenv("COLUMNS", "200")  # one table row per study, whatever the terminal
 
 

@@ -1,0 +1,55 @@
+"""What opens the archive in ``openvna serve``: the single server process, the process that
+prepares the index before it becomes the supervisor of several workers, and each worker.
+
+The top of this module imports only settings and logging, because every command imports it
+(``main`` builds the whole command); the archive stack (pydicom with numpy and Pillow,
+SQLAlchemy, Starlette) is imported inside the functions, in the processes that run them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from openvna.cli.supervisor import WORKER_SETTINGS
+from openvna.logs import configure_logging
+from openvna.settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from openvna.archive import Archive
+
+__all__ = ["DEMO_API_KEY", "build", "worker_app"]
+
+log = logging.getLogger("openvna")
+
+DEMO_API_KEY = "HackathonOrientationSession"
+
+
+def build(settings: Settings, *, demo: bool = False) -> Archive:
+    """The archive (its index created or checked), with the demo data stored when asked."""
+    from openvna.runtime import build_archive
+
+    archive = build_archive(settings)
+    if not demo:
+        return archive
+    try:
+        from openvna.demo import load_demo
+
+        stored = load_demo(archive)
+    except BaseException:
+        archive.close()
+        raise
+    log.info("demo data loaded", extra={"instances": stored, "api_key": DEMO_API_KEY})
+    return archive
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process, from the settings ``serve`` left in the environment."""
+    from openvna.web.app import create_app
+
+    settings = Settings.model_validate_json(os.environ[WORKER_SETTINGS])
+    configure_logging(settings.server.log_level)
+    return create_app(settings, build(settings))
