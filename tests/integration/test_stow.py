@@ -23,6 +23,7 @@ from pydicom.uid import generate_uid as pydicom_uid
 
 from openvna.dicom.part10 import part10_bytes
 from openvna.dicom.xml import xml_to_json
+from openvna.errors import IndexUnavailable
 from tests.factories import make_instance
 
 pytestmark = pytest.mark.integration
@@ -213,6 +214,34 @@ def test_a_part_over_the_size_limit_is_payload_too_large(live_server_factory) ->
     assert response.status_code == 413
     assert "4096" in response.json()["error"]
     assert _state(server) == before
+
+
+def test_an_index_failure_after_a_stored_batch_answers_the_rest_as_failures(
+    live_server, monkeypatch
+) -> None:
+    """A request is stored 64 instances a transaction: when the index fails after a first
+    batch, that batch stays stored and the rest are failures (0110), not a lost answer."""
+    study = pydicom_uid()
+    datasets = [make_instance(study_uid=study, rows=4, columns=4) for _ in range(70)]
+    add_instances = live_server.archive.index.add_instances
+    calls = []
+
+    def fail_second(records: Any, **options: Any) -> Any:
+        calls.append(len(records))
+        if len(calls) == 2:
+            raise IndexUnavailable("index unavailable: disk I/O error")
+        return add_instances(records, **options)
+
+    monkeypatch.setattr(live_server.archive.index, "add_instances", fail_second)
+    response = _post(live_server, "/studies", _dicom_parts(*datasets), DICOM)
+    assert response.status_code == 202, response.text
+    assert calls == [64, 6]
+    assert len(_items(response.json(), "00081199")) == 64
+    others = _items(response.json(), "0008119A")
+    assert [_value(item, "00081197") for item in others] == [0x0110] * 6
+    assert "disk I/O error" in response.headers["warning"]
+    assert live_server.archive.index.count_instances() == 64
+    assert _state(live_server)[2] == []
 
 
 def _raw_connection(server: Any) -> socket.socket:

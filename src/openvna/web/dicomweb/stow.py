@@ -37,11 +37,12 @@ from openvna.archive.outcome import (
     CANNOT_UNDERSTAND,
     COERCION_OF_DATA_ELEMENTS,
     OUT_OF_RESOURCES,
+    PROCESSING_FAILURE,
     InstanceUIDs,
 )
 from openvna.dicom.media import Offer, negotiate, parse_accept
 from openvna.dicom.xml import json_to_xml
-from openvna.errors import BadRequest, OutOfResources, UnsupportedMediaType
+from openvna.errors import ArchiveError, BadRequest, OutOfResources, UnsupportedMediaType
 from openvna.web.dicomweb.paths import path_uids
 from openvna.web.multipart import Part, parse_content_type, read_parts
 from openvna.web.urls import dicomweb_base
@@ -58,6 +59,8 @@ _OFFERS = (
     Offer("application/dicom+xml", multipart=False),
 )
 _MAX_WARNINGS = 20
+# Part 10 instances of a request stored together (one round of blob moves, one transaction).
+_BATCH = 64
 
 
 async def store_instances(request: Request) -> Response:
@@ -118,8 +121,7 @@ def _store_parts(
     archive: Archive, parts: list[Part], root_type: str, study: str | None, origin: Origin
 ) -> list[StoreOutcome]:
     """Store every instance of the body; runs in a worker thread. The Part 10 instances go to
-    the archive as one batch (one round of blob writes, one index transaction); the answers
-    keep the order of the parts."""
+    the archive in batches (``_store_batches``); the answers keep the order of the parts."""
     typed = [(number, part.content_type or root_type, part) for number, part in enumerate(parts, 1)]
     bulk = _BulkParts([t for t in typed if t[1] != PART10 and t[1] not in METADATA])
     outcomes: list[StoreOutcome | None] = []
@@ -135,7 +137,7 @@ def _store_parts(
         for path in files:
             path.unlink(missing_ok=True)
         raise
-    stored = iter(archive.store_files(files, origin, study))
+    stored = iter(_store_batches(archive, files, origin, study))
     answers = [next(stored) if outcome is None else outcome for outcome in outcomes]
     for number, (media, _) in sorted(bulk.unused.items()):
         message = (
@@ -144,6 +146,28 @@ def _store_parts(
         )
         answers.append(StoreOutcome.failed(CANNOT_UNDERSTAND, message))
     return answers
+
+
+def _store_batches(
+    archive: Archive, files: list[Path], origin: Origin, study: str | None
+) -> list[StoreOutcome]:
+    """Store the Part 10 files ``_BATCH`` at a time, so that what a request holds in memory
+    (each instance's header and DICOM JSON until its transaction commits) is bounded however
+    many instances it carries. When a batch fails after others were stored, the stored ones
+    stay, and that batch and the rest are answered as failures; a failure of the first batch
+    is the request's error, as nothing was stored."""
+    outcomes: list[StoreOutcome] = []
+    for start in range(0, len(files), _BATCH):
+        try:
+            outcomes += archive.store_files(files[start : start + _BATCH], origin, study)
+        except BaseException as exc:
+            for path in files[start + _BATCH :]:
+                path.unlink(missing_ok=True)
+            if not outcomes or not isinstance(exc, ArchiveError):
+                raise
+            failed = StoreOutcome.failed(PROCESSING_FAILURE, f"not stored: {exc.message}")
+            return outcomes + [failed] * (len(files) - start)
+    return outcomes
 
 
 def _part10_file(part: Part, spool: Path) -> Path:
