@@ -38,11 +38,12 @@ class ServerSettings(_Section):
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
     workers: int = Field(
-        default=1,
+        default=2,
         ge=1,
         le=64,
-        description="HTTP worker processes sharing the port; more use more cores for "
-        "concurrent clients (each process holds about 100 MB).",
+        description="HTTP worker processes sharing the port and the index; more use more "
+        "cores for concurrent clients (each holds about 100 MB; 1 runs the archive in the "
+        "server's own process).",
     )
 
 
