@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pydicom.config
 
 from openvna.archive import Archive
@@ -12,8 +10,6 @@ from openvna.settings import Settings
 from openvna.storage import FilesystemBlobStore
 
 __all__ = ["build_archive", "configure_libraries"]
-
-log = logging.getLogger("openvna")
 
 
 def configure_libraries() -> None:

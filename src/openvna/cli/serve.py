@@ -37,7 +37,7 @@ def serve(
     config: ConfigOption = None,
     workers: Annotated[
         int | None,
-        typer.Option(help="HTTP worker processes (default 1); more serve concurrent clients."),
+        typer.Option(help="HTTP worker processes (default 2); more serve concurrent clients."),
     ] = None,
     demo: Annotated[
         bool,
