@@ -21,6 +21,8 @@ class FilesystemBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._blobs = self.root / "blobs"
+        self._blobs_text = str(self._blobs)
+        self._blobs_prefix = self._blobs_text + os.sep
         self._spool = self.root / "spool"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._spool.mkdir(parents=True, exist_ok=True)
@@ -29,12 +31,22 @@ class FilesystemBlobStore:
         return self._spool
 
     def path(self, key: str) -> Path:
-        """The file of ``key``; for zero-copy sends (sendfile) by the web layer.
+        """The file of ``key``; for zero-copy sends (sendfile) by the web layer."""
+        return Path(self._file(key))
 
-        The key is normalised as text, not resolved on disk: only the archive creates entries
-        under the blob directory, and ``resolve`` costs a system call per path component."""
-        path = Path(os.path.normpath(os.path.join(self._blobs, key)))
-        if path == self._blobs or not path.is_relative_to(self._blobs):
+    def open_descriptor(self, key: str) -> int:
+        """A read-only descriptor of the blob (the caller closes it): a zero-copy send needs
+        no file object, and opening 500 files a study retrieve is cheaper without them."""
+        try:
+            return os.open(self._file(key), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError as exc:
+            raise NotFound(f"no blob {key!r}") from exc
+
+    def _file(self, key: str) -> str:
+        """The key's path, normalised as text, not resolved on disk: only the archive creates
+        entries under the blob directory, and ``resolve`` costs a system call per component."""
+        path = os.path.normpath(os.path.join(self._blobs_text, key))
+        if not path.startswith(self._blobs_prefix):
             raise NotFound(f"no blob {key!r}")
         return path
 
@@ -98,7 +110,7 @@ class FilesystemBlobStore:
 
     def open(self, key: str) -> BinaryIO:
         try:
-            return open(self.path(key), "rb")
+            return open(self._file(key), "rb")
         except FileNotFoundError as exc:
             raise NotFound(f"no blob {key!r}") from exc
 

@@ -77,13 +77,16 @@ class Blob:
 
 @dataclass(frozen=True)
 class OpenBlob:
-    """A blob opened for a zero-copy send: its file and the (offset, length) ranges to send."""
+    """A blob opened for a zero-copy send: its descriptor and the (offset, length) ranges."""
 
-    handle: BinaryIO
+    fd: int
     ranges: tuple[tuple[int, int], ...]
 
     def file_ranges(self) -> list[FileRange]:
-        return [(self.handle, offset, length) for offset, length in self.ranges]
+        return [(self.fd, offset, length) for offset, length in self.ranges]
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ class MultipartBody:
                 yield batch
             finally:
                 for item in opened:
-                    item.handle.close()
+                    item.close()
         if not self.parts:
             yield [self._closing]
 
@@ -180,12 +183,14 @@ class MultipartBody:
 def _open_many(blobs: BlobStore, group: Sequence[Blob]) -> list[OpenBlob]:
     """Open the blobs, check each holds what the index says, and ask the kernel to start
     reading them in (the server's sendfile then rarely waits for the disk)."""
+    if not isinstance(blobs, FilesystemBlobStore):
+        raise TypeError("zero-copy sends need files on a filesystem")
     opened: list[OpenBlob] = []
     try:
         for blob in group:
-            handle = blobs.open(blob.key)
-            opened.append(OpenBlob(handle, blob.ranges()))
-            size = os.fstat(handle.fileno()).st_size
+            fd = blobs.open_descriptor(blob.key)
+            opened.append(OpenBlob(fd, blob.ranges()))
+            size = os.fstat(fd).st_size
             end = max((offset + length for offset, length in blob.ranges()), default=0)
             whole = blob.spans is None
             if (whole and size != end) or size < end:
@@ -193,10 +198,10 @@ def _open_many(blobs: BlobStore, group: Sequence[Blob]) -> list[OpenBlob]:
             if _FADVISE:
                 for offset, length in blob.ranges():
                     if length:  # 0 would mean "to the end of the file"
-                        os.posix_fadvise(handle.fileno(), offset, length, os.POSIX_FADV_WILLNEED)
+                        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
     except BaseException:
         for item in opened:
-            item.handle.close()
+            item.close()
         raise
     return opened
 
@@ -328,7 +333,7 @@ async def _opened_blob(
     try:
         yield [*opened.file_ranges()]
     finally:
-        opened.handle.close()
+        opened.close()
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

@@ -26,7 +26,7 @@ import asyncio
 import os
 import socket
 from collections import deque
-from typing import Any, BinaryIO, Final, cast
+from typing import Any, Final, cast
 
 from anyio import to_thread
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -35,8 +35,8 @@ __all__ = ["BODY_BUFFER", "SENDFILES", "FileRange", "ZeroCopyHttpToolsProtocol"]
 
 SENDFILES: Final = "openvna.http.response.sendfiles"
 
-# (open file, offset, count): a range of a file to send as it is.
-FileRange = tuple[BinaryIO, int, int]
+# (file descriptor, offset, count): a range of a file to send as it is.
+FileRange = tuple[int, int, int]
 
 # Request body bytes buffered per connection before reading pauses. uvicorn's 64 KB made each
 # megabyte of a STOW-RS body cost ~16 pause/resume round trips between the protocol and the app.
@@ -174,7 +174,7 @@ def _normalised(items: list[bytes | FileRange]) -> list[tuple[Any, ...]]:
             if item:
                 normal.append((memoryview(item),))
         elif item[2]:
-            normal.append((item[0].fileno(), item[1], item[2]))
+            normal.append(item)
     return normal
 
 
