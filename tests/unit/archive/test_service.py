@@ -76,21 +76,24 @@ def test_index_failure_stores_nothing_of_the_batch(
     assert _spool_left(archive) == []
 
 
+def _fail_placing(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch, sop_uid: str, error: Exception
+) -> None:
+    """The blob store answers ``error`` for the instance ``sop_uid`` and places the others."""
+    put_files = archive.blobs.put_files
+
+    def put_files_but_one(items: list[tuple[str, Path]]) -> list[int | Exception]:
+        placed = iter(put_files([item for item in items if sop_uid not in item[0]]))
+        return [error if sop_uid in key else next(placed) for key, _ in items]
+
+    monkeypatch.setattr(archive.blobs, "put_files", put_files_but_one)
+
+
 def test_no_space_fails_only_that_instance(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     full = make_instance()
-    put_files = archive.blobs.put_files
-
-    def put_unless_full(items: list[tuple[str, Path]]) -> list[int | Exception]:
-        fits = [(key, source) for key, source in items if full.SOPInstanceUID not in key]
-        placed = iter(put_files(fits))
-        return [
-            next(placed) if full.SOPInstanceUID not in key else OutOfResources("no space left")
-            for key, _ in items
-        ]
-
-    monkeypatch.setattr(archive.blobs, "put_files", put_unless_full)
+    _fail_placing(archive, monkeypatch, full.SOPInstanceUID, OutOfResources("no space left"))
     paths = [_spooled(archive, "a.dcm", make_instance()), _spooled(archive, "b.dcm", full)]
     outcomes: list[StoreOutcome] = archive.store_files(paths, Origin.local())
     assert outcomes[0].ok
@@ -107,16 +110,7 @@ def test_unexpected_write_error_removes_the_blobs_already_placed(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = make_instance()
-    put_files = archive.blobs.put_files
-
-    def put_or_fail(items: list[tuple[str, Path]]) -> list[int | Exception]:
-        placed = iter(put_files([item for item in items if broken.SOPInstanceUID not in item[0]]))
-        return [
-            next(placed) if broken.SOPInstanceUID not in key else PermissionError(13, "denied")
-            for key, _ in items
-        ]
-
-    monkeypatch.setattr(archive.blobs, "put_files", put_or_fail)
+    _fail_placing(archive, monkeypatch, broken.SOPInstanceUID, PermissionError(13, "denied"))
     paths = [_spooled(archive, f"{n}.dcm", make_instance()) for n in range(3)]
     paths.append(_spooled(archive, "broken.dcm", broken))
     with pytest.raises(PermissionError):
