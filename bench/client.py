@@ -1,9 +1,9 @@
 """A small DICOMweb client on http.client: keep-alive connections, 1 MB reads, multipart counting.
 
 http.client is used rather than httpx because the client shares two cores with the servers: it
-reads a retrieve response in 1 MB ``readinto`` calls and counts multipart parts by searching
-for the boundary delimiter (PS3.18 8.6.1.2, RFC 2046 5.1.1) in C, so the client costs the same,
-and little, for both servers.
+reads a retrieve response in 1 MB ``readinto`` calls and counts multipart parts (PS3.18 8.6.1.2,
+RFC 2046 5.1.1) by following each part's Content-Length, searching for the boundary delimiter in
+C only where a part gives none, so the client costs the same, and little, for every server.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import http.client
 import json
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -65,25 +65,117 @@ def boundary_of(content_type: str) -> bytes:
 
 def stream_parts(conn: http.client.HTTPConnection, path: str, accept: str) -> Streamed:
     """GET a multipart response, counting parts and bytes without keeping the body."""
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
     start = time.perf_counter()
     conn.request("GET", path, headers={"Accept": accept})
     response = conn.getresponse()
     if response.status != 200:
         response.read()
         return Streamed(response.status, 0, 0, time.perf_counter() - start)
-    delimiter = b"\r\n--" + boundary_of(response.getheader("Content-Type", ""))
-    keep = len(delimiter) - 1
-    tail, count, nbytes = b"\r\n", 0, 0
-    while n := response.readinto(buffer):
+    nbytes, parts = count_parts(
+        response.readinto, boundary_of(response.getheader("Content-Type", ""))
+    )
+    return Streamed(200, nbytes, parts, time.perf_counter() - start)
+
+
+def count_parts(readinto: Callable[[memoryview], int], boundary: bytes) -> tuple[int, int]:
+    """Read a multipart body to its end with ``readinto``; its size and number of parts."""
+    buffer = bytearray(CHUNK + _HEAD_LIMIT)
+    view = memoryview(buffer)
+    parts = PartCounter(boundary)
+    # The body is read as if a CRLF preceded it, so that a first delimiter opening the body
+    # matches the CRLF-led delimiter like every later one (RFC 2046 5.1.1).
+    buffer[:2] = b"\r\n"
+    kept, nbytes = 2, 0
+    while n := readinto(view[kept : kept + CHUNK]):
         nbytes += n
-        # Delimiters straddling the previous read start in ``tail`` (the last ``keep`` bytes).
-        window = tail + bytes(view[: min(n, keep)])
-        count += window.count(delimiter) + buffer.count(delimiter, 0, n)
-        tail = bytes(view[n - keep : n]) if n >= keep else (tail + bytes(view[:n]))[-keep:]
-    seconds = time.perf_counter() - start
-    return Streamed(200, nbytes, max(0, count - 1), seconds)
+        filled = kept + n
+        used = parts.feed(buffer, filled)
+        kept = filled - used
+        buffer[:kept] = bytes(view[used:filled])
+    return nbytes, parts.finish()
+
+
+# How many bytes a delimiter line and a part's header block may take before the body is called
+# malformed (each part's headers are a few hundred bytes).
+_HEAD_LIMIT = 64 * 1024
+
+
+class PartCounter:
+    """Counts the parts of a multipart body fed to it in buffers, checking its structure.
+
+    A part that gives its Content-Length (openvna's and Orthanc's parts do) is skipped by that
+    count, and the next delimiter must follow it exactly; only a part without one is searched
+    for its closing delimiter. Searching every byte for the delimiter cost this client ~20 ms
+    of CPU per 263 MB study, about as much as the kernel's copy of it, so the client rather than
+    the fastest server set the pace of a whole-study retrieve.
+    """
+
+    def __init__(self, boundary: bytes) -> None:
+        self.delimiter = b"\r\n--" + boundary
+        self.parts = 0
+        self._skip = 0
+        self._state = "search"  # the preamble, or a part without Content-Length
+        self._closed = False
+
+    def feed(self, data: bytearray, filled: int) -> int:
+        """Take ``data[:filled]``; return how many bytes were used. The caller keeps the rest
+        and passes it again at the front of the next call."""
+        pos = 0
+        delimiter = self.delimiter
+        while pos < filled and not self._closed:
+            if self._state == "skip":
+                step = min(self._skip, filled - pos)
+                self._skip -= step
+                pos += step
+                if not self._skip:
+                    self._state = "delimiter"
+            elif self._state == "search":
+                found = data.find(delimiter, pos, filled)
+                if found < 0:  # keep what may be the start of a delimiter
+                    return max(pos, filled - len(delimiter) + 1)
+                pos, self._state = found, "delimiter"
+            else:
+                used = self._delimiter_and_headers(data, pos, filled)
+                if used is None:
+                    if filled - pos > _HEAD_LIMIT:
+                        raise CheckError(f"part {self.parts + 1}: no end to its header block")
+                    return pos
+                pos = used
+        return filled if self._closed else pos
+
+    def _delimiter_and_headers(self, data: bytearray, pos: int, filled: int) -> int | None:
+        """At a delimiter: read it and, unless it closes the body, the next part's headers;
+        None when ``data`` does not hold all of them yet."""
+        after = pos + len(self.delimiter)
+        if filled - after < 2:
+            return None
+        if data[pos:after] != self.delimiter:
+            raise CheckError(
+                f"part {self.parts}: its Content-Length is not followed by the boundary delimiter"
+            )
+        if data[after : after + 2] == b"--":
+            self._closed = True
+            return filled
+        end = data.find(b"\r\n\r\n", after, filled)
+        if end < 0:
+            return None
+        self.parts += 1
+        length = None
+        for line in bytes(data[after:end]).split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length is None:
+            self._state = "search"
+        else:
+            self._skip, self._state = length, "skip" if length else "delimiter"
+        return end + 4
+
+    def finish(self) -> int:
+        """The number of parts, once the whole body was fed."""
+        if not self._closed:
+            raise CheckError(f"the body ended after {self.parts} parts without a close delimiter")
+        return self.parts
 
 
 def multipart(paths: Iterable[Path]) -> tuple[bytes, str]:
