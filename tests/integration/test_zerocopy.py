@@ -25,8 +25,7 @@ from openvna.runtime import build_archive
 from openvna.settings import Settings
 from openvna.web import zerocopy
 from openvna.web.app import create_app
-from openvna.web.multipart_out import OPEN_BATCH
-from openvna.web.zerocopy import ZeroCopyHttpToolsProtocol
+from openvna.web.zerocopy import OPEN_AHEAD, ZeroCopyHttpToolsProtocol
 from tests.factories import make_instance
 
 pytestmark = [pytest.mark.integration, pytest.mark.engines("sqlite")]
@@ -74,10 +73,11 @@ def servers(
 
 @pytest.fixture
 def study(servers: tuple[Archive, str, str]) -> str:
-    """More instances than one open batch, and a multi-frame one larger than a socket buffer."""
+    """More instances than the server opens at a time, and a multi-frame one larger than a
+    socket buffer."""
     archive = servers[0]
     study_uid = make_instance().StudyInstanceUID
-    for n in range(OPEN_BATCH + 3):
+    for n in range(OPEN_AHEAD + 3):
         outcome = archive.store_dataset(
             make_instance(study_uid=study_uid, InstanceNumber=n + 1, rows=32, columns=32 + n),
             origin=Origin.local("test"),
@@ -107,7 +107,7 @@ def _both(servers: tuple[Archive, str, str], path: str, accept: str) -> list[htt
 def test_study_retrieve_is_byte_identical(servers: tuple[Archive, str, str], study: str) -> None:
     plain, zero = _both(servers, f"/studies/{study}", STUDY_PARTS)
     assert _normalised(zero) == _normalised(plain)
-    assert zero.content.count(b"Content-Type: application/dicom") == OPEN_BATCH + 4
+    assert zero.content.count(b"Content-Type: application/dicom") == OPEN_AHEAD + 4
 
 
 def test_frames_and_single_part_are_byte_identical(
@@ -209,10 +209,41 @@ def test_a_client_leaving_mid_body_costs_nothing(
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     answer = httpx.get(f"{zero}/studies/{study}", headers={"Accept": STUDY_PARTS})
     assert answer.status_code == 200
-    assert answer.content.count(b"Content-Type: application/dicom") == OPEN_BATCH + 4
-    for _ in range(100):  # the server's side of the reset connections closes asynchronously
+    assert answer.content.count(b"Content-Type: application/dicom") == OPEN_AHEAD + 4
+    _assert_descriptors_back_to(before)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_blob_changed_on_disk_cuts_the_response_and_nothing_else(
+    servers: tuple[Archive, str, str], study: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A blob whose size no longer matches the index, found after the headers went out: the
+    body stops short of its Content-Length (the client sees it broken, not wrong bytes), the
+    error is logged with the file, no descriptor stays open, and other requests go on."""
+    archive, _, zero = servers
+    victim = archive.locate(study)[OPEN_AHEAD]
+    path = archive.blobs.path(victim.blob_key)
+    data = path.read_bytes()
+    before = len(os.listdir("/proc/self/fd"))
+    try:
+        path.write_bytes(data[:-10])
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(f"{zero}/studies/{study}", headers={"Accept": STUDY_PARTS})
+    finally:
+        path.write_bytes(data)
+    logged = [r.exc_info[1] for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    expected = f"{path} holds {len(data) - 10} bytes where {len(data)} were expected"
+    assert expected in [str(error.__cause__) for error in logged]
+    answer = httpx.get(f"{zero}/studies/{study}", headers={"Accept": STUDY_PARTS})
+    assert answer.content.count(b"Content-Type: application/dicom") == OPEN_AHEAD + 4
+    _assert_descriptors_back_to(before)
+
+
+def _assert_descriptors_back_to(before: int) -> None:
+    """No more descriptors open than ``before``, once the server's side of closed connections
+    has closed too (it does so asynchronously)."""
+    for _ in range(100):
         if len(os.listdir("/proc/self/fd")) <= before:
             break
         time.sleep(0.02)
     assert len(os.listdir("/proc/self/fd")) <= before
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -12,19 +12,17 @@ needed; a blob that turns out shorter aborts the stream rather than sending a bo
 disagrees with its length.
 
 On a server that offers the ``openvna.http.response.sendfiles`` extension (``openvna serve``:
-uvicorn with ``web.zerocopy``) and a filesystem blob store, the files are not read at all: they
-are opened ``OPEN_BATCH`` per thread hop and each batch of header bytes and file ranges goes to
-the server in one message, which sends it with sendfile.
+uvicorn with ``web.zerocopy``) and a filesystem blob store, the files are not read at all: the
+whole body, header bytes and the blobs' paths and ranges, goes to the server in one message,
+and the server opens and sends the files itself (sendfile).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import BinaryIO, Final
 
 from anyio import to_thread
@@ -34,15 +32,13 @@ from starlette.types import Receive, Scope, Send
 from openvna.errors import ArchiveError
 from openvna.storage.base import BlobStore
 from openvna.storage.filesystem import FilesystemBlobStore
-from openvna.web.zerocopy import SENDFILES, FileRange
+from openvna.web.zerocopy import SENDFILES, SendFile
 
 __all__ = [
-    "OPEN_BATCH",
     "READ_LIMIT",
     "Blob",
     "BlobResponse",
     "MultipartBody",
-    "OpenBlob",
     "Part",
     "multipart_response",
     "single_part_response",
@@ -50,8 +46,6 @@ __all__ = [
 ]
 
 READ_LIMIT: Final = 4 << 20
-OPEN_BATCH: Final = 32
-_FADVISE: Final = hasattr(os, "posix_fadvise")  # not on macOS
 
 
 @dataclass(frozen=True)
@@ -73,20 +67,6 @@ class Blob:
 
     def ranges(self) -> tuple[tuple[int, int], ...]:
         return self.spans if self.spans is not None else ((0, self.size),)
-
-
-@dataclass(frozen=True)
-class OpenBlob:
-    """A blob opened for a zero-copy send: its descriptor and the (offset, length) ranges."""
-
-    fd: int
-    ranges: tuple[tuple[int, int], ...]
-
-    def file_ranges(self) -> list[FileRange]:
-        return [(self.fd, offset, length) for offset, length in self.ranges]
-
-    def close(self) -> None:
-        os.close(self.fd)
 
 
 @dataclass(frozen=True)
@@ -121,11 +101,16 @@ class MultipartBody:
         closing = f"--{self.boundary}--\r\n".encode("latin-1")
         self._closing = b"\r\n" + closing if parts else closing
 
+    @cached_property
+    def headers(self) -> list[bytes]:
+        """Each part's header block, delimiter included."""
+        return [part.header(self.boundary) for part in self.parts]
+
     @property
     def content_length(self) -> int:
         separators = 2 * max(len(self.parts) - 1, 0)
-        headers = sum(len(part.header(self.boundary)) + part.size for part in self.parts)
-        return headers + separators + len(self._closing)
+        sizes = sum(part.size for part in self.parts)
+        return sum(map(len, self.headers)) + sizes + separators + len(self._closing)
 
     def content_type(self, part_type: str) -> str:
         return f'multipart/related; type="{part_type}"; boundary={self.boundary}'
@@ -150,60 +135,26 @@ class MultipartBody:
                 prefix = b"\r\n"
         yield self._closing
 
-    async def file_batches(self) -> AsyncGenerator[list[bytes | FileRange], None]:
-        """The body as batches of header bytes and file ranges, ``OPEN_BATCH`` parts a batch,
-        for a server that sends files itself; each batch's files are opened together in one
-        thread hop and closed once the caller is done with the batch."""
+    def files(self) -> list[bytes | SendFile]:
+        """The body as header bytes and files, for a server that sends files itself."""
+        if not isinstance(self.blobs, FilesystemBlobStore):
+            raise TypeError("zero-copy sends need files on a filesystem")
+        items: list[bytes | SendFile] = []
         prefix = b""
-        starts = range(0, len(self.parts), OPEN_BATCH)
-        for start in starts:
-            group = self.parts[start : start + OPEN_BATCH]
-            wanted = [part.body for part in group if isinstance(part.body, Blob)]
-            opened = await to_thread.run_sync(_open_many, self.blobs, wanted)
-            try:
-                handles = iter(opened)
-                batch: list[bytes | FileRange] = []
-                for part in group:
-                    head = prefix + part.header(self.boundary)
-                    prefix = b"\r\n"
-                    if isinstance(part.body, Blob):
-                        batch += [head, *next(handles).file_ranges()]
-                    else:
-                        batch.append(head + part.body)
-                if start == starts[-1]:
-                    batch.append(self._closing)
-                yield batch
-            finally:
-                for item in opened:
-                    item.close()
-        if not self.parts:
-            yield [self._closing]
+        for part, header in zip(self.parts, self.headers, strict=True):
+            if isinstance(part.body, Blob):
+                items += [prefix + header, _send_file(self.blobs, part.body)]
+            else:
+                items.append(prefix + header + part.body)
+            prefix = b"\r\n"
+        items.append(self._closing)
+        return items
 
 
-def _open_many(blobs: BlobStore, group: Sequence[Blob]) -> list[OpenBlob]:
-    """Open the blobs, check each holds what the index says, and ask the kernel to start
-    reading them in (the server's sendfile then rarely waits for the disk)."""
-    if not isinstance(blobs, FilesystemBlobStore):
-        raise TypeError("zero-copy sends need files on a filesystem")
-    opened: list[OpenBlob] = []
-    try:
-        for blob in group:
-            fd = blobs.open_descriptor(blob.key)
-            opened.append(OpenBlob(fd, blob.ranges()))
-            size = os.fstat(fd).st_size
-            end = max((offset + length for offset, length in blob.ranges()), default=0)
-            whole = blob.spans is None
-            if (whole and size != end) or size < end:
-                raise _size_mismatch(blob.key, size, end)
-            if _FADVISE:
-                for offset, length in blob.ranges():
-                    if length:  # 0 would mean "to the end of the file"
-                        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
-    except BaseException:
-        for item in opened:
-            item.close()
-        raise
-    return opened
+def _send_file(blobs: FilesystemBlobStore, blob: Blob) -> SendFile:
+    """The blob as a file for the server to send: whole files must be exactly the size the
+    index records, and spans must lie within the file."""
+    return SendFile(blobs.filename(blob.key), blob.ranges(), None if blob.spans else blob.size)
 
 
 def _groups(parts: Sequence[Part]) -> Iterator[Sequence[Part]]:
@@ -268,13 +219,13 @@ def _size_mismatch(key: str, found: int, expected: int) -> ArchiveError:
 
 
 class BlobResponse(StreamingResponse):
-    """Streams its body as bytes, or, when the server offers ``http.response.zerocopysend``,
-    sends the header bytes as body messages and the blobs' ranges as zero-copy messages."""
+    """Streams its body as bytes, or, when the server offers ``SENDFILES``, hands it the whole
+    body as header bytes and files in one message."""
 
     def __init__(
         self,
         content: AsyncIterator[bytes] | MultipartBody,
-        files: Callable[[], AsyncGenerator[list[bytes | FileRange], None]] | None,
+        files: Callable[[], list[bytes | SendFile]] | None,
         headers: Mapping[str, str],
         media_type: str,
     ) -> None:
@@ -285,12 +236,10 @@ class BlobResponse(StreamingResponse):
         if self.files is None or SENDFILES not in scope.get("extensions", {}):
             await super().__call__(scope, receive, send)
             return
+        items = self.files()
         start = {"type": "http.response.start", "status": self.status_code}
         await send({**start, "headers": self.raw_headers})
-        async with aclosing(self.files()) as batches:
-            async for batch in batches:
-                await send({"type": SENDFILES, "items": batch, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": SENDFILES, "items": items, "more_body": False})
 
 
 def _zero_copy(blobs: BlobStore) -> bool:
@@ -307,7 +256,7 @@ def multipart_response(
     """A streamed multipart/related response whose parts are of ``part_type``."""
     body = MultipartBody(parts, blobs)
     all_headers = {"Content-Length": str(body.content_length), **(headers or {})}
-    files = body.file_batches if _zero_copy(blobs) else None
+    files = body.files if _zero_copy(blobs) else None
     return BlobResponse(body, files, all_headers, body.content_type(part_type))
 
 
@@ -322,18 +271,13 @@ def single_part_response(
     content = stream_blob(blobs, body) if isinstance(body, Blob) else _once(body)
     files = None
     if isinstance(body, Blob) and _zero_copy(blobs):
-        files = partial(_opened_blob, blobs, body)
+        files = partial(_whole_body, body, blobs)
     return BlobResponse(content, files, all_headers, part.content_type)
 
 
-async def _opened_blob(
-    blobs: BlobStore, blob: Blob
-) -> AsyncGenerator[list[bytes | FileRange], None]:
-    (opened,) = await to_thread.run_sync(_open_many, blobs, [blob])
-    try:
-        yield [*opened.file_ranges()]
-    finally:
-        opened.close()
+def _whole_body(blob: Blob, blobs: BlobStore) -> list[bytes | SendFile]:
+    assert isinstance(blobs, FilesystemBlobStore)
+    return [_send_file(blobs, blob)]
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

@@ -81,11 +81,29 @@ def test_put_files_takes_back_what_a_failed_directory_sync_leaves_unsure(
     assert not store.exists("st/bad/2.dcm")
 
 
-@pytest.mark.parametrize("key", ["../index.db", "a/../../x", "/etc/passwd", "", "."])
+@pytest.mark.parametrize(
+    "key", ["../index.db", "a/../../x", "/etc/passwd", "", ".", "a/..", "./..", "a//../.."]
+)
 def test_keys_outside_the_blob_directory_are_refused(tmp_path: Path, key: str) -> None:
     store = FilesystemBlobStore(tmp_path)
     with pytest.raises(NotFound):
         store.path(key)
+
+
+@pytest.mark.parametrize(
+    ("key", "file"),
+    [
+        ("1.2/3.4/5.6.0a0b0c0d.dcm", "1.2/3.4/5.6.0a0b0c0d.dcm"),
+        ("a/./b", "a/b"),
+        ("a//b", "a/b"),
+        ("a/../b", "b"),
+        ("a/b/", "a/b"),
+        (".hidden", ".hidden"),
+    ],
+)
+def test_keys_name_their_normalised_file(tmp_path: Path, key: str, file: str) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    assert store.filename(key) == str(tmp_path / "blobs" / file)
 
 
 def test_delete_removes_empty_parents_only(tmp_path: Path) -> None:

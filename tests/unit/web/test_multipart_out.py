@@ -16,7 +16,6 @@ from openvna.storage.filesystem import FilesystemBlobStore
 from openvna.storage.memory import MemoryBlobStore
 from openvna.web import multipart_out
 from openvna.web.multipart_out import (
-    OPEN_BATCH,
     READ_LIMIT,
     Blob,
     BlobResponse,
@@ -25,7 +24,7 @@ from openvna.web.multipart_out import (
     multipart_response,
     single_part_response,
 )
-from openvna.web.zerocopy import SENDFILES
+from openvna.web.zerocopy import SENDFILES, SendFile
 
 
 def _collect(body: AsyncIterable[bytes | memoryview]) -> tuple[bytes, list[int]]:
@@ -202,11 +201,11 @@ def test_single_part_response_streams_the_body(store: FilesystemBlobStore) -> No
     assert _collect(in_memory.body_iterator)[0] == b"xyz"
 
 
-def _send_zero_copy(response: BlobResponse) -> tuple[bytes, list[str], list[int]]:
+def _send_zero_copy(response: BlobResponse) -> tuple[bytes, list[str], list[SendFile]]:
     """Run the response on a fake server offering sendfiles: (body, message types, files)."""
     chunks: list[bytes] = []
     kinds: list[str] = []
-    files: list[int] = []
+    files: list[SendFile] = []
 
     async def receive() -> dict[str, Any]:
         await asyncio.Event().wait()  # the client never leaves
@@ -219,9 +218,9 @@ def _send_zero_copy(response: BlobResponse) -> tuple[bytes, list[str], list[int]
                 if isinstance(item, bytes):
                     chunks.append(item)
                     continue
-                fd, offset, count = item
-                files.append(fd)
-                chunks.append(os.pread(fd, count, offset))
+                files.append(item)
+                data = Path(item.path).read_bytes()
+                chunks.extend(data[offset : offset + count] for offset, count in item.ranges)
         elif message["type"] == "http.response.body":
             chunks.append(message["body"])
 
@@ -230,51 +229,34 @@ def _send_zero_copy(response: BlobResponse) -> tuple[bytes, list[str], list[int]
     return b"".join(chunks), kinds, files
 
 
-def _is_open(fd: int) -> bool:
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
-
-
-def test_zero_copy_sends_the_same_bytes_and_closes_every_file(
+def test_zero_copy_hands_the_whole_body_over_in_one_message(
     store: FilesystemBlobStore,
 ) -> None:
     parts = []
-    for n in range(OPEN_BATCH + 2):
+    for n in range(40):
         store.put_bytes(f"k{n}", os.urandom(100 + n))
         parts.append(Part("application/dicom", Blob(f"k{n}", 100 + n), f"http://x/{n}"))
     store.put_bytes("frames", bytes(range(256)))
     parts.append(Part("application/octet-stream", Blob.of_spans("frames", [(200, 5), (3, 2)])))
+    parts.append(Part("application/json", b"{}"))
     response = multipart_response(parts, store, "application/dicom")
     body, kinds, files = _send_zero_copy(response)
     boundary = response.headers["content-type"].rsplit("=", 1)[1]
     copied, _ = _collect(MultipartBody(parts, store, boundary))
     assert body == copied
     assert len(body) == int(response.headers["content-length"])
-    # One message a batch of OPEN_BATCH parts; every blob range sent from its file.
-    assert kinds.count(SENDFILES) == 2
-    assert len(files) == OPEN_BATCH + 2 + 2
-    assert kinds[0] == "http.response.start" and kinds[-1] == "http.response.body"
-    assert not any(_is_open(fd) for fd in files)
+    assert kinds == ["http.response.start", SENDFILES]
+    # Whole blobs must be exactly the size the index says; spans need only fit in the file.
+    assert [file.size for file in files] == [100 + n for n in range(40)] + [None]
+    assert files[0].path == str(store.path("k0"))
 
 
 def test_zero_copy_single_part_and_its_fallbacks(store: FilesystemBlobStore) -> None:
     store.put_bytes("k", b"abcdef")
     part = Part("application/dicom", Blob("k", 6))
     body, kinds, files = _send_zero_copy(single_part_response(part, store))
-    assert (body, kinds.count(SENDFILES)) == (b"abcdef", 1)
-    assert not _is_open(files[0])
+    assert (body, kinds.count(SENDFILES), files[0].size) == (b"abcdef", 1, 6)
     memory = MemoryBlobStore()
     memory.put_bytes("k", b"abcdef")
     body, kinds, _ = _send_zero_copy(single_part_response(part, memory))
     assert (body, kinds.count(SENDFILES)) == (b"abcdef", 0)
-
-
-def test_zero_copy_refuses_a_short_blob_before_sending_it(store: FilesystemBlobStore) -> None:
-    store.put_bytes("ok", b"1234")
-    store.put_bytes("short", b"1234")
-    parts = [Part("a/b", Blob("ok", 4)), Part("a/b", Blob("short", 10))]
-    with pytest.raises(ArchiveError, match="'short' holds 4 bytes where the index says 10"):
-        _send_zero_copy(multipart_response(parts, store, "a/b"))
