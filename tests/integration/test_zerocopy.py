@@ -33,6 +33,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.engines("sqlite")]
 STUDY_PARTS = 'multipart/related; type="application/dicom"'
 
 
+# The running uvicorn servers by base URL, for tests that look at their connections.
+_RUNNING: dict[str, uvicorn.Server] = {}
+
+
 class _Server(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # the test runner owns signals
         pass
@@ -62,6 +66,7 @@ def servers(
             thread.join(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         urls.append(f"http://127.0.0.1:{port}/dicomweb")
+        _RUNNING[urls[-1]] = server
     try:
         yield archive, urls[0], urls[1]
     finally:
@@ -179,6 +184,20 @@ def test_connection_is_kept_alive(servers: tuple[Archive, str, str], study: str)
         ]
     assert [a.status_code for a in answers] == [200, 200]
     assert _normalised(answers[0]) == _normalised(answers[1])
+
+
+def test_the_socket_is_uncorked_when_a_response_completes(
+    servers: tuple[Archive, str, str], study: str
+) -> None:
+    """Corking holds back a partial segment until uncorked or for 200 ms: a response left
+    corked would reach the client 200 ms late, with nothing else wrong."""
+    _, _, zero = servers
+    with httpx.Client() as client:  # keep-alive: the server's side of the connection stays
+        answer = client.get(f"{zero}/studies/{study}", headers={"Accept": STUDY_PARTS})
+        assert answer.status_code == 200
+        (connection,) = _RUNNING[zero].server_state.connections
+        sock = connection.transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 0
 
 
 def test_head_sends_headers_only(servers: tuple[Archive, str, str], study: str) -> None:
