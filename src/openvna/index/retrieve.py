@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy import ColumnElement, Connection, Dialect, and_, bindparam, select
 
 from openvna.errors import NotFound
@@ -96,7 +95,7 @@ def _location(
         transfer_syntax=transfer_syntax,
         blob_key=blob_key,
         size=size,
-        frames=tuple(tuple(map(tuple, spans)) for spans in orjson.loads(frames)),
+        frames_json=frames,
         pixel_data=pixel,
     )
 
