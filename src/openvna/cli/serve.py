@@ -70,7 +70,8 @@ def run(settings: Settings, *, demo: bool = False) -> None:
     archive = worker.build(settings, demo=demo)
     try:
         _announce(settings)
-        supervisor.run_uvicorn(create_app(settings, archive), server.host, server.port)
+        app = worker.settled(create_app(settings, archive))
+        supervisor.run_uvicorn(app, server.host, server.port)
     finally:
         archive.close()
 
