@@ -1,12 +1,15 @@
-"""`openvna serve` refuses bad settings clearly and warns loudly when open to the network."""
+"""`openvna serve` refuses bad settings clearly, warns loudly when open to the network, and
+serves from a frozen heap."""
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
 from typer.testing import CliRunner
 
+from openvna.cli import worker
 from openvna.cli.main import app
 from openvna.cli.serve import _warn_if_open
 from openvna.settings import load_settings
@@ -34,3 +37,12 @@ def test_open_server_on_the_network_is_announced(caplog, host, keys, loud) -> No
     with caplog.at_level(logging.WARNING, logger="openvna"):
         _warn_if_open(settings)
     assert ("NO API KEYS CONFIGURED" in caplog.text) is loud
+
+
+def test_a_settled_app_leaves_what_was_built_out_of_collections() -> None:
+    built = object()
+    try:
+        assert worker.settled(built) is built  # type: ignore[arg-type]
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
