@@ -31,7 +31,8 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 def _send_all(sender: _Sender, out: socket.socket, into: socket.socket) -> tuple[bytes, int]:
-    """Push until finished while a thread reads; the bytes read and how often push stopped."""
+    """Push until finished while a thread reads (from after the first push); the bytes read
+    and how often push stopped on a full socket."""
     received: list[bytes] = []
 
     def read() -> None:
@@ -39,15 +40,14 @@ def _send_all(sender: _Sender, out: socket.socket, into: socket.socket) -> tuple
             received.append(chunk)
 
     reader = threading.Thread(target=read)
+    sender.push(out.fileno())  # before anything is read: more than the buffer holds must wait
+    stops = 0 if sender.finished else 1
     reader.start()
-    stops = 0
     try:
-        while True:
-            sender.push(out.fileno())
-            if sender.finished:
-                break
-            stops += 1
+        while not sender.finished:
             select.select([], [out], [], 5)
+            sender.push(out.fileno())
+            stops += not sender.finished
     finally:
         sender.close()
         out.shutdown(socket.SHUT_WR)
