@@ -1,12 +1,17 @@
 """`openvna serve --workers 2`: processes sharing one port and one index, each answering, under a
-supervisor that holds none of the archive's libraries."""
+supervisor that holds none of the archive's libraries, replaces a worker that dies and stops
+them all."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
@@ -90,3 +95,52 @@ def test_an_index_of_another_schema_is_one_line_and_exit_1_with_workers(tmp_path
     assert result.stderr.startswith("openvna: the index at sqlite")
     assert "schema version 999" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def _workers(pid: int) -> list[int]:
+    return [child for child in _children(pid) if "openvna.cli.worker" in _command(child)]
+
+
+def _command(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_worker_that_dies_is_replaced_and_stop_ends_every_process(tmp_path) -> None:
+    with serve_process(tmp_path / "data", "--workers", "2") as (url, process):
+        assert "openvna.cli.supervisor" in _command(process.pid)
+        first = _workers(process.pid)
+        assert len(first) == 2
+        os.kill(first[0], signal.SIGKILL)
+        assert _wait_for(lambda: len(set(_workers(process.pid)) - set(first)) == 1)
+        assert all(httpx.get(url + "/studies").status_code == 200 for _ in range(6))
+        workers = _workers(process.pid)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(40) == 0
+        assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers))
+
+
+def test_a_port_in_use_is_one_line_and_exit_1_with_workers(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "openvna", "serve", "--workers", "2"]
+        result = subprocess.run(
+            [*command, "--port", str(port), "--data-dir", str(tmp_path / "data")],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "OPENVNA_INDEX__URL": ""},
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr

@@ -71,7 +71,7 @@ def run(settings: Settings, *, demo: bool = False) -> None:
     try:
         _announce(settings)
         app = worker.settled(create_app(settings, archive))
-        supervisor.run_uvicorn(app, server.host, server.port)
+        worker.run_uvicorn(app, server.host, server.port)
     finally:
         archive.close()
 

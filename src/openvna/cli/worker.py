@@ -1,5 +1,7 @@
 """What opens the archive in ``openvna serve``: the single server process, the process that
-prepares the index before it becomes the supervisor of several workers, and each worker.
+prepares the index before it becomes the supervisor of several workers, and each worker
+(``python -m openvna.cli.worker FD``: the app built from the settings in the environment, served
+on the listening socket the supervisor passed down as descriptor FD).
 
 The top of this module imports only settings and logging, because every command imports it
 (``main`` builds the whole command); the archive stack (pydicom with numpy and Pillow,
@@ -11,10 +13,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from typing import TYPE_CHECKING
+import socket
+import sys
+from typing import TYPE_CHECKING, Any
 
 from openvna.cli.supervisor import WORKER_SETTINGS
-from openvna.logs import configure_logging
+from openvna.logs import configure_logging, uvicorn_log_config
 from openvna.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,11 +26,13 @@ if TYPE_CHECKING:
 
     from openvna.archive import Archive
 
-__all__ = ["DEMO_API_KEY", "build", "settled", "worker_app"]
+__all__ = ["DEMO_API_KEY", "build", "run_uvicorn", "settled", "worker_app"]
 
 log = logging.getLogger("openvna")
 
 DEMO_API_KEY = "HackathonOrientationSession"
+# By name, so that importing this module does not import uvicorn.
+_HTTP_PROTOCOL = "openvna.web.zerocopy:ZeroCopyHttpToolsProtocol"
 
 
 def build(settings: Settings, *, demo: bool = False) -> Archive:
@@ -64,3 +70,35 @@ def settled(app: Starlette) -> Starlette:
     gc.collect()
     gc.freeze()
     return app
+
+
+def run_uvicorn(app: Any, host: str, port: int, sock: socket.socket | None = None) -> None:
+    """uvicorn as openvna runs it: JSON logs, no access log, the zero-copy HTTP protocol; on
+    ``sock`` when given (a worker), else on ``host`` and ``port``."""
+    import uvicorn  # here: every command imports this module, for its names
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=uvicorn_log_config(),
+        access_log=False,
+        server_header=False,
+        http=_HTTP_PROTOCOL,
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=None if sock is None else [sock])
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the server failed to start
+
+
+def main() -> None:
+    """A worker of the supervisor: serve the inherited listening socket."""
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    app = worker_app()
+    server = app.state.settings.server
+    run_uvicorn(app, server.host, server.port, sock)
+
+
+if __name__ == "__main__":
+    main()
