@@ -82,15 +82,7 @@ def test_an_index_of_another_schema_is_one_line_and_exit_1_with_workers(tmp_path
     build_archive(load_settings(None, {"storage": {"data_dir": data}}, environ={})).close()
     with sqlite3.connect(data / "index.sqlite") as connection:
         connection.execute("UPDATE openvna_schema SET version = 999")
-    command = [sys.executable, "-m", "openvna", "serve", "--workers", "2", "--port", "0"]
-    result = subprocess.run(
-        [*command, "--data-dir", str(data)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "OPENVNA_INDEX__URL": ""},
-        timeout=60,
-        check=False,
-    )
+    result = _serve_until_exit("--port", "0", "--data-dir", str(data))
     assert result.returncode == 1
     assert result.stderr.startswith("openvna: the index at sqlite")
     assert "schema version 999" in result.stderr
@@ -133,14 +125,18 @@ def test_a_port_in_use_is_one_line_and_exit_1_with_workers(tmp_path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        command = [sys.executable, "-m", "openvna", "serve", "--workers", "2"]
-        result = subprocess.run(
-            [*command, "--port", str(port), "--data-dir", str(tmp_path / "data")],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "OPENVNA_INDEX__URL": ""},
-            timeout=60,
-            check=False,
-        )
+        result = _serve_until_exit("--port", str(port), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+
+
+def _serve_until_exit(*options: str) -> subprocess.CompletedProcess[str]:
+    """``openvna serve --workers 2`` with ``options``, for a start that must fail."""
+    return subprocess.run(
+        [sys.executable, "-m", "openvna", "serve", "--workers", "2", *options],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OPENVNA_INDEX__URL": ""},
+        timeout=60,
+        check=False,
+    )
