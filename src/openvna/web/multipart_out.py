@@ -154,7 +154,9 @@ class MultipartBody:
 def _send_file(blobs: FilesystemBlobStore, blob: Blob) -> SendFile:
     """The blob as a file for the server to send: whole files must be exactly the size the
     index records, and spans must lie within the file."""
-    return SendFile(blobs.filename(blob.key), blob.ranges(), None if blob.spans else blob.size)
+    return SendFile(
+        blobs.filename(blob.key), blob.ranges(), None if blob.spans is not None else blob.size
+    )
 
 
 def _groups(parts: Sequence[Part]) -> Iterator[Sequence[Part]]:
