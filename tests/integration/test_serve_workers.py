@@ -120,6 +120,25 @@ def test_a_worker_that_dies_is_replaced_and_stop_ends_every_process(tmp_path) ->
         assert _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers))
 
 
+def test_workers_of_a_killed_supervisor_stop_by_themselves(tmp_path) -> None:
+    with serve_process(tmp_path / "data", "--workers", "2") as (url, process):
+        workers = _workers(process.pid)
+        assert len(workers) == 2
+        process.kill()
+        process.wait(10)
+        assert _wait_for(lambda: not any(_running(pid) for pid in workers))
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url + "/studies", timeout=2)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a reparented worker that exited may wait to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_a_port_in_use_is_one_line_and_exit_1_with_workers(tmp_path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

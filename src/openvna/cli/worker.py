@@ -13,8 +13,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from openvna.cli.supervisor import WORKER_SETTINGS
@@ -31,6 +34,7 @@ __all__ = ["DEMO_API_KEY", "build", "run_uvicorn", "settled", "worker_app"]
 log = logging.getLogger("openvna")
 
 DEMO_API_KEY = "HackathonOrientationSession"
+_ORPHAN_CHECK = 0.5  # seconds between looks at whether the supervisor is still there
 # By name, so that importing this module does not import uvicorn.
 _HTTP_PROTOCOL = "openvna.web.zerocopy:ZeroCopyHttpToolsProtocol"
 
@@ -97,7 +101,17 @@ def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
     app = worker_app()
     server = app.state.settings.server
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     run_uvicorn(app, server.host, server.port, sock)
+
+
+def _stop_when_orphaned(supervisor: int) -> None:
+    """A supervisor that was killed cannot stop its workers: each stops itself (uvicorn's
+    graceful shutdown, as on SIGTERM) rather than keep the port."""
+    while os.getppid() == supervisor:
+        time.sleep(_ORPHAN_CHECK)
+    log.warning("the supervisor (process %d) is gone: stopping", supervisor)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":
