@@ -82,11 +82,12 @@ class Part:
         return self.body.size if isinstance(self.body, Blob) else len(self.body)
 
     def header(self, boundary: str) -> bytes:
-        lines = [f"--{boundary}", f"Content-Type: {self.content_type}"]
-        if self.location:
-            lines.append(f"Content-Location: {self.location}")
-        lines.append(f"Content-Length: {self.size}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        # One f-string: a study retrieve builds 500 of these before its first byte.
+        location = f"Content-Location: {self.location}\r\n" if self.location else ""
+        return (
+            f"--{boundary}\r\nContent-Type: {self.content_type}\r\n{location}"
+            f"Content-Length: {self.size}\r\n\r\n"
+        ).encode("latin-1")
 
 
 class MultipartBody:
