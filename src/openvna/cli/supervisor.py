@@ -80,7 +80,7 @@ class Supervisor:
 
     def _start(self) -> tuple[subprocess.Popen[bytes], float]:
         fd = self.sock.fileno()
-        command = [sys.executable, "-m", _WORKER, str(fd)]
+        command = [sys.executable, "-m", _WORKER, str(fd), str(os.getpid())]
         return subprocess.Popen(command, pass_fds=(fd,)), time.monotonic()
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:

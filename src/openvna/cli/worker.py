@@ -1,7 +1,7 @@
 """What opens the archive in ``openvna serve``: the single server process, the process that
 prepares the index before it becomes the supervisor of several workers, and each worker
-(``python -m openvna.cli.worker FD``: the app built from the settings in the environment, served
-on the listening socket the supervisor passed down as descriptor FD).
+(``python -m openvna.cli.worker FD PID``: the app built from the settings in the environment,
+served on the listening socket the supervisor, process PID, passed down as descriptor FD).
 
 The top of this module imports only settings and logging, because every command imports it
 (``main`` builds the whole command); the archive stack (pydicom with numpy and Pillow,
@@ -99,9 +99,10 @@ def run_uvicorn(app: Any, host: str, port: int, sock: socket.socket | None = Non
 def main() -> None:
     """A worker of the supervisor: serve the inherited listening socket."""
     sock = socket.socket(fileno=int(sys.argv[1]))
+    supervisor = int(sys.argv[2])  # passed down: it may be gone before this process looks
+    threading.Thread(target=_stop_when_orphaned, args=(supervisor,), daemon=True).start()
     app = worker_app()
     server = app.state.settings.server
-    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     run_uvicorn(app, server.host, server.port, sock)
 
 

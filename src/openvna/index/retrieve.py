@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Dialect, and_, bindparam, select
 
 from openvna.errors import NotFound
-from openvna.index.records import InstanceLocation, PixelDataRef
+from openvna.index.records import InstanceLocation
 from openvna.index.schema import instances, series, studies
 
 __all__ = ["diagnose", "locate", "metadata", "target"]
@@ -43,6 +43,7 @@ def _ordered(stmt: Any) -> Any:
     )
 
 
+# In the order of InstanceLocation's fields: each row becomes one as it comes.
 _LOCATION_COLUMNS = (
     studies.c.study_uid,
     series.c.series_uid,
@@ -66,38 +67,7 @@ def locate(
     rows = _rows(conn, "locate", study, series_uid, sop)
     if not rows:
         diagnose(conn, study, series_uid, sop)
-    return [_location(*row) for row in rows]
-
-
-def _location(
-    study_uid: str,
-    series_uid: str,
-    sop_uid: str,
-    sop_class_uid: str,
-    transfer_syntax: str,
-    blob_key: str,
-    size: int,
-    frames: str,
-    pixel_vr: str | None,
-    pixel_offset: int | None,
-    pixel_length: int | None,
-    pixel_encapsulated: bool | None,
-) -> InstanceLocation:
-    pixel = None
-    # The three columns are written together (index/extract.py): all set or all NULL.
-    if pixel_vr is not None and pixel_offset is not None and pixel_length is not None:
-        pixel = PixelDataRef(pixel_vr, pixel_offset, pixel_length, bool(pixel_encapsulated))
-    return InstanceLocation(
-        study_uid=study_uid,
-        series_uid=series_uid,
-        sop_uid=sop_uid,
-        sop_class_uid=sop_class_uid,
-        transfer_syntax=transfer_syntax,
-        blob_key=blob_key,
-        size=size,
-        frames_json=frames,
-        pixel_data=pixel,
-    )
+    return list(map(InstanceLocation._make, rows))
 
 
 def metadata(conn: Connection, study: str, series_uid: str | None, sop: str | None) -> bytes:

@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from openvna.errors import NotFound
-from openvna.index import Index, InstanceRecord, PixelDataRef
+from openvna.index import Index, InstanceRecord, PixelDataRef, retrieve
+from openvna.index.records import InstanceLocation
 
 Make = Callable[..., InstanceRecord]
 
@@ -72,6 +73,11 @@ def test_frames_and_pixel_data_round_trip(index: Index, make_record: Make) -> No
     assert loc.frames == frames
     assert loc.pixel_data == PixelDataRef("OB", 990, 200, True)
     assert loc.size == 4_000_000_000
+
+
+def test_locate_columns_are_the_fields_of_a_location() -> None:
+    names = [column.name for column in retrieve._LOCATION_COLUMNS]
+    assert names == [field.removesuffix("_json") for field in InstanceLocation._fields]
 
 
 def test_no_pixel_data(index: Index, make_record: Make) -> None:
