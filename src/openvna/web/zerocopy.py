@@ -143,8 +143,8 @@ class _ZeroCopyCycle(RequestResponseCycle):
             return
         if not self.response_started or self.response_complete or self.chunked_encoding:
             raise RuntimeError(f"{SENDFILES} needs a started response with a Content-Length")
-        items: list[bytes | SendFile] = message["items"]
-        total = sum(len(item) if isinstance(item, bytes) else item.length for item in items)
+        sender = _Sender(message["items"])
+        total = sender.total
         if self.scope["method"] != "HEAD":
             if total > self.expected_content_length:
                 raise RuntimeError("Response content longer than Content-Length")
@@ -152,7 +152,7 @@ class _ZeroCopyCycle(RequestResponseCycle):
                 self._cork(True)
                 if self.flow.write_paused:
                     await self.flow.drain()
-                await self._push_all(_Sender(items), total)
+                await self._push_all(sender)
             self.expected_content_length -= total
         if not message.get("more_body", False):  # (through self.send, which uncorks)
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -171,7 +171,7 @@ class _ZeroCopyCycle(RequestResponseCycle):
             sock = self.transport.get_extra_info("socket")
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, int(on))
 
-    async def _push_all(self, sender: _Sender, total: int) -> None:
+    async def _push_all(self, sender: _Sender) -> None:
         """Send every item in order, after whatever the transport still buffers."""
         out = os.dup(self.transport.get_extra_info("socket").fileno())
         try:
@@ -179,7 +179,7 @@ class _ZeroCopyCycle(RequestResponseCycle):
                 await _writable(out)
             while not sender.finished and not self._gone():
                 try:
-                    if total <= _INLINE_BYTES:
+                    if sender.total <= _INLINE_BYTES:
                         sender.push(out)
                     else:
                         await to_thread.run_sync(sender.push, out)
@@ -199,7 +199,9 @@ class _Sender:
     sent. One thread at a time calls ``push``; ``close`` releases what is still open."""
 
     def __init__(self, items: list[bytes | SendFile]) -> None:
-        self._items = [i for i in items if (len(i) if isinstance(i, bytes) else i.length)]
+        lengths = [len(i) if isinstance(i, bytes) else i.length for i in items]
+        self.total = sum(lengths)
+        self._items = [item for item, length in zip(items, lengths, strict=True) if length]
         self._at = 0  # the item being sent
         self._range = 0  # which of its ranges, for a file
         self._done = 0  # how much of that item or range is sent
