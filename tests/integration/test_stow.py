@@ -140,10 +140,28 @@ def test_parts_that_are_not_whole_dicom_cannot_be_understood(live_server, payloa
     body = _multipart(({"Content-Type": "application/dicom"}, payload))
     response = _post(live_server, "/studies", body, DICOM)
     assert response.status_code == 409
-    [other] = _items(response.json(), "0008119A")
-    assert _value(other, "00081197") == CANNOT_UNDERSTAND
+    [failed] = _items(response.json(), "00081198")
+    assert _value(failed, "00081197") == CANNOT_UNDERSTAND
+    assert failed["00081150"] == failed["00081155"] == {"vr": "UI"}  # unknown: empty
+    assert "00081199" not in response.json()
     assert "C000" in response.headers["warning"]
     assert _state(live_server) == before
+
+
+def test_a_part_that_is_not_dicom_beside_good_ones_is_a_failed_item(live_server) -> None:
+    good = make_instance()
+    body = _multipart(
+        ({"Content-Type": "application/dicom"}, part10_bytes(good)),
+        ({"Content-Type": "application/dicom"}, b"this is not DICOM at all"),
+    )
+    response = _post(live_server, "/studies", body, DICOM)
+    assert response.status_code == 202
+    [failed] = _items(response.json(), "00081198")
+    assert _value(failed, "00081197") == CANNOT_UNDERSTAND
+    assert failed["00081155"] == {"vr": "UI"}
+    [stored] = _items(response.json(), "00081199")
+    assert _value(stored, "00081155") == good.SOPInstanceUID
+    assert live_server.archive.index.count_instances() == 1
 
 
 @pytest.mark.parametrize("accept", ["application/json", "*/*", "application/dicom+json"])
@@ -171,8 +189,12 @@ def test_a_part_of_another_type_in_a_dicom_request_fails(live_server) -> None:
     )
     response = _post(live_server, "/studies", body, DICOM)
     assert response.status_code == 202
-    [other] = _items(response.json(), "0008119A")
-    assert _value(other, "00081197") == CANNOT_UNDERSTAND
+    [failed] = _items(response.json(), "00081198")
+    assert _value(failed, "00081197") == CANNOT_UNDERSTAND
+    assert failed["00081155"] == {"vr": "UI"}
+    assert [_value(i, "00081155") for i in _items(response.json(), "00081199")] == [
+        good.SOPInstanceUID
+    ]
     assert "part 2 (text/plain)" in response.headers["warning"]
 
 
@@ -237,8 +259,8 @@ def test_an_index_failure_after_a_stored_batch_answers_the_rest_as_failures(
     assert response.status_code == 202, response.text
     assert calls == [64, 6]
     assert len(_items(response.json(), "00081199")) == 64
-    others = _items(response.json(), "0008119A")
-    assert [_value(item, "00081197") for item in others] == [0x0110] * 6
+    failed = _items(response.json(), "00081198")
+    assert [_value(item, "00081197") for item in failed] == [0x0110] * 6
     assert "disk I/O error" in response.headers["warning"]
     assert live_server.archive.index.count_instances() == 64
     assert _state(live_server)[2] == []

@@ -44,6 +44,11 @@ class Origin:
         return cls("dicomweb", remote)
 
     @classmethod
+    def dimse(cls, calling_ae: str, address: str = "") -> Origin:
+        """A C-STORE: the peer's AE title and address (PS3.7 §9.1.1)."""
+        return cls("dimse", f"{calling_ae}@{address}" if address else calling_ae)
+
+    @classmethod
     def local(cls, what: str = "import") -> Origin:
         return cls(what)
 

@@ -11,28 +11,41 @@ transaction (one commit and one recount of each touched series, study and patien
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom import Dataset
 
 from openvna.archive.ingest import Checked, check, place
 from openvna.archive.outcome import (
+    CANNOT_UNDERSTAND,
     DUPLICATE_SOP_INSTANCE,
+    OUT_OF_RESOURCES,
+    PROCESSING_FAILURE,
+    InstanceUIDs,
     Origin,
     StoreOutcome,
     StoreStatus,
 )
-from openvna.dicom.part10 import write_part10
+from openvna.archive.spool import (
+    ENCODING_ERRORS,
+    add_missing_preamble,
+    spool_dataset,
+    spool_stream,
+)
 from openvna.dicom.query import Query
+from openvna.errors import ArchiveError, OutOfResources
 from openvna.index import AddResult, FindResult, Index, InstanceLocation
 from openvna.settings import DuplicatePolicy
 from openvna.storage import BlobStore
 
-__all__ = ["Archive"]
+__all__ = ["STORE_BATCH", "Archive"]
+
+# Instances indexed in one transaction (one round of blob moves, one commit).
+STORE_BATCH = 64
 
 log = logging.getLogger("openvna.archive")
 
@@ -48,6 +61,11 @@ class Archive:
     def close(self) -> None:
         self.index.close()
 
+    def spool_dir(self) -> Path:
+        """Where a door puts an instance's bytes as they arrive, for ``store_files``: on the
+        blobs' filesystem, so that storing is a rename."""
+        return self.blobs.spool_dir()
+
     # -- store ---------------------------------------------------------------------------------
 
     def store_file(
@@ -56,42 +74,97 @@ class Archive:
         """Store a Part 10 file; takes ownership of ``path`` (moved into the store or removed)."""
         return self.store_files([path], origin, expect_study)[0]
 
+    def store_stream(
+        self, source: BinaryIO, origin: Origin, expect_study: str | None = None
+    ) -> StoreOutcome:
+        """Store a Part 10 instance read from ``source`` (``openvna import``: a file the caller
+        keeps). A spool that is full is this instance's failure (A700), not an error."""
+        try:
+            path = spool_stream(self.spool_dir(), source)
+        except OutOfResources as exc:
+            return StoreOutcome.failed(OUT_OF_RESOURCES, exc.message)
+        return self.store_file(path, origin, expect_study)
+
     def store_files(
         self, paths: Sequence[Path], origin: Origin, expect_study: str | None = None
     ) -> list[StoreOutcome]:
-        """Store several Part 10 files as one batch; takes ownership of every path.
+        """Store Part 10 files (the instances of one STOW-RS request, an association's C-STOREs);
+        takes ownership of every path. Outcomes come in the order of ``paths``.
 
-        Each instance is validated and answered on its own (outcomes in the order of
-        ``paths``); the valid ones are indexed in one transaction, so an index failure stores
-        none of them (their blobs are removed) and propagates.
+        Each instance is validated and answered on its own. They are indexed ``STORE_BATCH`` to
+        a transaction, so that what is held in memory (each instance's header and DICOM JSON
+        until its transaction commits) is bounded however many there are. An index failure of
+        the first batch stores nothing and propagates; one of a later batch leaves the batches
+        before it stored and answers that batch and the rest as processing failures (0110),
+        so that the caller can report what was stored.
         """
+        outcomes: list[StoreOutcome] = []
         try:
-            checked = [check(path, expect_study) for path in paths]
-            valid = [item for item in checked if isinstance(item, Checked)]
-            placed = place(self.blobs, valid)
-            indexed = iter(self._index([p for p in placed if isinstance(p, Checked)], origin))
-            placed_in_order = iter(placed)
-            outcomes = []
-            for item in checked:
-                step = next(placed_in_order) if isinstance(item, Checked) else item
-                outcomes.append(next(indexed) if isinstance(step, Checked) else step)
+            for start in range(0, len(paths), STORE_BATCH):
+                try:
+                    batch = paths[start : start + STORE_BATCH]
+                    outcomes += self._store_batch(batch, origin, expect_study)
+                except ArchiveError as exc:
+                    if not outcomes:
+                        raise
+                    failed = StoreOutcome.failed(PROCESSING_FAILURE, f"not stored: {exc.message}")
+                    return outcomes + [failed] * (len(paths) - start)
             return outcomes
         finally:
             for path in paths:
                 path.unlink(missing_ok=True)
 
+    def _store_batch(
+        self, paths: Sequence[Path], origin: Origin, expect_study: str | None
+    ) -> list[StoreOutcome]:
+        """One batch: check every file, place the valid ones, index them in one transaction."""
+        checked = [self._check(path, expect_study) for path in paths]
+        valid = [item for item in checked if isinstance(item, Checked)]
+        placed = place(self.blobs, valid)
+        indexed = iter(self._index([p for p in placed if isinstance(p, Checked)], origin))
+        placed_in_order = iter(placed)
+        outcomes = []
+        for item in checked:
+            step = next(placed_in_order) if isinstance(item, Checked) else item
+            outcomes.append(next(indexed) if isinstance(step, Checked) else step)
+        return outcomes
+
+    @staticmethod
+    def _check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
+        """``check``, with the one repair the archive makes: a Part 10 file sent without its
+        preamble is checked again once the preamble is added (``spool.add_missing_preamble``).
+        The repair is looked for only when the file fails, so valid files pay nothing."""
+        result = check(path, expect_study)
+        if isinstance(result, StoreOutcome) and add_missing_preamble(path):
+            result = check(path, expect_study)
+        if isinstance(result, StoreOutcome):
+            # The spool file's name means nothing to the sender.
+            return dataclasses.replace(
+                result, message=result.message.replace(path.name, "the file")
+            )
+        return result
+
     def store_dataset(
         self, ds: Dataset, origin: Origin, expect_study: str | None = None
     ) -> StoreOutcome:
-        """Store a dataset built in memory (STOW metadata + bulk data, demo, generated objects)."""
-        fd, name = tempfile.mkstemp(dir=self.blobs.spool_dir(), suffix=".dcm")
-        os.close(fd)
+        """Store a dataset built in memory (STOW metadata + bulk data, demo, generated objects).
+
+        A value that cannot be encoded is this instance's failure (C000), as is a full spool
+        (A700): the caller gets an outcome, never an exception, for what is wrong with one
+        instance.
+        """
+        uids = InstanceUIDs(
+            sop_class_uid=str(ds.get("SOPClassUID", "") or ""),
+            sop_instance_uid=str(ds.get("SOPInstanceUID", "") or ""),
+        )
         try:
-            write_part10(ds, Path(name))
-        except Exception:
-            Path(name).unlink(missing_ok=True)
-            raise
-        return self.store_file(Path(name), origin, expect_study)
+            path = spool_dataset(self.spool_dir(), ds)
+        except OutOfResources as exc:
+            return StoreOutcome.failed(OUT_OF_RESOURCES, exc.message, **uids)
+        except ENCODING_ERRORS as exc:
+            message = f"cannot encode the dataset: {exc}"
+            return StoreOutcome.failed(CANNOT_UNDERSTAND, message, **uids)
+        return self.store_file(path, origin, expect_study)
 
     def _index(self, ready: list[Checked], origin: Origin) -> list[StoreOutcome]:
         """Index the placed blobs in one transaction; on failure remove them all."""

@@ -9,8 +9,6 @@ way.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,14 +58,13 @@ class _Tally:
         self.reasons[reason] += 1
         self.failures.append((path, message))
 
-    def record(self, path: Path, outcome: StoreOutcome, spooled: Path) -> None:
+    def record(self, path: Path, outcome: StoreOutcome) -> None:
         if outcome.ok:
             self.statuses[outcome.status] += 1
             return
         code = outcome.failure_reason or 0
         reason = _REASONS.get(code, f"failure 0x{code:04X}")
-        # The archive names the spool copy it was given; the user knows the original.
-        self.fail(path, reason, outcome.message.replace(spooled.name, "the file"))
+        self.fail(path, reason, outcome.message)
 
 
 def files_under(paths: list[Path]) -> Iterator[Path]:
@@ -83,22 +80,19 @@ def files_under(paths: list[Path]) -> Iterator[Path]:
 
 
 def _import_file(archive: Archive, path: Path, tally: _Tally) -> None:
-    """Copy ``path`` into the spool (store_file takes ownership of what it gets) and store it."""
-    fd, name = tempfile.mkstemp(dir=archive.blobs.spool_dir(), suffix=".dcm")
-    os.close(fd)
-    spooled = Path(name)
+    """Store a copy of ``path`` (the file stays the user's)."""
     try:
-        shutil.copyfile(path, spooled)
+        source = path.open("rb")
     except OSError as exc:
-        spooled.unlink(missing_ok=True)
         tally.fail(path, "unreadable file", exc.strerror or str(exc))
         return
     try:
-        outcome = archive.store_file(spooled, Origin.local("import"))
+        with source:
+            outcome = archive.store_stream(source, Origin.local("import"))
     except ArchiveError as exc:
         tally.fail(path, type(exc).__name__, exc.message)
         return
-    tally.record(path, outcome, spooled)
+    tally.record(path, outcome)
 
 
 def _import_all(archive: Archive, files: list[Path], console: Console) -> _Tally:

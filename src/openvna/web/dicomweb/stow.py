@@ -18,10 +18,6 @@ status 200 (all stored), 202 (stored, with failures or warnings) or 409 (nothing
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import struct
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,13 +32,11 @@ from openvna.archive.assemble import assemble_instance, parse_metadata
 from openvna.archive.outcome import (
     CANNOT_UNDERSTAND,
     COERCION_OF_DATA_ELEMENTS,
-    OUT_OF_RESOURCES,
-    PROCESSING_FAILURE,
     InstanceUIDs,
 )
 from openvna.dicom.media import Offer, negotiate, parse_accept
 from openvna.dicom.xml import json_to_xml
-from openvna.errors import ArchiveError, BadRequest, OutOfResources, UnsupportedMediaType
+from openvna.errors import BadRequest, UnsupportedMediaType
 from openvna.web.dicomweb.paths import path_uids
 from openvna.web.multipart import Part, parse_content_type, read_parts
 from openvna.web.urls import dicomweb_base
@@ -59,8 +53,6 @@ _OFFERS = (
     Offer("application/dicom+xml", multipart=False),
 )
 _MAX_WARNINGS = 20
-# Part 10 instances of a request stored together (one round of blob moves, one transaction).
-_BATCH = 64
 
 
 async def store_instances(request: Request) -> Response:
@@ -71,7 +63,7 @@ async def store_instances(request: Request) -> Response:
     archive: Archive = request.app.state.archive
     limit = request.app.state.settings.dicomweb.max_part_bytes
     origin = Origin.http(request.client.host if request.client else "")
-    spool = archive.blobs.spool_dir()
+    spool = archive.spool_dir()
     async with read_parts(request, boundary, spool, limit) as parts:
         outcomes = await run_in_threadpool(_store_parts, archive, parts, root_type, study, origin)
     return _response(request, outcomes, study, answer)
@@ -121,7 +113,7 @@ def _store_parts(
     archive: Archive, parts: list[Part], root_type: str, study: str | None, origin: Origin
 ) -> list[StoreOutcome]:
     """Store every instance of the body; runs in a worker thread. The Part 10 instances go to
-    the archive in batches (``_store_batches``); the answers keep the order of the parts."""
+    the archive together (``Archive.store_files``); the answers keep the order of the parts."""
     typed = [(number, part.content_type or root_type, part) for number, part in enumerate(parts, 1)]
     bulk = _BulkParts([t for t in typed if t[1] != PART10 and t[1] not in METADATA])
     outcomes: list[StoreOutcome | None] = []
@@ -129,7 +121,7 @@ def _store_parts(
     try:
         for number, media, part in typed:
             if media == PART10:
-                files.append(_part10_file(part, archive.blobs.spool_dir()))
+                files.append(part.take_file(archive.spool_dir()))
                 outcomes.append(None)
             elif media in METADATA:
                 outcomes += _store_metadata(archive, number, media, part, bulk, study, origin)
@@ -137,7 +129,7 @@ def _store_parts(
         for path in files:
             path.unlink(missing_ok=True)
         raise
-    stored = iter(_store_batches(archive, files, origin, study))
+    stored = iter(archive.store_files(files, origin, study))
     answers = [next(stored) if outcome is None else outcome for outcome in outcomes]
     for number, (media, _) in sorted(bulk.unused.items()):
         message = (
@@ -146,63 +138,6 @@ def _store_parts(
         )
         answers.append(StoreOutcome.failed(CANNOT_UNDERSTAND, message))
     return answers
-
-
-def _store_batches(
-    archive: Archive, files: list[Path], origin: Origin, study: str | None
-) -> list[StoreOutcome]:
-    """Store the Part 10 files ``_BATCH`` at a time, so that what a request holds in memory
-    (each instance's header and DICOM JSON until its transaction commits) is bounded however
-    many instances it carries. When a batch fails after others were stored, the stored ones
-    stay, and that batch and the rest are answered as failures; a failure of the first batch
-    is the request's error, as nothing was stored."""
-    outcomes: list[StoreOutcome] = []
-    for start in range(0, len(files), _BATCH):
-        try:
-            outcomes += archive.store_files(files[start : start + _BATCH], origin, study)
-        except BaseException as exc:
-            for path in files[start + _BATCH :]:
-                path.unlink(missing_ok=True)
-            if not outcomes or not isinstance(exc, ArchiveError):
-                raise
-            failed = StoreOutcome.failed(PROCESSING_FAILURE, f"not stored: {exc.message}")
-            return outcomes + [failed] * (len(files) - start)
-    return outcomes
-
-
-def _part10_file(part: Part, spool: Path) -> Path:
-    """The part as a file the archive can take. PS3.10 §7.1 requires the 128-byte preamble and
-    ``DICM``, but some clients (dicomweb-client with pydicom 3's default ``dcmwrite``) send the
-    File Meta group without them; such a part gets them prepended rather than refused."""
-    head = part.head
-    if head[128:132] == b"DICM" or not _starts_with_file_meta(head):
-        return part.take_file(spool)
-    with part.open() as reader:
-        reader.seek(len(head))
-        fd, name = tempfile.mkstemp(dir=spool, prefix="stow-", suffix=".dcm")
-        try:
-            with os.fdopen(fd, "wb") as target:
-                target.write(bytes(128) + b"DICM" + head)
-                shutil.copyfileobj(reader, target, 1 << 20)
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
-    part.discard()
-    return Path(name)
-
-
-def _starts_with_file_meta(head: bytes) -> bool:
-    """Group 0002 in explicit VR little endian: tag group 2, then a two-letter VR."""
-    return head[:2] == b"\x02\x00" and head[4:6].isalpha() and head[4:6].isupper()
-
-
-def _guarded(store: Callable[[], StoreOutcome]) -> StoreOutcome:
-    """Run one store; running out of space is this instance's failure (A700), not the
-    request's."""
-    try:
-        return store()
-    except OutOfResources as exc:
-        return StoreOutcome.failed(OUT_OF_RESOURCES, exc.message)
 
 
 def _store_metadata(
@@ -234,11 +169,7 @@ def _store_assembled(
         return StoreOutcome.failed(TRANSFER_SYNTAX_NOT_SUPPORTED, exc.message, **uids)
     except BadRequest as exc:
         return StoreOutcome.failed(CANNOT_UNDERSTAND, exc.message, **uids)
-    try:
-        outcome = _guarded(lambda: archive.store_dataset(assembled.dataset, origin, study))
-    except (ValueError, TypeError, OverflowError, struct.error) as exc:
-        # pydicom could not encode a value the client gave (e.g. a US out of range).
-        return StoreOutcome.failed(CANNOT_UNDERSTAND, f"cannot encode the dataset: {exc}", **uids)
+    outcome = archive.store_dataset(assembled.dataset, origin, study)
     if outcome.ok and assembled.coerced and outcome.warning_reason is None:
         message = "the server supplied or replaced " + ", ".join(assembled.coerced)
         outcome = dataclasses.replace(
@@ -262,8 +193,7 @@ def _response(
 ) -> Response:
     base = dicomweb_base(request)
     stored = [o for o in outcomes if o.ok]
-    failed = [o for o in outcomes if not o.ok and o.sop_instance_uid]
-    other = [o for o in outcomes if not o.ok and not o.sop_instance_uid]
+    failed = [o for o in outcomes if not o.ok]
     studies = {o.study_uid for o in stored} | ({study} if study else set())
     only = studies.pop() if len(studies) == 1 else None
     body: dict[str, Any] = {"00081190": _url(f"{base}/studies/{only}" if only else None)}
@@ -271,11 +201,9 @@ def _response(
         body["00081198"] = _sequence(_failed_item(o) for o in failed)
     if stored:
         body["00081199"] = _sequence(_stored_item(o, base) for o in stored)
-    if other:
-        body["0008119A"] = _sequence({"00081197": _us(o.failure_reason)} for o in other)
     if not stored:
         status = 409
-    elif failed or other or any(o.warning_reason for o in stored):
+    elif failed or any(o.warning_reason for o in stored):
         status = 202
     else:
         status = 200
@@ -317,13 +245,17 @@ def _stored_item(outcome: StoreOutcome, base: str) -> dict[str, Any]:
 
 
 def _reference(outcome: StoreOutcome) -> dict[str, Any]:
-    """The SOP Instance Reference Macro (PS3.3 Table 10-11)."""
+    """The SOP Instance Reference Macro (PS3.3 Table 10-11). Every failed instance is an item
+    of the Failed SOP Sequence (PS3.18 Table 10.5.3-1), a part that could not be parsed too:
+    its UIDs are then unknown, and sent empty rather than the failure left unreported."""
     return {
-        "00081150": {"vr": "UI", "Value": [outcome.sop_class_uid]}
-        if outcome.sop_class_uid
-        else {"vr": "UI"},
-        "00081155": {"vr": "UI", "Value": [outcome.sop_instance_uid]},
+        "00081150": _uid(outcome.sop_class_uid),
+        "00081155": _uid(outcome.sop_instance_uid),
     }
+
+
+def _uid(value: str) -> dict[str, Any]:
+    return {"vr": "UI", "Value": [value]} if value else {"vr": "UI"}
 
 
 def _warnings(outcomes: list[StoreOutcome]) -> dict[str, str]:
