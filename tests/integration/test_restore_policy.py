@@ -30,8 +30,9 @@ def _stow(server, ds) -> httpx.Response:
 
 
 def _stored_description(server, ds) -> str:
-    [location] = server.archive.locate(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
-    with server.archive.blobs.open(location.blob_key) as handle:
+    uids = (ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    [instance] = server.archive.retrieve(*uids)
+    with instance.file().open() as handle:
         return str(dcmread(handle).SeriesDescription)
 
 

@@ -99,7 +99,7 @@ def test_store_to_a_study_resource(live_server) -> None:
     client = DICOMwebClient(url=live_server.dicomweb)
     result = client.store_instances(datasets=[ds], study_instance_uid=ds.StudyInstanceUID)
     assert result.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID
-    assert len(live_server.archive.locate(ds.StudyInstanceUID)) == 1
+    assert len(live_server.archive.index.locate(ds.StudyInstanceUID)) == 1
 
 
 def test_instances_of_another_study_fail_and_nothing_is_stored(live_server) -> None:
@@ -301,7 +301,7 @@ def test_a_part_without_the_part10_preamble_is_stored_with_one(live_server, size
     body = _multipart(({"Content-Type": "application/dicom"}, bare))
     response = _post(live_server, "/studies", body, DICOM)
     assert response.status_code == 200, response.text
-    (location,) = live_server.archive.locate(ds.StudyInstanceUID)
+    (location,) = live_server.archive.index.locate(ds.StudyInstanceUID)
     stored = live_server.archive.blobs.read_range(location.blob_key, 0, location.size)
     assert stored == bytes(128) + b"DICM" + bare
 
@@ -411,7 +411,7 @@ def test_seed_002_xml_metadata_with_a_jpeg_photograph(live_server) -> None:
     assert "00081196" not in stored
     assert _value(result, "00081190") == f"{live_server.dicomweb}/studies/{study}"
 
-    [location] = live_server.archive.locate(study)
+    [location] = live_server.archive.index.locate(study)
     assert location.sop_uid == sop
     assert location.transfer_syntax == "1.2.840.10008.1.2.4.50"
     ds = dcmread(live_server.archive.blobs.path(location.blob_key))
@@ -431,7 +431,7 @@ def test_metadata_without_sop_class_is_stored_with_a_coercion_warning(live_serve
     assert _value(stored, "00081196") == COERCION
     assert _value(stored, "00081150") == SC
     assert "B000" in response.headers["warning"]
-    [location] = live_server.archive.locate(study)
+    [location] = live_server.archive.index.locate(study)
     ds = dcmread(live_server.archive.blobs.path(location.blob_key))
     assert ds.OriginalAttributesSequence[0].ReasonForTheAttributeModification == "COERCE"
 
@@ -472,7 +472,7 @@ def test_json_metadata_with_octet_stream_pixels(live_server, uri, headers) -> No
     )
     response = _post(live_server, "/studies", body, JSON_META)
     assert response.status_code == 200, response.text
-    [location] = live_server.archive.locate(ds.StudyInstanceUID)
+    [location] = live_server.archive.index.locate(ds.StudyInstanceUID)
     stored = dcmread(live_server.archive.blobs.path(location.blob_key))
     assert stored.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
     assert stored.PixelData == ds.PixelData

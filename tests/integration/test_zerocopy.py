@@ -119,7 +119,7 @@ def test_frames_and_single_part_are_byte_identical(
     servers: tuple[Archive, str, str], study: str
 ) -> None:
     archive = servers[0]
-    big = archive.locate(study)[-1]
+    big = archive.index.locate(study)[-1]
     instance = f"/studies/{study}/series/{big.series_uid}/instances/{big.sop_uid}"
     frames = 'multipart/related; type="application/octet-stream"'
     plain, zero = _both(servers, instance + "/frames/3,1,24", frames)
@@ -240,7 +240,7 @@ def test_a_blob_changed_on_disk_cuts_the_response_and_nothing_else(
     body stops short of its Content-Length (the client sees it broken, not wrong bytes), the
     error is logged with the file, no descriptor stays open, and other requests go on."""
     archive, _, zero = servers
-    victim = archive.locate(study)[OPEN_AHEAD]
+    victim = archive.index.locate(study)[OPEN_AHEAD]
     path = archive.blobs.path(victim.blob_key)
     data = path.read_bytes()
     before = len(os.listdir("/proc/self/fd"))

@@ -1,6 +1,15 @@
 """The archive services: store, find, retrieve, delete. No HTTP, no DIMSE here."""
 
 from openvna.archive.outcome import Origin, StoreOutcome, StoreStatus
+from openvna.archive.retrieve import Content, StoredInstance, Transcoder
 from openvna.archive.service import Archive
 
-__all__ = ["Archive", "Origin", "StoreOutcome", "StoreStatus"]
+__all__ = [
+    "Archive",
+    "Content",
+    "Origin",
+    "StoreOutcome",
+    "StoreStatus",
+    "StoredInstance",
+    "Transcoder",
+]

@@ -30,6 +30,13 @@ from openvna.archive.outcome import (
     StoreOutcome,
     StoreStatus,
 )
+from openvna.archive.retrieve import (
+    Content,
+    StoredInstance,
+    Transcoder,
+    instance_in,
+    transcodable,
+)
 from openvna.archive.spool import (
     ENCODING_ERRORS,
     add_missing_preamble,
@@ -38,7 +45,7 @@ from openvna.archive.spool import (
 )
 from openvna.dicom.query import Query
 from openvna.errors import ArchiveError, OutOfResources
-from openvna.index import AddResult, FindResult, Index, InstanceLocation
+from openvna.index import AddResult, FindResult, Index
 from openvna.settings import DuplicatePolicy
 from openvna.storage import BlobStore
 
@@ -52,11 +59,16 @@ log = logging.getLogger("openvna.archive")
 
 class Archive:
     def __init__(
-        self, index: Index, blobs: BlobStore, duplicates: DuplicatePolicy = DuplicatePolicy.REPLACE
+        self,
+        index: Index,
+        blobs: BlobStore,
+        duplicates: DuplicatePolicy = DuplicatePolicy.REPLACE,
+        transcoder: Transcoder | None = None,
     ) -> None:
         self.index = index
         self.blobs = blobs
         self.duplicates = duplicates
+        self.transcoder = transcoder
 
     def close(self) -> None:
         self.index.close()
@@ -199,10 +211,23 @@ class Archive:
     def find(self, query: Query) -> FindResult:
         return self.index.find(query)
 
-    def locate(
+    def retrieve(
         self, study: str, series: str | None = None, sop: str | None = None
-    ) -> list[InstanceLocation]:
-        return self.index.locate(study, series, sop)
+    ) -> list[StoredInstance]:
+        """The stored instances of a study, series or instance, ordered by series and instance
+        number; NotFound names the missing UID (PS3.18 §10.4.3, PS3.4 C.4.2.3.1: A701/A801)."""
+        blobs = self.blobs
+        return [
+            StoredInstance(location, blobs) for location in self.index.locate(study, series, sop)
+        ]
+
+    def transcodable(self, instances: Sequence[StoredInstance]) -> frozenset[str]:
+        """The transfer syntaxes every one of ``instances`` can be sent in."""
+        return transcodable(instances, self.transcoder)
+
+    def instance_in(self, instance: StoredInstance, transfer_syntax: str | None) -> Content | bytes:
+        """The instance's Part 10 file in ``transfer_syntax`` (None: as stored)."""
+        return instance_in(instance, transfer_syntax, self.transcoder)
 
     def metadata(self, study: str, series: str | None = None, sop: str | None = None) -> bytes:
         return self.index.metadata(study, series, sop)

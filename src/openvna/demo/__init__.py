@@ -65,7 +65,7 @@ def _stored_sop_uids(archive: Archive, study_uid: str) -> set[str]:
     from openvna.errors import NotFound
 
     try:
-        return {location.sop_uid for location in archive.locate(study_uid)}
+        return {instance.sop_uid for instance in archive.retrieve(study_uid)}
     except NotFound:
         return set()
 

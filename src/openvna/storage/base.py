@@ -33,6 +33,11 @@ class BlobStore(Protocol):
         """Write ``data`` under ``key`` atomically; return its size."""
         ...
 
+    def filename(self, key: str) -> str | None:
+        """The blob's file on a local filesystem, for a server that sends it with ``sendfile``;
+        None for a store whose blobs are not files."""
+        ...
+
     def open(self, key: str) -> BinaryIO:
         """Open the blob for reading (raises NotFound)."""
         ...

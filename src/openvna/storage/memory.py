@@ -21,6 +21,9 @@ class MemoryBlobStore:
     def spool_dir(self) -> Path:
         return self._spool
 
+    def filename(self, key: str) -> str | None:
+        return None
+
     def put_file(self, key: str, source: Path) -> int:
         data = source.read_bytes()
         source.unlink()

@@ -12,9 +12,9 @@ needed; a blob that turns out shorter aborts the stream rather than sending a bo
 disagrees with its length.
 
 On a server that offers the ``openvna.http.response.sendfiles`` extension (``openvna serve``:
-uvicorn with ``web.zerocopy``) and a filesystem blob store, the files are not read at all: the
-whole body, header bytes and the blobs' paths and ranges, goes to the server in one message,
-and the server opens and sends the files itself (sendfile).
+uvicorn with the zero-copy protocol) and contents that are files (``Content.filename``), the
+files are not read at all: the whole body, header bytes and the files' names and ranges, goes
+to the server in one message, and the server opens and sends the files itself (sendfile).
 """
 
 from __future__ import annotations
@@ -23,63 +23,40 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import BinaryIO, Final
+from typing import Final
 
 from anyio import to_thread
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from openvna.errors import ArchiveError
-from openvna.storage.base import BlobStore
-from openvna.storage.filesystem import FilesystemBlobStore
+from openvna.archive import Content
 from openvna.web.zerocopy import SENDFILES, SendFile
 
 __all__ = [
     "READ_LIMIT",
-    "Blob",
     "BlobResponse",
     "MultipartBody",
-    "Part",
+    "ResponsePart",
     "multipart_response",
     "single_part_response",
-    "stream_blob",
+    "stream_content",
 ]
 
 READ_LIMIT: Final = 4 << 20
 
 
 @dataclass(frozen=True)
-class Blob:
-    """Bytes of a stored blob: the whole of it, or the concatenation of (offset, length) spans.
-
-    Spans serve frames (one span per native frame, one per fragment of a compressed frame, sent
-    without the item delimiters as PS3.18 §8.7.3.3.2 asks) and bulk data values.
-    """
-
-    key: str
-    size: int
-    spans: tuple[tuple[int, int], ...] | None = None
-
-    @classmethod
-    def of_spans(cls, key: str, spans: Sequence[tuple[int, int]]) -> Blob:
-        spans = tuple((int(offset), int(length)) for offset, length in spans)
-        return cls(key, sum(length for _, length in spans), spans)
-
-    def ranges(self) -> tuple[tuple[int, int], ...]:
-        return self.spans if self.spans is not None else ((0, self.size),)
-
-
-@dataclass(frozen=True)
-class Part:
-    """One body part: its Content-Type (with any transfer-syntax parameter) and its bytes."""
+class ResponsePart:
+    """One part of a response body: its Content-Type (with any transfer-syntax parameter) and
+    its bytes, given or stored."""
 
     content_type: str
-    body: bytes | Blob
+    body: bytes | Content
     location: str | None = None
 
     @property
     def size(self) -> int:
-        return self.body.size if isinstance(self.body, Blob) else len(self.body)
+        return self.body.size if isinstance(self.body, Content) else len(self.body)
 
     def header(self, boundary: str) -> bytes:
         # One f-string: a study retrieve builds 500 of these before its first byte.
@@ -93,9 +70,8 @@ class Part:
 class MultipartBody:
     """The bytes of a multipart/related body, produced lazily, with its length known up front."""
 
-    def __init__(self, parts: Sequence[Part], blobs: BlobStore, boundary: str | None = None):
+    def __init__(self, parts: Sequence[ResponsePart], boundary: str | None = None):
         self.parts = parts
-        self.blobs = blobs
         self.boundary = boundary or secrets.token_hex(16)
         # The CRLF before a delimiter belongs to it (RFC 2046 §5.1.1); a body with no parts is
         # just the close delimiter.
@@ -120,31 +96,30 @@ class MultipartBody:
         prefix = b""
         for group in _groups(self.parts):
             large = group[0].body
-            if isinstance(large, Blob) and large.size > READ_LIMIT:
+            if isinstance(large, Content) and large.size > READ_LIMIT:
                 yield prefix + group[0].header(self.boundary)
-                async for chunk in stream_blob(self.blobs, large):
+                async for chunk in stream_content(large):
                     yield chunk
                 prefix = b"\r\n"
                 continue
-            blobs = [part.body for part in group if isinstance(part.body, Blob)]
-            contents = iter(await to_thread.run_sync(_read_many, self.blobs, blobs))
+            stored = [part.body for part in group if isinstance(part.body, Content)]
+            contents = iter(await to_thread.run_sync(_read_many, stored))
             for part in group:
                 yield prefix + part.header(self.boundary)
-                body = next(contents) if isinstance(part.body, Blob) else part.body
+                body = next(contents) if isinstance(part.body, Content) else part.body
                 if body:
                     yield body
                 prefix = b"\r\n"
         yield self._closing
 
     def files(self) -> list[bytes | SendFile]:
-        """The body as header bytes and files, for a server that sends files itself."""
-        if not isinstance(self.blobs, FilesystemBlobStore):
-            raise TypeError("zero-copy sends need files on a filesystem")
+        """The body as header bytes and files, for a server that sends files itself; every
+        stored content must be a file (``_all_files``)."""
         items: list[bytes | SendFile] = []
         prefix = b""
         for part, header in zip(self.parts, self.headers, strict=True):
-            if isinstance(part.body, Blob):
-                items += [prefix + header, _send_file(self.blobs, part.body)]
+            if isinstance(part.body, Content):
+                items += [prefix + header, _send_file(part.body)]
             else:
                 items.append(prefix + header + part.body)
             prefix = b"\r\n"
@@ -152,21 +127,27 @@ class MultipartBody:
         return items
 
 
-def _send_file(blobs: FilesystemBlobStore, blob: Blob) -> SendFile:
-    """The blob as a file for the server to send: whole files must be exactly the size the
+def _send_file(content: Content) -> SendFile:
+    """The content as a file for the server to send: whole files must be exactly the size the
     index records, and spans must lie within the file."""
-    return SendFile(
-        blobs.filename(blob.key), blob.ranges(), None if blob.spans is not None else blob.size
-    )
+    filename = content.filename
+    if filename is None:
+        raise TypeError(f"blob {content.key!r} is not a file: it cannot be sent by sendfile")
+    return SendFile(filename, content.ranges(), content.size if content.whole else None)
 
 
-def _groups(parts: Sequence[Part]) -> Iterator[Sequence[Part]]:
+def _all_files(parts: Sequence[ResponsePart]) -> bool:
+    """Only files on a filesystem can be handed to sendfile."""
+    return all(part.body.filename is not None for part in parts if isinstance(part.body, Content))
+
+
+def _groups(parts: Sequence[ResponsePart]) -> Iterator[Sequence[ResponsePart]]:
     """Consecutive parts whose blobs add up to at most READ_LIMIT bytes (one thread hop each);
     a larger blob is a group of its own, read piecewise."""
-    group: list[Part] = []
+    group: list[ResponsePart] = []
     total = 0
     for part in parts:
-        size = part.body.size if isinstance(part.body, Blob) else 0
+        size = part.body.size if isinstance(part.body, Content) else 0
         if group and total + size > READ_LIMIT:
             yield group
             group, total = [], 0
@@ -179,46 +160,24 @@ def _groups(parts: Sequence[Part]) -> Iterator[Sequence[Part]]:
         yield group
 
 
-async def stream_blob(blobs: BlobStore, blob: Blob) -> AsyncIterator[bytes]:
-    """Yield the blob's bytes: whole in one thread hop when small, READ_LIMIT per hop else."""
-    if blob.size <= READ_LIMIT:
-        yield await to_thread.run_sync(_read_all, blobs, blob)
+async def stream_content(content: Content) -> AsyncIterator[bytes]:
+    """Yield the content's bytes: whole in one thread hop when small, READ_LIMIT per hop else."""
+    if content.size <= READ_LIMIT:
+        yield await to_thread.run_sync(content.read)
         return
-    handle = await to_thread.run_sync(blobs.open, blob.key)
+    handle = await to_thread.run_sync(content.open)
     try:
-        for offset, length in blob.ranges():
+        for offset, length in content.ranges():
             end = offset + length
             for start in range(offset, end, READ_LIMIT):
                 want = min(READ_LIMIT, end - start)
-                yield await to_thread.run_sync(_read_at, handle, start, want, blob.key)
+                yield await to_thread.run_sync(content.read_at, handle, start, want)
     finally:
         handle.close()
 
 
-def _read_many(blobs: BlobStore, group: Sequence[Blob]) -> list[bytes]:
-    return [_read_all(blobs, blob) for blob in group]
-
-
-def _read_all(blobs: BlobStore, blob: Blob) -> bytes:
-    with blobs.open(blob.key) as handle:
-        if blob.spans is None:
-            data = handle.read(blob.size + 1)
-            if len(data) != blob.size:
-                raise _size_mismatch(blob.key, len(data), blob.size)
-            return data
-        return b"".join(_read_at(handle, offset, n, blob.key) for offset, n in blob.spans)
-
-
-def _read_at(handle: BinaryIO, offset: int, length: int, key: str) -> bytes:
-    handle.seek(offset)
-    data = handle.read(length)
-    if len(data) != length:
-        raise _size_mismatch(key, offset + len(data), offset + length)
-    return data
-
-
-def _size_mismatch(key: str, found: int, expected: int) -> ArchiveError:
-    return ArchiveError(f"blob {key!r} holds {found} bytes where the index says {expected}")
+def _read_many(group: Sequence[Content]) -> list[bytes]:
+    return [content.read() for content in group]
 
 
 class BlobResponse(StreamingResponse):
@@ -245,42 +204,35 @@ class BlobResponse(StreamingResponse):
         await send({"type": SENDFILES, "items": items, "more_body": False})
 
 
-def _zero_copy(blobs: BlobStore) -> bool:
-    """Only files on a filesystem can be handed to sendfile."""
-    return isinstance(blobs, FilesystemBlobStore)
-
-
 def multipart_response(
-    parts: Sequence[Part],
-    blobs: BlobStore,
+    parts: Sequence[ResponsePart],
     part_type: str,
     headers: Mapping[str, str] | None = None,
 ) -> BlobResponse:
     """A streamed multipart/related response whose parts are of ``part_type``."""
-    body = MultipartBody(parts, blobs)
+    body = MultipartBody(parts)
     all_headers = {"Content-Length": str(body.content_length), **(headers or {})}
-    files = body.files if _zero_copy(blobs) else None
+    files = body.files if _all_files(parts) else None
     return BlobResponse(body, files, all_headers, body.content_type(part_type))
 
 
 def single_part_response(
-    part: Part, blobs: BlobStore, headers: Mapping[str, str] | None = None
+    part: ResponsePart, headers: Mapping[str, str] | None = None
 ) -> BlobResponse:
     """A streamed single part response (PS3.18 §10.4.4 allows it for a single response item)."""
     all_headers = {"Content-Length": str(part.size), **(headers or {})}
     if part.location:
         all_headers["Content-Location"] = part.location
     body = part.body
-    content = stream_blob(blobs, body) if isinstance(body, Blob) else _once(body)
+    content = stream_content(body) if isinstance(body, Content) else _once(body)
     files = None
-    if isinstance(body, Blob) and _zero_copy(blobs):
-        files = partial(_whole_body, body, blobs)
+    if isinstance(body, Content) and body.filename is not None:
+        files = partial(_whole_body, body)
     return BlobResponse(content, files, all_headers, part.content_type)
 
 
-def _whole_body(blob: Blob, blobs: BlobStore) -> list[bytes | SendFile]:
-    assert isinstance(blobs, FilesystemBlobStore)
-    return [_send_file(blobs, blob)]
+def _whole_body(content: Content) -> list[bytes | SendFile]:
+    return [_send_file(content)]
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from openvna.dicom.json import BASE_MARKER
 
-__all__ = ["DICOMWEB_PREFIX", "dicomweb_base", "expand"]
+__all__ = ["DICOMWEB_PREFIX", "dicomweb_base", "expand", "resource_url"]
 
 DICOMWEB_PREFIX = "/dicomweb"
 _MARKER = BASE_MARKER.encode()
@@ -45,3 +45,14 @@ def expand(body: bytes, base: str) -> bytes:
     ``bytes.replace`` takes 1.0 ms (measured).
     """
     return base.encode().join(body.split(_MARKER))
+
+
+def resource_url(base: str, study: str, series: str | None = None, sop: str | None = None) -> str:
+    """The WADO-RS URL of a study, series or instance (PS3.18 §10.4.1): RetrieveURL (0008,1190)
+    of QIDO-RS results and STOW-RS responses, Content-Location of retrieved parts."""
+    url = f"{base}/studies/{study}"
+    if series is not None:
+        url += f"/series/{series}"
+        if sop is not None:
+            url += f"/instances/{sop}"
+    return url

@@ -59,7 +59,7 @@ def test_same_instance_twice_in_a_batch_keeps_one_blob(archive: Archive) -> None
     assert [o.status for o in outcomes] == [StoreStatus.STORED, StoreStatus.REPLACED]
     assert archive.index.count_instances() == 1
     assert len(_blobs(archive)) == 1
-    assert archive.locate(ds.StudyInstanceUID)[0].blob_key in str(_blobs(archive)[0])
+    assert archive.index.locate(ds.StudyInstanceUID)[0].blob_key in str(_blobs(archive)[0])
 
 
 def test_index_failure_stores_nothing_of_the_batch(

@@ -93,7 +93,7 @@ def test_a_file_without_its_preamble_is_stored_with_one(archive: Archive) -> Non
     headless = part10_bytes(ds)[128 + 4 :]  # File Meta first, as some clients send it
     outcome = archive.store_file(_spool(archive, "a.dcm", headless), Origin.local())
     assert outcome.status is StoreStatus.STORED
-    (location,) = archive.locate(ds.StudyInstanceUID)
+    (location,) = archive.index.locate(ds.StudyInstanceUID)
     stored = read_header(archive.blobs.path(location.blob_key))  # type: ignore[attr-defined]
     assert stored.dataset.SOPInstanceUID == ds.SOPInstanceUID
 

@@ -31,7 +31,7 @@ def _write(path: Path, **attributes: object) -> str:
 def _stored(data_dir: Path) -> set[str]:
     archive = build_archive(load_settings(None, {"storage": {"data_dir": data_dir}}, environ={}))
     try:
-        return {location.sop_uid for location in archive.locate(STUDY)}
+        return {location.sop_uid for location in archive.index.locate(STUDY)}
     finally:
         archive.close()
 

@@ -41,7 +41,7 @@ def test_demo_loads_and_reports_then_finds_it_there(joe_only, tmp_path: Path):
 
     archive = build_archive(load_settings(None, {"storage": {"data_dir": data}}, environ={}))
     try:
-        assert len(archive.locate(JOE_STUDY_UID)) == 2
+        assert len(archive.index.locate(JOE_STUDY_UID)) == 2
     finally:
         archive.close()
 

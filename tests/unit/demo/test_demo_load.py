@@ -11,14 +11,14 @@ JOE_ONLY = tuple(study for study in CATALOGUE if study.uid == JOE_STUDY_UID)
 
 
 def _state(archive: Archive) -> tuple[bytes, list[tuple[str, str, int]]]:
-    locations = archive.locate(JOE_STUDY_UID)
+    locations = archive.index.locate(JOE_STUDY_UID)
     blobs = [(loc.sop_uid, loc.transfer_syntax, loc.size) for loc in locations]
     return archive.metadata(JOE_STUDY_UID), blobs
 
 
 def test_load_demo_stores_joe_study(archive: Archive):
     assert load_demo(archive, JOE_ONLY) == 2
-    locations = archive.locate(JOE_STUDY_UID)
+    locations = archive.index.locate(JOE_STUDY_UID)
     assert len(locations) == 2
     pa = next(loc for loc in locations if loc.sop_uid == JOE_PA_SOP_UID)
     assert pa.transfer_syntax == "1.2.840.10008.1.2.4.50"
@@ -37,4 +37,4 @@ def test_load_demo_counts_instances_already_there_under_every_policy(archive: Ar
     for policy in DuplicatePolicy:
         archive.duplicates = policy
         assert load_demo(archive, JOE_ONLY) == 2
-    assert len(archive.locate(JOE_STUDY_UID)) == 2
+    assert len(archive.index.locate(JOE_STUDY_UID)) == 2

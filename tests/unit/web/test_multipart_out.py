@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from python_multipart import MultipartParser
 
+from openvna.archive import Content
 from openvna.errors import ArchiveError
 from openvna.storage.filesystem import FilesystemBlobStore
 from openvna.storage.memory import MemoryBlobStore
 from openvna.web import multipart_out
 from openvna.web.multipart_out import (
     READ_LIMIT,
-    Blob,
     BlobResponse,
     MultipartBody,
-    Part,
+    ResponsePart,
     multipart_response,
     single_part_response,
 )
@@ -81,14 +81,14 @@ def test_parts_round_trip_through_a_real_parser(store: FilesystemBlobStore) -> N
     first, second = os.urandom(READ_LIMIT + 17), b"\r\n--not-a-boundary\r\n\r\n"
     store.put_bytes("s/se/a.dcm", first)
     parts = [
-        Part(
+        ResponsePart(
             "application/dicom; transfer-syntax=1.2.840.10008.1.2.1",
-            Blob("s/se/a.dcm", len(first)),
+            Content(store, "s/se/a.dcm", len(first)),
             "http://x/a",
         ),
-        Part("application/dicom+xml", second),
+        ResponsePart("application/dicom+xml", second),
     ]
-    body = MultipartBody(parts, store)
+    body = MultipartBody(parts)
     data, sizes = _collect(body)
     assert len(data) == body.content_length
     assert max(sizes) <= READ_LIMIT
@@ -104,7 +104,7 @@ def test_parts_round_trip_through_a_real_parser(store: FilesystemBlobStore) -> N
 
 
 def test_empty_body_is_just_the_close_delimiter(store: FilesystemBlobStore) -> None:
-    body = MultipartBody([], store, boundary="b0")
+    body = MultipartBody([], boundary="b0")
     data, _ = _collect(body)
     assert data == b"--b0--\r\n"
     assert body.content_length == len(data)
@@ -113,9 +113,8 @@ def test_empty_body_is_just_the_close_delimiter(store: FilesystemBlobStore) -> N
 def test_spans_are_concatenated_in_order() -> None:
     store = MemoryBlobStore()
     store.put_bytes("k", bytes(range(100)))
-    blob = Blob.of_spans("k", [(50, 10), (5, 3)])
-    assert blob.size == 13
-    data, _ = _collect(MultipartBody([Part("image/jpeg", blob)], store, boundary="b"))
+    blob = Content(store, "k", 13, ((50, 10), (5, 3)))
+    data, _ = _collect(MultipartBody([ResponsePart("image/jpeg", blob)], boundary="b"))
     assert _parse(data, "b")[0][1] == bytes(range(50, 60)) + bytes(range(5, 8))
 
 
@@ -139,9 +138,9 @@ def test_small_blobs_share_thread_hops(
     parts = []
     for n in range(5):
         store.put_bytes(f"k{n}", os.urandom(size - n))
-        parts.append(Part("application/dicom", Blob(f"k{n}", size - n)))
-    parts.insert(2, Part("application/dicom+xml", b"<x/>"))
-    data, sizes = _collect(MultipartBody(parts, store, boundary="b"))
+        parts.append(ResponsePart("application/dicom", Content(store, f"k{n}", size - n)))
+    parts.insert(2, ResponsePart("application/dicom+xml", b"<x/>"))
+    data, sizes = _collect(MultipartBody(parts, boundary="b"))
     assert hops == ["_read_many"] * 2
     assert [p[1] for p in _parse(data, "b")] == [
         store.read_range(f"k{n}", 0, size - n) for n in range(2)
@@ -156,15 +155,17 @@ def test_large_blob_is_read_piecewise_one_hop_each(
     hops = _count_hops(monkeypatch)
     content = os.urandom(3 * (1 << 20) + 5)
     store.put_bytes("big", content)
-    data, _ = _collect(MultipartBody([Part("a/b", Blob("big", len(content)))], store, "b"))
+    data, _ = _collect(
+        MultipartBody([ResponsePart("a/b", Content(store, "big", len(content)))], "b")
+    )
     assert _parse(data, "b")[0][1] == content
-    assert hops == ["open"] + ["_read_at"] * 4
+    assert hops == ["open"] + ["read_at"] * 4
 
 
 def test_short_blob_aborts_the_stream(store: FilesystemBlobStore) -> None:
     store.put_bytes("short", b"1234")
     with pytest.raises(ArchiveError, match="holds 4 bytes where the index says 10"):
-        _collect(MultipartBody([Part("a/b", Blob("short", 10))], store))
+        _collect(MultipartBody([ResponsePart("a/b", Content(store, "short", 10))]))
 
 
 def test_short_large_blob_aborts_the_stream(
@@ -173,13 +174,13 @@ def test_short_large_blob_aborts_the_stream(
     monkeypatch.setattr(multipart_out, "READ_LIMIT", 5)
     store.put_bytes("short", b"123456")
     with pytest.raises(ArchiveError, match="'short' holds 6 bytes where the index says 10"):
-        _collect(MultipartBody([Part("a/b", Blob("short", 10))], store))
+        _collect(MultipartBody([ResponsePart("a/b", Content(store, "short", 10))]))
 
 
 def test_multipart_response_headers(store: FilesystemBlobStore) -> None:
     store.put_bytes("k", b"abc")
     response = multipart_response(
-        [Part("application/dicom", Blob("k", 3))], store, "application/dicom"
+        [ResponsePart("application/dicom", Content(store, "k", 3))], "application/dicom"
     )
     content_type = response.headers["content-type"]
     assert content_type.startswith('multipart/related; type="application/dicom"; boundary=')
@@ -191,13 +192,15 @@ def test_multipart_response_headers(store: FilesystemBlobStore) -> None:
 
 def test_single_part_response_streams_the_body(store: FilesystemBlobStore) -> None:
     store.put_bytes("k", b"abcdef")
-    part = Part("application/octet-stream", Blob.of_spans("k", [(1, 3)]), "http://x/bulk")
-    response = single_part_response(part, store)
+    part = ResponsePart(
+        "application/octet-stream", Content(store, "k", 3, ((1, 3),)), "http://x/bulk"
+    )
+    response = single_part_response(part)
     assert response.headers["content-type"] == "application/octet-stream"
     assert response.headers["content-length"] == "3"
     assert response.headers["content-location"] == "http://x/bulk"
     assert _collect(response.body_iterator)[0] == b"bcd"
-    in_memory = single_part_response(Part("text/plain", b"xyz"), store)
+    in_memory = single_part_response(ResponsePart("text/plain", b"xyz"))
     assert _collect(in_memory.body_iterator)[0] == b"xyz"
 
 
@@ -235,14 +238,18 @@ def test_zero_copy_hands_the_whole_body_over_in_one_message(
     parts = []
     for n in range(40):
         store.put_bytes(f"k{n}", os.urandom(100 + n))
-        parts.append(Part("application/dicom", Blob(f"k{n}", 100 + n), f"http://x/{n}"))
+        parts.append(
+            ResponsePart("application/dicom", Content(store, f"k{n}", 100 + n), f"http://x/{n}")
+        )
     store.put_bytes("frames", bytes(range(256)))
-    parts.append(Part("application/octet-stream", Blob.of_spans("frames", [(200, 5), (3, 2)])))
-    parts.append(Part("application/json", b"{}"))
-    response = multipart_response(parts, store, "application/dicom")
+    parts.append(
+        ResponsePart("application/octet-stream", Content(store, "frames", 7, ((200, 5), (3, 2))))
+    )
+    parts.append(ResponsePart("application/json", b"{}"))
+    response = multipart_response(parts, "application/dicom")
     body, kinds, files = _send_zero_copy(response)
     boundary = response.headers["content-type"].rsplit("=", 1)[1]
-    copied, _ = _collect(MultipartBody(parts, store, boundary))
+    copied, _ = _collect(MultipartBody(parts, boundary))
     assert body == copied
     assert len(body) == int(response.headers["content-length"])
     assert kinds == ["http.response.start", SENDFILES]
@@ -253,10 +260,11 @@ def test_zero_copy_hands_the_whole_body_over_in_one_message(
 
 def test_zero_copy_single_part_and_its_fallbacks(store: FilesystemBlobStore) -> None:
     store.put_bytes("k", b"abcdef")
-    part = Part("application/dicom", Blob("k", 6))
-    body, kinds, files = _send_zero_copy(single_part_response(part, store))
+    part = ResponsePart("application/dicom", Content(store, "k", 6))
+    body, kinds, files = _send_zero_copy(single_part_response(part))
     assert (body, kinds.count(SENDFILES), files[0].size) == (b"abcdef", 1, 6)
     memory = MemoryBlobStore()
     memory.put_bytes("k", b"abcdef")
-    body, kinds, _ = _send_zero_copy(single_part_response(part, memory))
+    in_memory = ResponsePart("application/dicom", Content(memory, "k", 6))
+    body, kinds, _ = _send_zero_copy(single_part_response(in_memory))
     assert (body, kinds.count(SENDFILES)) == (b"abcdef", 0)

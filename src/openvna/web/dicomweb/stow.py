@@ -39,7 +39,7 @@ from openvna.dicom.xml import json_to_xml
 from openvna.errors import BadRequest, UnsupportedMediaType
 from openvna.web.dicomweb.paths import path_uids
 from openvna.web.multipart import Part, parse_content_type, read_parts
-from openvna.web.urls import dicomweb_base
+from openvna.web.urls import dicomweb_base, resource_url
 
 __all__ = ["store_instances"]
 
@@ -196,7 +196,7 @@ def _response(
     failed = [o for o in outcomes if not o.ok]
     studies = {o.study_uid for o in stored} | ({study} if study else set())
     only = studies.pop() if len(studies) == 1 else None
-    body: dict[str, Any] = {"00081190": _url(f"{base}/studies/{only}" if only else None)}
+    body: dict[str, Any] = {"00081190": _url(resource_url(base, only) if only else None)}
     if failed:
         body["00081198"] = _sequence(_failed_item(o) for o in failed)
     if stored:
@@ -234,10 +234,7 @@ def _failed_item(outcome: StoreOutcome) -> dict[str, Any]:
 
 def _stored_item(outcome: StoreOutcome, base: str) -> dict[str, Any]:
     item = _reference(outcome)
-    url = (
-        f"{base}/studies/{outcome.study_uid}/series/{outcome.series_uid}"
-        f"/instances/{outcome.sop_instance_uid}"
-    )
+    url = resource_url(base, outcome.study_uid, outcome.series_uid, outcome.sop_instance_uid)
     item["00081190"] = _url(url)
     if outcome.warning_reason is not None:
         item["00081196"] = _us(outcome.warning_reason)

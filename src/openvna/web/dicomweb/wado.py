@@ -10,17 +10,13 @@ stored one is refused with a 406 naming both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 from anyio import to_thread
-from pydicom import dcmread
-from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openvna.archive import Archive
+from openvna.archive import Archive, Content, StoredInstance
 from openvna.dicom.media import (
     EXPLICIT_VR_LITTLE_ENDIAN,
     LOSSY_SYNTAXES,
@@ -32,23 +28,21 @@ from openvna.dicom.media import (
     parse_accept,
     requested_name,
 )
-from openvna.errors import BadRequest, NotAcceptable, NotFound
-from openvna.index import InstanceLocation
+from openvna.errors import BadRequest, NotAcceptable
 from openvna.web.dicomweb.paths import path_uids
 from openvna.web.dicomweb.representation import (
     DatasetFormat,
     dicom_response,
     negotiate_dataset_format,
 )
-from openvna.web.multipart_out import Blob, Part, multipart_response, single_part_response
-from openvna.web.urls import dicomweb_base, expand
+from openvna.web.multipart_out import ResponsePart, multipart_response, single_part_response
+from openvna.web.urls import dicomweb_base, expand, resource_url
 
 __all__ = ["retrieve_bulkdata", "retrieve_frames", "retrieve_instances", "retrieve_metadata"]
 
 DICOM = "application/dicom"
 OCTET_STREAM = "application/octet-stream"
 PIXEL_DATA = "7FE00010"
-_SWAP_WIDTH = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 
 
 def _archive(request: Request) -> Archive:
@@ -66,18 +60,15 @@ def _accept(request: Request) -> list[MediaRange]:
     return parse_accept(request.headers.get("accept"))
 
 
-async def _locate(
+async def _retrieve(
     request: Request, study: str, series: str | None, sop: str | None
-) -> list[InstanceLocation]:
-    """Resolve the resource in the index (404 naming the missing UID comes from there)."""
-    return await to_thread.run_sync(_archive(request).locate, study, series, sop)
+) -> list[StoredInstance]:
+    """Resolve the resource in the archive (404 naming the missing UID comes from there)."""
+    return await to_thread.run_sync(_archive(request).retrieve, study, series, sop)
 
 
-def _instance_url(base: str, location: InstanceLocation) -> str:
-    return (
-        f"{base}/studies/{location.study_uid}/series/{location.series_uid}"
-        f"/instances/{location.sop_uid}"
-    )
+def _instance_url(base: str, instance: StoredInstance) -> str:
+    return resource_url(base, instance.study_uid, instance.series_uid, instance.sop_uid)
 
 
 # -- instances (PS3.18 §10.4.1.1.1-3) ----------------------------------------------------------
@@ -93,30 +84,33 @@ async def retrieve_instances(request: Request) -> Response:
     """
     study, series, sop = _uids(request)
     ranges = _accept(request)
-    locations = await _locate(request, study, series, sop)
-    syntaxes = frozenset(location.transfer_syntax for location in locations)
-    offers = [Offer(DICOM, syntaxes=syntaxes)]
+    archive = _archive(request)
+    instances = await _retrieve(request, study, series, sop)
+    stored = frozenset(instance.transfer_syntax for instance in instances)
+    made = sorted(archive.transcodable(instances) - stored)
+    offers = [Offer(DICOM, syntaxes=stored)]
+    offers += [Offer(DICOM, syntaxes=frozenset({syntax})) for syntax in made]
     if sop is not None:
-        offers.append(Offer(DICOM, multipart=False, syntaxes=syntaxes))
+        offers += [Offer(DICOM, False, offer.syntaxes) for offer in offers]
     chosen = negotiate(ranges, offers)
+    target = next(iter(chosen.syntaxes)) if chosen.syntaxes - stored else None
     base = dicomweb_base(request)
     parts = [
-        Part(
-            f"{DICOM}; transfer-syntax={location.transfer_syntax}",
-            Blob(location.blob_key, location.size),
-            _instance_url(base, location),
+        ResponsePart(
+            f"{DICOM}; transfer-syntax={target or instance.transfer_syntax}",
+            archive.instance_in(instance, target) if target else instance.file(),
+            _instance_url(base, instance),
         )
-        for location in locations
+        for instance in instances
     ]
-    return _respond(request, chosen, parts, DICOM)
+    return _respond(chosen, parts, DICOM)
 
 
-def _respond(request: Request, chosen: Offer, parts: list[Part], media_type: str) -> Response:
+def _respond(chosen: Offer, parts: list[ResponsePart], media_type: str) -> Response:
     """One part alone when the negotiated offer is single part (§10.4.4), else multipart."""
-    blobs = _archive(request).blobs
     if not chosen.multipart:
-        return single_part_response(parts[0], blobs)
-    return multipart_response(parts, blobs, media_type)
+        return single_part_response(parts[0])
+    return multipart_response(parts, media_type)
 
 
 # -- metadata (PS3.18 §10.4.1.1.4-6) -----------------------------------------------------------
@@ -152,10 +146,10 @@ async def retrieve_frames(request: Request) -> Response:
     assert sop is not None
     numbers = _parse_frame_list(request.path_params["frames"])
     ranges = _accept(request)
-    (location,) = await _locate(request, study, series, sop)
-    _require_frames(location, numbers)
-    url = _instance_url(dicomweb_base(request), location)
-    return _frames_response(request, ranges, location, numbers, url + "/frames/")
+    (instance,) = await _retrieve(request, study, series, sop)
+    frames = instance.frames(numbers)
+    url = _instance_url(dicomweb_base(request), instance)
+    return _frames_response(ranges, instance, dict(zip(numbers, frames, strict=True)), url)
 
 
 def _parse_frame_list(text: str) -> list[int]:
@@ -176,26 +170,9 @@ def _parse_frame_list(text: str) -> list[int]:
     return numbers
 
 
-def _require_frames(location: InstanceLocation, numbers: Sequence[int]) -> None:
-    """404 when a frame does not exist (Table 10.4.3-1: "the Target Resource does not exist")."""
-    count = len(location.frames)
-    if location.pixel_data is None or count == 0:
-        raise NotFound(
-            f"instance {location.sop_uid} (SOP Class {location.sop_class_uid}) has no Pixel Data,"
-            " so it has no frames",
-            uid=location.sop_uid,
-        )
-    beyond = [n for n in numbers if n > count]
-    if beyond:
-        raise NotFound(
-            f"instance {location.sop_uid} has {count} frame(s); frame {beyond[0]} does not exist",
-            uid=location.sop_uid,
-        )
-
-
-def _frame_offers(location: InstanceLocation, single: bool) -> list[Offer]:
+def _frame_offers(instance: StoredInstance, single: bool) -> list[Offer]:
     """What the stored frames can be sent as without transcoding, preferred first."""
-    stored = location.transfer_syntax
+    stored = instance.transfer_syntax
     if stored in NATIVE_SYNTAXES:
         offers = [Offer(OCTET_STREAM, syntaxes=frozenset({EXPLICIT_VR_LITTLE_ENDIAN}))]
     elif media_type_of_frames(stored) != OCTET_STREAM:
@@ -208,9 +185,9 @@ def _frame_offers(location: InstanceLocation, single: bool) -> list[Offer]:
         ]
     else:
         raise NotAcceptable(
-            f"the pixel data of instance {location.sop_uid} is stored as {stored}, which cannot "
+            f"the pixel data of instance {instance.sop_uid} is stored as {stored}, which cannot "
             "be sent as frames without transcoding (not available)",
-            uid=location.sop_uid,
+            uid=instance.sop_uid,
         )
     if single:
         offers += [Offer(o.media_type, False, o.syntaxes, o.default_ok) for o in offers]
@@ -218,23 +195,21 @@ def _frame_offers(location: InstanceLocation, single: bool) -> list[Offer]:
 
 
 def _frames_response(
-    request: Request,
     ranges: Sequence[MediaRange],
-    location: InstanceLocation,
-    numbers: Sequence[int],
-    frames_url: str,
+    instance: StoredInstance,
+    frames: dict[int, Content],
+    instance_url: str,
 ) -> Response:
     """Frame parts (Content-Location ``<instance>/frames/<n>``) in the negotiated media type."""
-    url = frames_url
-    chosen = negotiate(ranges, _frame_offers(location, single=len(numbers) == 1))
+    chosen = negotiate(ranges, _frame_offers(instance, single=len(frames) == 1))
     (syntax,) = chosen.syntaxes
     media_type = requested_name(ranges, chosen)
     content_type = f"{media_type}; transfer-syntax={syntax}"
     parts = [
-        Part(content_type, Blob.of_spans(location.blob_key, location.frames[n - 1]), url + str(n))
-        for n in numbers
+        ResponsePart(content_type, content, f"{instance_url}/frames/{number}")
+        for number, content in frames.items()
     ]
-    return _respond(request, chosen, parts, media_type)
+    return _respond(chosen, parts, media_type)
 
 
 # -- bulk data (PS3.18 §10.4.1.1.8) ------------------------------------------------------------
@@ -252,33 +227,31 @@ async def retrieve_bulkdata(request: Request) -> Response:
     assert sop is not None
     path = _parse_tag_path(request.path_params["path"])
     ranges = _accept(request)
-    (location,) = await _locate(request, study, series, sop)
-    instance_url = _instance_url(dicomweb_base(request), location)
+    (instance,) = await _retrieve(request, study, series, sop)
+    instance_url = _instance_url(dicomweb_base(request), instance)
     url = f"{instance_url}/bulkdata/{path}"
-    if path == PIXEL_DATA and location.pixel_data is not None:
-        pixel_data = location.pixel_data
-        if pixel_data.encapsulated:
-            numbers = list(range(1, len(location.frames) + 1))
-            _require_frames(location, numbers)
-            return _frames_response(request, ranges, location, numbers, instance_url + "/frames/")
-        if location.transfer_syntax not in NATIVE_SYNTAXES:
+    body: bytes | Content
+    if path == PIXEL_DATA and instance.pixel_data is not None:
+        if instance.pixel_data.encapsulated:
+            numbers = range(1, instance.frame_count + 1)
+            frames = dict(zip(numbers, instance.frames(numbers), strict=True))
+            return _frames_response(ranges, instance, frames, instance_url)
+        if instance.transfer_syntax not in NATIVE_SYNTAXES:
             raise NotAcceptable(
-                f"the pixel data of instance {location.sop_uid} is stored as "
-                f"{location.transfer_syntax} and transcoding is not available"
+                f"the pixel data of instance {instance.sop_uid} is stored as "
+                f"{instance.transfer_syntax} and transcoding is not available"
             )
-        body: bytes | Blob = Blob.of_spans(
-            location.blob_key, [(pixel_data.offset, pixel_data.length)]
-        )
+        body = instance.pixel_value()
         syntaxes = frozenset({EXPLICIT_VR_LITTLE_ENDIAN})
     else:
-        body = await to_thread.run_sync(_read_attribute, request, location, path)
+        body = await to_thread.run_sync(instance.bulk_value, path)
         syntaxes = frozenset()
     offers = [Offer(OCTET_STREAM, syntaxes=syntaxes), Offer(OCTET_STREAM, False, syntaxes)]
     chosen = negotiate(ranges, offers)
     content_type = OCTET_STREAM
     if syntaxes:
         content_type += f"; transfer-syntax={EXPLICIT_VR_LITTLE_ENDIAN}"
-    return _respond(request, chosen, [Part(content_type, body, url)], OCTET_STREAM)
+    return _respond(chosen, [ResponsePart(content_type, body, url)], OCTET_STREAM)
 
 
 def _parse_tag_path(text: str) -> str:
@@ -296,31 +269,3 @@ def _parse_tag_path(text: str) -> str:
             attribute="bulkdata",
         )
     return "/".join(steps)
-
-
-def _read_attribute(request: Request, location: InstanceLocation, path: str) -> bytes:
-    """The little endian value bytes of the attribute at ``path`` (the rare non-pixel bulk)."""
-    with _archive(request).blobs.open(location.blob_key) as handle:
-        ds = dcmread(handle, stop_before_pixels=not path.startswith("7FE0"))
-    steps = path.split("/")
-    current: Any = ds
-    for i in range(0, len(steps) - 1, 2):
-        current = _item(current, steps[i], int(steps[i + 1]), location, path)
-    element = current.get(int(steps[-1], 16)) if isinstance(current, Dataset) else None
-    value = None if element is None else element.value
-    if isinstance(value, MultiValue | list):
-        value = b"".join(value) if all(isinstance(v, bytes) for v in value) else None
-    if not isinstance(value, bytes) or not value:
-        raise NotFound(f"instance {location.sop_uid} has no bulk data at {path}")
-    width = _SWAP_WIDTH.get(str(element.VR)) if element is not None else None
-    if width and not ds.is_little_endian:
-        value = b"".join(value[i : i + width][::-1] for i in range(0, len(value), width))
-    return value
-
-
-def _item(ds: Any, tag: str, index: int, location: InstanceLocation, path: str) -> Dataset:
-    element = ds.get(int(tag, 16)) if isinstance(ds, Dataset) else None
-    if element is None or element.VR != "SQ" or index >= len(element.value):
-        raise NotFound(f"instance {location.sop_uid} has no bulk data at {path}")
-    item: Dataset = element.value[index]
-    return item
