@@ -117,6 +117,10 @@ def test_series_and_instances_at_every_level(populated) -> None:
     instances = client.search_for_instances(study_instance_uid=study)
     assert len(instances) == 2
     series_uid = series[0]["0020000E"]["Value"][0]
+    assert series[0]["00081190"]["Value"] == [
+        f"{server.dicomweb}/studies/{study}/series/{series_uid}"
+    ]
+    assert list(series[0]) == sorted(series[0])  # PS3.18 F.2.1: attributes in tag order
     one = client.search_for_instances(study_instance_uid=study, series_instance_uid=series_uid)
     assert len(one) == 1
     assert one[0]["00081190"]["Value"][0].endswith(

@@ -3,10 +3,12 @@
 from openvna.archive.outcome import Origin, StoreOutcome, StoreStatus
 from openvna.archive.retrieve import Content, StoredInstance, Transcoder
 from openvna.archive.service import Archive
+from openvna.index import Matches
 
 __all__ = [
     "Archive",
     "Content",
+    "Matches",
     "Origin",
     "StoreOutcome",
     "StoreStatus",

@@ -45,7 +45,7 @@ from openvna.archive.spool import (
 )
 from openvna.dicom.query import Query
 from openvna.errors import ArchiveError, OutOfResources
-from openvna.index import AddResult, FindResult, Index
+from openvna.index import AddResult, Index, Matches
 from openvna.settings import DuplicatePolicy
 from openvna.storage import BlobStore
 
@@ -208,7 +208,9 @@ class Archive:
 
     # -- find, retrieve, delete ------------------------------------------------------------------
 
-    def find(self, query: Query) -> FindResult:
+    def find(self, query: Query) -> Matches:
+        """The matches of ``query``, read as the caller iterates (QIDO-RS reads one page,
+        C-FIND streams and may stop), with ``count()`` and the unsupported keys."""
         return self.index.find(query)
 
     def retrieve(

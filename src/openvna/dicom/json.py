@@ -31,7 +31,11 @@ from openvna.dicom.rawvalues import float32_json, number_json, person_name_json,
 from openvna.dicom.tags import VALUE_REPRESENTATIONS
 from openvna.errors import BadRequest
 
-__all__ = ["BASE_MARKER", "BULK_THRESHOLD", "dataset_to_json", "json_to_dataset"]
+__all__ = ["BASE_MARKER", "BULK_THRESHOLD", "DicomJson", "dataset_to_json", "json_to_dataset"]
+
+DicomJson = dict[str, Any]
+"""A dataset in the DICOM JSON model (PS3.18 Annex F): 8-hex-digit tags to attribute objects
+(``{"vr": ..., "Value": [...]}``), the one data model above ``openvna.dicom``."""
 
 BASE_MARKER = "{openvna-base}"
 """Stands for the public DICOMweb root in stored URLs; the web layer replaces it on the way out."""

@@ -2,7 +2,10 @@
 
 One value serves every door: QIDO-RS parses its query string here, C-FIND and FHIR search build the
 same value, and the index turns it into one SQL statement. Matching semantics are those of PS3.4
-C.2.2.2 (see ``openvna.dicom.matching``).
+C.2.2.2 (see ``openvna.dicom.matching``). What comes back is the door's choice, carried in the
+value: ``return_keys`` (always returned, empty when the entity has no value: PS3.18 Tables
+10.6.3-3/4/5 for QIDO-RS, the identifier's keys for C-FIND) and ``includefields`` (returned when
+present).
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from openvna.dicom.tags import keyword_of, parse_tag, vr_of
 from openvna.dicom.uid import is_valid_uid
 from openvna.errors import InvalidQuery
 
-__all__ = ["Level", "Query", "parse_qido", "resolve_attribute"]
+__all__ = [
+    "QIDO_RETURN_KEYS",
+    "Level",
+    "Query",
+    "parse_qido",
+    "qido_return_keys",
+    "resolve_attribute",
+]
 
 # PS3.18 §8.3.3.1-2: media type and charset may travel as query parameters; the web layer reads
 # them, the query ignores them.
@@ -24,8 +34,10 @@ _OPTIONS = frozenset({"limit", "offset", "fuzzymatching"})
 
 
 class Level(StrEnum):
-    """Query/retrieve level of the result entities (PS3.4 C.6.1.1)."""
+    """Query/retrieve level of the result entities (PS3.4 C.6.1.1). QIDO-RS has no PATIENT
+    resource; C-FIND's Patient Root information model (C.6.1) and FHIR Patient search do."""
 
+    PATIENT = "PATIENT"
     STUDY = "STUDY"
     SERIES = "SERIES"
     INSTANCE = "INSTANCE"
@@ -33,20 +45,24 @@ class Level(StrEnum):
 
 @dataclass(frozen=True)
 class Query:
-    """A search: the level, the UIDs fixed by the resource path, the terms and the paging.
+    """A search: the level, the UIDs fixed by the resource path, the terms, what to return and
+    the paging.
 
-    ``includefields`` are tags; ``include_all`` is ``includefield=all``. Universal terms also ask
-    for their attribute (PS3.4 C.2.2.2.3).
+    ``return_keys`` come back in every result, empty when there is no value; ``includefields``
+    only when there is one; ``include_all`` (``includefield=all``) returns every attribute of
+    the query level. Every term also asks for its attribute (PS3.4 C.2.2.2.3). ``limit`` None
+    is no limit (C-FIND); ``offset`` skips that many matches first.
     """
 
     level: Level
     terms: tuple[MatchTerm, ...] = ()
     study_uid: str | None = None
     series_uid: str | None = None
+    return_keys: tuple[int, ...] = ()
     includefields: tuple[int, ...] = ()
     include_all: bool = False
     fuzzymatching: bool = False
-    limit: int = 1000
+    limit: int | None = 1000
     offset: int = 0
 
 
@@ -100,6 +116,7 @@ def parse_qido(
         terms=tuple(terms.values()),
         study_uid=study_uid,
         series_uid=series_uid,
+        return_keys=qido_return_keys(Level(level), study_uid, series_uid),
         includefields=tuple(
             dict.fromkeys(resolve_attribute(i)[0] for i in includes if i and i != "all")
         ),
@@ -108,6 +125,49 @@ def parse_qido(
         limit=min(_count("limit", options.get("limit", str(default_limit))), max_limit),
         offset=_count("offset", options.get("offset", "0")),
     )
+
+
+def _keywords(text: str) -> tuple[int, ...]:
+    return tuple(parse_tag(keyword) for keyword in text.split())
+
+
+# PS3.18 Tables 10.6.3-3/4/5 (STANDARDS.md §6.4): returned at each level even when empty; the
+# study level also carries SOPClassesInStudy (PS3.4 C.6.1.1.3), which the index computes for
+# free. RetrieveURL (0008,1190), required at every level too, is the QIDO-RS door's to build.
+QIDO_RETURN_KEYS: dict[Level, tuple[int, ...]] = {
+    Level.STUDY: _keywords(
+        """StudyDate StudyTime AccessionNumber InstanceAvailability ModalitiesInStudy
+        ReferringPhysicianName TimezoneOffsetFromUTC PatientName PatientID
+        PatientBirthDate PatientSex StudyInstanceUID StudyID NumberOfStudyRelatedSeries
+        NumberOfStudyRelatedInstances SOPClassesInStudy"""
+    ),
+    Level.SERIES: _keywords(
+        """Modality TimezoneOffsetFromUTC SeriesDescription SeriesInstanceUID
+        SeriesNumber NumberOfSeriesRelatedInstances PerformedProcedureStepStartDate
+        PerformedProcedureStepStartTime RequestAttributesSequence StudyInstanceUID"""
+    ),
+    Level.INSTANCE: _keywords(
+        """SOPClassUID SOPInstanceUID InstanceAvailability TimezoneOffsetFromUTC
+        InstanceNumber Rows Columns BitsAllocated NumberOfFrames StudyInstanceUID
+        SeriesInstanceUID"""
+    ),
+}
+
+
+def qido_return_keys(
+    level: Level, study_uid: str | None, series_uid: str | None
+) -> tuple[int, ...]:
+    """The attributes a QIDO-RS result always carries: its level's required ones with the UIDs
+    of its parents, and those of the parent levels not fixed by the resource path (a relational
+    search, PS3.18 §10.6.3.3: series of all studies carry the study's required attributes)."""
+    if level is Level.PATIENT:
+        raise InvalidQuery("QIDO-RS has no patient level (PS3.18 Table 10.6.1-1)")
+    keys = list(QIDO_RETURN_KEYS[level])
+    if level is not Level.STUDY and study_uid is None:
+        keys += QIDO_RETURN_KEYS[Level.STUDY]
+    if level is Level.INSTANCE and series_uid is None:
+        keys += QIDO_RETURN_KEYS[Level.SERIES]
+    return tuple(dict.fromkeys(keys))
 
 
 def _term(key: str, value: str) -> MatchTerm:

@@ -11,19 +11,21 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from functools import partial
+from typing import Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from openvna.dicom.json import DicomJson
 from openvna.dicom.query import Query
 from openvna.errors import IndexUnavailable
 from openvna.index import read, retrieve, write
-from openvna.index.records import AddResult, FindResult, InstanceLocation, InstanceRecord
+from openvna.index.records import AddResult, InstanceLocation, InstanceRecord, Page
 from openvna.index.schema import instances, series, studies
 
-__all__ = ["WRITE_OPTION", "Index"]
+__all__ = ["PAGE", "WRITE_OPTION", "Index", "Matches"]
 
 # Execution option that marks a write transaction (SQLite: BEGIN IMMEDIATE, see index.engine).
 WRITE_OPTION = "openvna_write"
@@ -32,6 +34,9 @@ T = TypeVar("T")
 # PostgreSQL SQLSTATEs worth one more try: serialization failure, deadlock detected.
 _RETRY_STATES = frozenset({"40001", "40P01"})
 _ATTEMPTS = 3
+# Results read per statement when a search has no limit (C-FIND): each page is its own short
+# read, so a long C-FIND holds no transaction open while its pending responses go out.
+PAGE = 500
 
 
 class Index:
@@ -62,9 +67,9 @@ class Index:
         batch = list(records)
         return self._write(lambda conn: write.add_instances(conn, batch, replace))
 
-    def find(self, query: Query) -> FindResult:
-        """One page of QIDO-RS / C-FIND matches (see ``read.find``)."""
-        return self._read(lambda conn: read.find(conn, query))
+    def find(self, query: Query) -> Matches:
+        """The matches of a QIDO-RS / C-FIND / FHIR search, read as the caller iterates."""
+        return Matches(self._read, query)
 
     def locate(
         self, study: str, series: str | None = None, sop: str | None = None
@@ -123,6 +128,61 @@ class Index:
             raise
         except write.InstancesRaced as exc:
             raise IndexUnavailable(f"index busy: {exc}") from exc
+
+
+class _Reader(Protocol):
+    """``Index._read``: runs a function on a read connection."""
+
+    def __call__(self, work: Callable[[Connection], T]) -> T: ...
+
+
+class Matches:
+    """The results of a search, as a stream: each page is read when the caller gets to it, so
+    a caller that stops early (C-FIND's C-CANCEL, PS3.4 C.4.1.3.2) reads no more.
+
+    A search with a limit reads its whole page in one statement, as QIDO-RS asks for one page;
+    one without reads ``PAGE`` results a statement. Pages are offsets in a stable order, so an
+    instance stored while a long search runs can shift the pages after it by one.
+    """
+
+    def __init__(self, reader: _Reader, query: Query) -> None:
+        self._read = reader
+        self.query = query
+        self._plan = read.plan(query)
+
+    @property
+    def unsupported(self) -> list[str]:
+        """Keywords of match keys the index cannot match at this level: ignored, and their
+        attributes returned (PS3.18 §8.3.4.1: the origin server warns)."""
+        return self._plan.unsupported
+
+    def __iter__(self) -> Iterator[DicomJson]:
+        query, plan = self.query, self._plan
+        offset, left = query.offset, query.limit
+        while left is None or left > 0:
+            size = PAGE if left is None else left
+            found = self._read(
+                partial(read.page, query=query, plan=plan, offset=offset, limit=size)
+            )
+            yield from found
+            if len(found) < size:
+                return
+            offset += size
+            left = None if left is None else left - size
+
+    def page(self) -> Page:
+        """The query's page of results, and how many matches lie beyond it (counted only when
+        the page is full: PS3.18 §8.3.4.2 lets QIDO-RS warn that there are more)."""
+        datasets = list(self)
+        limit = self.query.limit
+        remaining = 0
+        if limit is not None and len(datasets) == limit:
+            remaining = max(0, self.count() - self.query.offset - len(datasets))
+        return Page(datasets, remaining, self.unsupported)
+
+    def count(self) -> int:
+        """How many entities match, paging aside (QIDO-RS's Warning about further results)."""
+        return self._read(partial(read.count, query=self.query, plan=self._plan))
 
 
 def _target(study: str, series_uid: str | None, sop: str | None) -> ColumnElement[bool]:

@@ -3,8 +3,8 @@
 The lists follow the PS3.3 modules that hold one value per entity: Patient (C.7.1.1), General
 Study (C.7.2.1) and Patient Study (C.7.2.2) for the study row; General Series (C.7.3.1), Frame of
 Reference (C.7.4.1) and General Equipment (C.7.5.1) for the series row; everything else is
-instance level. Also here: the required return attributes of PS3.18 Tables 10.6.3-3/4/5 and the
-attributes the index can match on (PS3.18 Table 10.6.1-5), so QIDO-RS and C-FIND share them.
+instance level. Also here: the attributes the index can match on (PS3.18 Table 10.6.1-5), so
+QIDO-RS and C-FIND share them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ __all__ = [
     "MATCH_COLUMNS",
     "NESTED_MATCH_COLUMNS",
     "PATIENT_TAGS",
-    "REQUIRED",
     "SERIES_TAGS",
     "STUDY_TAGS",
     "tag",
@@ -89,26 +88,6 @@ SERIES_TAGS = _tags(
     Manufacturer InstitutionName InstitutionAddress StationName InstitutionalDepartmentName
     ManufacturerModelName DeviceSerialNumber SoftwareVersions"""
 )
-
-# PS3.18 Tables 10.6.3-3/4/5 (STANDARDS.md §6.4): returned at each level even when empty; the
-# study level also always carries SOPClassesInStudy (PS3.4 C.6.1.1.3), as computed for free.
-REQUIRED: dict[str, tuple[int, ...]] = {
-    "STUDY": _keywords(
-        """StudyDate StudyTime AccessionNumber InstanceAvailability ModalitiesInStudy
-        ReferringPhysicianName TimezoneOffsetFromUTC RetrieveURL PatientName PatientID
-        PatientBirthDate PatientSex StudyInstanceUID StudyID NumberOfStudyRelatedSeries
-        NumberOfStudyRelatedInstances SOPClassesInStudy"""
-    ),
-    "SERIES": _keywords(
-        """Modality TimezoneOffsetFromUTC SeriesDescription RetrieveURL SeriesInstanceUID
-        SeriesNumber NumberOfSeriesRelatedInstances PerformedProcedureStepStartDate
-        PerformedProcedureStepStartTime RequestAttributesSequence"""
-    ),
-    "INSTANCE": _keywords(
-        """SOPClassUID SOPInstanceUID InstanceAvailability TimezoneOffsetFromUTC
-        RetrieveURL InstanceNumber Rows Columns BitsAllocated NumberOfFrames"""
-    ),
-}
 
 # Attributes computed by the archive rather than copied from an instance (PS3.4 C.3.4).
 COMPUTED = _tags(

@@ -1,9 +1,11 @@
-"""QIDO-RS / C-FIND searches: one SELECT per page (plus a COUNT when the page is full).
+"""QIDO-RS / C-FIND / FHIR searches: one SELECT per page, one COUNT when a door asks for it.
 
-Hierarchical and relational searches (PS3.18 Table 10.6.1-1) share one statement shape: the
-query level's table joined to its parents, so study terms also match at the series and instance
-levels, and results carry the parents' attributes (§10.6.3.3). Order is stable (studies newest
-first, then series and instances by number, then insertion) so limit/offset pages do not shift.
+Hierarchical and relational searches (PS3.18 Table 10.6.1-1, PS3.4 C.4.1.2.2) share one statement
+shape: the query level's table joined to its parents, so study terms also match at the series and
+instance levels, and results carry the parents' attributes (§10.6.3.3). Order is stable (patients
+by name, studies newest first, then series and instances by number, then insertion) so that
+limit/offset pages do not shift. The patient level reads the patients table; patient attributes
+kept only on the study rows (birth date, sex) match through the patient's studies.
 """
 
 from __future__ import annotations
@@ -13,18 +15,31 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
-from openvna.dicom.matching import Single, Universal
+from openvna.dicom.json import DicomJson
+from openvna.dicom.matching import MatchTerm, Single, Universal
 from openvna.dicom.query import Level, Query
 from openvna.index import results
-from openvna.index.levels import COMPUTED, MATCH_COLUMNS, NESTED_MATCH_COLUMNS, tag, tag_hex
-from openvna.index.records import FindResult
+from openvna.index.levels import (
+    COMPUTED,
+    MATCH_COLUMNS,
+    NESTED_MATCH_COLUMNS,
+    PATIENT_TAGS,
+    tag,
+    tag_hex,
+)
 from openvna.index.schema import instances, patients, series, studies, study_modalities
 from openvna.index.sqlmatch import condition
 
-__all__ = ["find"]
+__all__ = ["Plan", "count", "page", "plan"]
 
-_DEPTH = {"STUDY": 0, "SERIES": 1, "INSTANCE": 2}
+_DEPTH = {Level.PATIENT: -1, Level.STUDY: 0, Level.SERIES: 1, Level.INSTANCE: 2}
 _TABLES = {"STUDY": studies, "SERIES": series, "INSTANCE": instances}
+# Patient level: columns of the patients table; other patient attributes match on study rows.
+_PATIENT_COLUMNS = {
+    tag("PatientID"): ("patient_id", "text"),
+    tag("IssuerOfPatientID"): ("issuer", "text"),
+    tag("PatientName"): ("patient_name_upper", "pn"),
+}
 _PATIENT_COUNT_KEYS = frozenset(
     tag_hex(tag(k))
     for k in (
@@ -41,37 +56,19 @@ _COMPUTED_KEYS = frozenset(tag_hex(t) for t in COMPUTED)
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
+    """What a query becomes before any SQL runs: its conditions, the attributes it wants and
+    the match keys the index cannot match at its level (PS3.18 §8.3.4.1: returned unfiltered,
+    with a warning)."""
+
     where: list[ColumnElement[bool]]
     modality_join: str | None
     wanted: frozenset[str]
     unsupported: list[str]
 
 
-def find(conn: Connection, query: Query) -> FindResult:
-    """Run ``query``; return its page of datasets and the number of further matches."""
-    plan = _plan(query)
-    wanted = plan.wanted
-    patient_counts = query.level == Level.STUDY and (
-        query.include_all or bool(wanted & _PATIENT_COUNT_KEYS)
-    )
-    parse_instances = query.level == Level.INSTANCE and (
-        query.include_all
-        or bool(wanted - _INSTANCE_COLUMN_KEYS - results.HIGHER_KEYS - _COMPUTED_KEYS)
-    )
-    stmt = _statement(query, plan, patient_counts, parse_instances)
-    rows = conn.execute(stmt.limit(query.limit).offset(query.offset)).all()
-    remaining = 0
-    if len(rows) == query.limit:  # a full page (or limit=0): count what lies beyond it
-        counted = stmt.order_by(None).with_only_columns(func.count()).scalar_subquery()
-        total = int(conn.execute(select(counted)).scalar_one())
-        remaining = max(0, total - query.offset - len(rows))
-    build = _Builder(query, wanted, patient_counts)
-    return FindResult([build(row) for row in rows], remaining, plan.unsupported)
-
-
-def _plan(query: Query) -> _Plan:
-    depth = _DEPTH[query.level]
+def plan(query: Query) -> Plan:
+    """The conditions of ``query`` on the index's columns."""
     where: list[ColumnElement[bool]] = []
     if query.study_uid is not None:
         where.append(studies.c.study_uid == query.study_uid)
@@ -80,34 +77,81 @@ def _plan(query: Query) -> _Plan:
     modality_join = None
     unsupported: list[str] = []
     for term in query.terms:
-        found = (
-            MATCH_COLUMNS.get(term.tag)
-            if term.sequence is None
-            else NESTED_MATCH_COLUMNS.get((term.sequence, term.tag))
-        )
         if isinstance(term, Universal):
             continue
-        if found is None or _DEPTH[found[0]] > depth:
+        found = _condition(query, term)
+        if found is None:
             unsupported.append(term.keyword)
-            continue
-        level, column, kind = found
-        if kind == "modalities":
-            if isinstance(term, Single):
-                modality_join = term.value
-            else:
-                matching = select(study_modalities.c.study_fk).where(
-                    condition(study_modalities.c.modality, "text", term, False)
-                )
-                where.append(studies.c.pk.in_(matching))
-            continue
-        where.append(condition(_TABLES[level].c[column], kind, term, query.fuzzymatching))
-    wanted = frozenset(tag_hex(t) for t in query.includefields) | {
+        elif isinstance(found, str):
+            modality_join = found
+        else:
+            where.append(found)
+    wanted = frozenset(tag_hex(t) for t in (*query.includefields, *query.return_keys)) | {
         tag_hex(t.tag if t.sequence is None else t.sequence) for t in query.terms
     }
-    return _Plan(where, modality_join, wanted, unsupported)
+    return Plan(where, modality_join, wanted, unsupported)
 
 
-def _statement(query: Query, plan: _Plan, patient_counts: bool, parse: bool) -> Select[Any]:
+def _condition(query: Query, term: MatchTerm) -> ColumnElement[bool] | str | None:
+    """The SQL condition of one term; a modality to join on (a single ModalitiesInStudy value
+    reads the side table's index); None when the index cannot match it at this level."""
+    if query.level is Level.PATIENT:
+        return _patient_condition(query, term)
+    found = (
+        MATCH_COLUMNS.get(term.tag)
+        if term.sequence is None
+        else NESTED_MATCH_COLUMNS.get((term.sequence, term.tag))
+    )
+    if found is None or _DEPTH[Level(found[0])] > _DEPTH[query.level]:
+        return None
+    level, column, kind = found
+    if kind != "modalities":
+        return condition(_TABLES[level].c[column], kind, term, query.fuzzymatching)
+    if isinstance(term, Single):
+        return term.value
+    matching = select(study_modalities.c.study_fk).where(
+        condition(study_modalities.c.modality, "text", term, False)
+    )
+    return studies.c.pk.in_(matching)
+
+
+def _patient_condition(query: Query, term: MatchTerm) -> ColumnElement[bool] | None:
+    if term.sequence is None and term.tag in _PATIENT_COLUMNS:
+        column, kind = _PATIENT_COLUMNS[term.tag]
+        return condition(patients.c[column], kind, term, query.fuzzymatching)
+    found = MATCH_COLUMNS.get(term.tag) if term.sequence is None else None
+    if found is None or found[0] != "STUDY" or term.tag not in PATIENT_TAGS:
+        return None
+    on_studies = condition(studies.c[found[1]], found[2], term, query.fuzzymatching)
+    return patients.c.pk.in_(select(studies.c.patient_fk).where(on_studies))
+
+
+def page(conn: Connection, query: Query, plan: Plan, offset: int, limit: int) -> list[DicomJson]:
+    """The datasets of matches ``offset`` to ``offset + limit``."""
+    patient_counts = query.level is Level.PATIENT or (
+        query.level is Level.STUDY
+        and (query.include_all or bool(plan.wanted & _PATIENT_COUNT_KEYS))
+    )
+    parse_instances = query.level is Level.INSTANCE and (
+        query.include_all
+        or bool(plan.wanted - _INSTANCE_COLUMN_KEYS - results.HIGHER_KEYS - _COMPUTED_KEYS)
+    )
+    stmt = _statement(query, plan, patient_counts, parse_instances)
+    rows = conn.execute(stmt.limit(limit).offset(offset)).all()
+    build = _Builder(query, plan.wanted, patient_counts)
+    return [build(row) for row in rows]
+
+
+def count(conn: Connection, query: Query, plan: Plan) -> int:
+    """How many entities match, whatever the paging."""
+    stmt = _statement(query, plan, False, False)
+    counted = stmt.order_by(None).with_only_columns(func.count()).scalar_subquery()
+    return int(conn.execute(select(counted)).scalar_one())
+
+
+def _statement(query: Query, plan: Plan, patient_counts: bool, parse: bool) -> Select[Any]:
+    if query.level is Level.PATIENT:
+        return _patient_statement(plan)
     columns: list[Any] = [
         studies.c.study_uid,
         studies.c.json.label("study_json"),
@@ -141,11 +185,7 @@ def _statement(query: Query, plan: _Plan, patient_counts: bool, parse: bool) -> 
             studies, studies.c.pk == series.c.study_fk
         )
     if patient_counts:
-        columns += [
-            patients.c.num_studies.label("patient_studies"),
-            patients.c.num_series.label("patient_series"),
-            patients.c.num_instances.label("patient_instances"),
-        ]
+        columns += _patient_count_columns()
         source = source.join(patients, patients.c.pk == studies.c.patient_fk)
     if plan.modality_join is not None:
         source = source.join(
@@ -155,6 +195,20 @@ def _statement(query: Query, plan: _Plan, patient_counts: bool, parse: bool) -> 
         )
     order = _order(query.level, plan.modality_join is not None)
     return select(*columns).select_from(source).where(*plan.where).order_by(*order)
+
+
+def _patient_count_columns() -> list[Any]:
+    return [
+        patients.c.num_studies.label("patient_studies"),
+        patients.c.num_series.label("patient_series"),
+        patients.c.num_instances.label("patient_instances"),
+    ]
+
+
+def _patient_statement(plan: Plan) -> Select[Any]:
+    columns = [patients.c.json.label("patient_json"), *_patient_count_columns()]
+    order = (patients.c.patient_name_upper, patients.c.pk)
+    return select(*columns).where(*plan.where).order_by(*order)
 
 
 def _order(level: Level, modality_join: bool) -> list[Any]:
@@ -177,41 +231,26 @@ class _Builder:
     """Turns one result row into its dataset: query level first, then its parents."""
 
     def __init__(self, query: Query, wanted: frozenset[str], patient_counts: bool) -> None:
-        depth = _DEPTH[query.level]
-        everything = query.include_all
-        self.depth = depth
-        self.wanted = wanted
+        self.level = query.level
         self.patient_counts = patient_counts
-        # Relational searches add the parents' required attributes (PS3.18 §10.6.3.3).
-        self.study = results.LevelPart(
-            "STUDY", depth == 0 or query.study_uid is None, everything and depth == 0
-        )
-        self.series = results.LevelPart(
-            "SERIES",
-            depth == 1 or (depth == 2 and query.series_uid is None),
-            everything and depth == 1,
-        )
-        self.instance = results.LevelPart("INSTANCE", True, everything)
-        self.uids = {"0020000D"} if depth >= 1 else set()
-        if depth == 2:
-            self.uids.add("0020000E")
+        self.assemble = results.Assembler(query, wanted)
 
-    def __call__(self, row: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def __call__(self, row: Any) -> DicomJson:
+        if self.level is Level.PATIENT:
+            return self.assemble([(results.load(row.patient_json), results.patient_computed(row))])
         study_json = results.load(row.study_json)
         timezone = {_TIMEZONE: study_json[_TIMEZONE]} if _TIMEZONE in study_json else {}
-        wanted = self.wanted | self.uids
-        if self.depth == 2:
-            source = (
+        levels: list[tuple[DicomJson, DicomJson]] = []
+        if self.level is Level.INSTANCE:
+            stored = (
                 results.instance_only(results.load(row.metadata))
                 if "metadata" in row._fields
                 else {}
             )
-            source = {**timezone, **source, **results.instance_columns(row)}
-            self.instance.add(out, source, results.instance_computed(row), wanted)
-        if self.depth >= 1:
+            source = {**timezone, **stored, **results.instance_columns(row)}
+            levels.append((source, results.instance_computed(row)))
+        if self.level is not Level.STUDY:
             source = {**timezone, **results.load(row.series_json)}
-            self.series.add(out, source, results.series_computed(row), wanted)
-        computed = results.study_computed(row, self.patient_counts)
-        self.study.add(out, study_json, computed, wanted)
-        return dict(sorted(out.items()))
+            levels.append((source, results.series_computed(row)))
+        levels.append((study_json, results.study_computed(row, self.patient_counts)))
+        return self.assemble(levels)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import orjson
 
+from openvna.dicom.json import DicomJson
+
 __all__ = [
     "AddResult",
-    "FindResult",
     "Frames",
     "InstanceLocation",
     "InstanceRecord",
+    "Page",
     "PixelData",
     "PixelDataRef",
 ]
@@ -66,16 +68,14 @@ class AddResult:
 
 
 @dataclass(frozen=True)
-class FindResult:
-    """One page of matches; ``remaining`` counts the matches after this page.
+class Page:
+    """One page of matches; ``remaining`` counts the matches after it, ``unsupported`` the
+    keywords whose matching was ignored (PS3.18 §8.3.4.1 lets the origin server skip them, with
+    a warning)."""
 
-    ``unsupported`` lists the keywords whose matching was ignored (not indexed at this level):
-    PS3.18 §8.3.4.1 lets the origin server skip them with a warning.
-    """
-
-    datasets: list[dict[str, Any]]
-    remaining: int = 0
-    unsupported: list[str] = field(default_factory=list)
+    datasets: list[DicomJson]
+    remaining: int
+    unsupported: list[str]
 
 
 class InstanceLocation(NamedTuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from openvna.dicom.matching import AnyOf, Range, Single, Universal, Wildcard
-from openvna.dicom.query import Level, Query, parse_qido
+from openvna.dicom.query import Level, Query, parse_qido, qido_return_keys
 from openvna.errors import InvalidQuery
 
 PATIENT_NAME = 0x00100010
@@ -20,7 +20,8 @@ def only_term(params: list[tuple[str, str]], level: str = "STUDY") -> object:
 
 def test_defaults() -> None:
     query = parse_qido("STUDY", [])
-    assert query == Query(level=Level.STUDY, limit=1000, offset=0)
+    expected = qido_return_keys(Level.STUDY, None, None)
+    assert query == Query(level=Level.STUDY, return_keys=expected, limit=1000, offset=0)
     assert query.include_all is False
     assert query.fuzzymatching is False
 

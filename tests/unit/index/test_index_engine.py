@@ -63,7 +63,7 @@ def test_operational_errors_become_index_unavailable(tmp_path: Path) -> None:
     with pytest.raises(IndexUnavailable, match="index unavailable"):
         broken.count_instances()
     with pytest.raises(IndexUnavailable):
-        broken.find(parse_qido("STUDY", []))
+        broken.find(parse_qido("STUDY", [])).page()
 
 
 # Study searches that DESIGN.md measured and the index each must use.
@@ -78,7 +78,7 @@ PLANNED = [
 
 
 def _sql(index: Index, query: Query) -> str:
-    plan = index_read._plan(query)
+    plan = index_read.plan(query)
     stmt = index_read._statement(query, plan, patient_counts=False, parse=False)
     dialect = (
         postgresql.dialect() if index.engine.dialect.name == "postgresql" else sqlite.dialect()

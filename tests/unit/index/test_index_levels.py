@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from pydicom.datadict import keyword_for_tag
 
-from openvna.dicom.query import parse_qido
+from openvna.dicom.query import QIDO_RETURN_KEYS, parse_qido
 from openvna.index import Index, InstanceRecord
 from openvna.index.extract import extract, pn_upper
-from openvna.index.levels import MATCH_COLUMNS, PATIENT_TAGS, REQUIRED, SERIES_TAGS, STUDY_TAGS
+from openvna.index.levels import MATCH_COLUMNS, PATIENT_TAGS, SERIES_TAGS, STUDY_TAGS
 
 
 def test_levels_do_not_overlap() -> None:
@@ -19,11 +19,11 @@ def test_levels_do_not_overlap() -> None:
 
 
 def test_required_return_keys_of_standards_6_4() -> None:
-    names = {level: [keyword_for_tag(t) for t in tags] for level, tags in REQUIRED.items()}
+    names = {level: [keyword_for_tag(t) for t in tags] for level, tags in QIDO_RETURN_KEYS.items()}
     assert "NumberOfStudyRelatedInstances" in names["STUDY"]
     assert "ModalitiesInStudy" in names["STUDY"]
     assert "RequestAttributesSequence" in names["SERIES"]
-    assert names["INSTANCE"][-4:] == ["Rows", "Columns", "BitsAllocated", "NumberOfFrames"]
+    assert names["INSTANCE"][-6:-2] == ["Rows", "Columns", "BitsAllocated", "NumberOfFrames"]
 
 
 def test_match_columns_sit_at_their_level() -> None:
@@ -59,6 +59,6 @@ def test_old_date_format_is_stored_normalised(
     record = make_record("1.2.3.1.1")
     metadata = {**record.metadata, "00080020": {"vr": "DA", "Value": ["2013.01.02"]}}
     index.add_instance(replace(record, metadata=metadata), replace=False)
-    found = index.find(parse_qido("STUDY", [("StudyDate", "20130101-20130131")])).datasets
+    found = index.find(parse_qido("STUDY", [("StudyDate", "20130101-20130131")])).page().datasets
     assert len(found) == 1
     assert found[0]["00080020"]["Value"] == ["2013.01.02"]  # returned as stored

@@ -36,7 +36,9 @@ def test_two_processes_fill_one_new_study_without_losing_an_instance(tmp_path: P
     assert results == [PER_PROCESS, PER_PROCESS]
     archive = build_archive(load_settings(None, {"storage": {"data_dir": data_dir}}, {}))
     try:
-        [study] = archive.find(parse_qido(Level.STUDY, [("StudyInstanceUID", STUDY)])).datasets
+        [study] = (
+            archive.find(parse_qido(Level.STUDY, [("StudyInstanceUID", STUDY)])).page().datasets
+        )
     finally:
         archive.close()
     assert study["00201208"]["Value"] == [2 * PER_PROCESS]

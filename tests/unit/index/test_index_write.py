@@ -22,7 +22,7 @@ Make = Callable[..., InstanceRecord]
 
 def study(index: Index, uid: str, *params: tuple[str, str]) -> dict[str, Any]:
     query = [("StudyInstanceUID", uid), *params]
-    (ds,) = index.find(parse_qido("STUDY", query)).datasets
+    (ds,) = index.find(parse_qido("STUDY", query)).page().datasets
     return ds
 
 
@@ -32,7 +32,7 @@ def counts(index: Index, uid: str) -> tuple[int, int]:
 
 
 def series_counts(index: Index, study_uid: str) -> dict[str, int]:
-    result = index.find(parse_qido("SERIES", [], study_uid=study_uid))
+    result = index.find(parse_qido("SERIES", [], study_uid=study_uid)).page()
     return {ds["0020000E"]["Value"][0]: ds["00201209"]["Value"][0] for ds in result.datasets}
 
 
@@ -78,7 +78,7 @@ def test_newest_instance_wins_the_study_attributes(index: Index, make_record: Ma
     ds = study(index, "1.2.3", ("includefield", "StudyDescription"))
     assert ds["00081030"]["Value"] == ["NEW"]
     assert ds["00100010"]["Value"] == [{"Alphabetic": "ROE^JANE"}]
-    assert index.find(parse_qido("STUDY", [("PatientName", "DOE")])).datasets == []
+    assert index.find(parse_qido("STUDY", [("PatientName", "DOE")])).page().datasets == []
 
 
 def test_counts_and_modalities_follow_adds_and_deletes(index: Index, make_record: Make) -> None:
@@ -99,7 +99,7 @@ def test_counts_and_modalities_follow_adds_and_deletes(index: Index, make_record
     ds = study(index, "1.2.3")
     assert ds["00080061"]["Value"] == ["CT"]
     assert ds["00080062"]["Value"] == ["1.2.840.10008.5.1.4.1.1.2"]
-    assert index.find(parse_qido("STUDY", [("ModalitiesInStudy", "MR")])).datasets == []
+    assert index.find(parse_qido("STUDY", [("ModalitiesInStudy", "MR")])).page().datasets == []
 
     assert index.delete("1.2.3", "1.2.3.1", "1.2.3.1.0") == ["1.2.3/1.2.3.1/1.2.3.1.0.dcm"]
     assert counts(index, "1.2.3") == (1, 2)
@@ -110,8 +110,8 @@ def test_counts_and_modalities_follow_adds_and_deletes(index: Index, make_record
         "1.2.3/1.2.3.1/1.2.3.1.2.dcm",
     ]
     assert index.count_instances() == 0
-    assert index.find(parse_qido("STUDY", [])).datasets == []
-    assert index.find(parse_qido("SERIES", [])).datasets == []
+    assert index.find(parse_qido("STUDY", [])).page().datasets == []
+    assert index.find(parse_qido("SERIES", [])).page().datasets == []
 
 
 def test_deleting_the_last_instance_removes_series_and_study(
@@ -233,7 +233,7 @@ def test_odd_values_are_stored_and_kept_verbatim_in_metadata(
     assert index.add_instance(record, replace=False).stored
     ds = study(index, "1.2.3", ("includefield", "StudyDescription"))
     assert ds["00081030"]["Value"] == ["A\x00B"]
-    found = index.find(parse_qido("INSTANCE", [], study_uid="1.2.3")).datasets[0]
+    found = index.find(parse_qido("INSTANCE", [], study_uid="1.2.3")).page().datasets[0]
     assert found["00200013"] == {"vr": "IS"}
     (stored,) = orjson.loads(index.metadata("1.2.3"))
     assert stored["00200013"]["Value"] == [2**40]
@@ -273,9 +273,9 @@ def test_batch_of_series_interleaved_keeps_the_newest_attributes(
 def _snapshot(index: Index) -> list[Any]:
     """Everything a client can see: studies, series, counts, attributes, instance metadata."""
     state: list[Any] = []
-    for ds in index.find(parse_qido("STUDY", [("includefield", "all")])).datasets:
+    for ds in index.find(parse_qido("STUDY", [("includefield", "all")])).page().datasets:
         uid = ds["0020000D"]["Value"][0]
-        series = index.find(parse_qido("SERIES", [("includefield", "all")], study_uid=uid))
+        series = index.find(parse_qido("SERIES", [("includefield", "all")], study_uid=uid)).page()
         metadata = sorted(orjson.loads(index.metadata(uid)), key=lambda m: str(m["00080018"]))
         state.append((ds, sorted(series.datasets, key=str), metadata))
     return sorted(state, key=str)
@@ -338,7 +338,9 @@ def _mixed_batch(make: Make) -> list[InstanceRecord]:
 
 def _stored(index: Index) -> list[Any]:
     """_snapshot and where each instance's blob is."""
-    studies = [ds["0020000D"]["Value"][0] for ds in index.find(parse_qido("STUDY", [])).datasets]
+    studies = [
+        ds["0020000D"]["Value"][0] for ds in index.find(parse_qido("STUDY", [])).page().datasets
+    ]
     blobs = sorted((loc.sop_uid, loc.blob_key) for uid in studies for loc in index.locate(uid))
     return [_snapshot(index), blobs]
 
@@ -452,7 +454,7 @@ def test_failed_batch_leaves_nothing(index: Index, make_record: Make) -> None:
     with pytest.raises(InvalidDicom):
         index.add_instances(records, replace=False)
     assert index.count_instances() == 0
-    assert index.find(parse_qido("STUDY", [])).datasets == []
+    assert index.find(parse_qido("STUDY", [])).page().datasets == []
 
 
 def test_concurrent_stores_and_deletes_for_one_patient(index: Index, make_record: Make) -> None:

@@ -61,7 +61,8 @@ def dicom_response(
     base = dicomweb_base(request)
     headers = warning_header(warnings)
     if media is not DatasetFormat.XML:
-        body = expand(orjson.dumps(datasets), base)
+        # PS3.18 F.2.1: attributes in tag order (results come unsorted from the index).
+        body = expand(orjson.dumps(datasets, option=orjson.OPT_SORT_KEYS), base)
         return Response(body, status, headers, media_type=media.value)
     items = datasets if isinstance(datasets, list) else [datasets]
     boundary = secrets.token_hex(16)
