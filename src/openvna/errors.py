@@ -7,12 +7,9 @@ body, dimse/status.py to a DIMSE status, cli/main.py to an exit code)::
     ├── BadRequest                     400
     │   ├── InvalidUID
     │   ├── InvalidQuery
-    │   ├── InvalidDicom
-    │   └── StudyUIDMismatch
-    ├── Unauthorized                   401
+    │   └── InvalidDicom
     ├── NotFound                       404
     ├── NotAcceptable                  406
-    ├── Conflict                       409
     ├── PayloadTooLarge                413
     ├── UnsupportedMediaType           415
     ├── OutOfResources                 503 / 0xA700
@@ -26,7 +23,6 @@ from typing import ClassVar
 __all__ = [
     "ArchiveError",
     "BadRequest",
-    "Conflict",
     "IndexUnavailable",
     "InvalidDicom",
     "InvalidQuery",
@@ -35,8 +31,6 @@ __all__ = [
     "NotFound",
     "OutOfResources",
     "PayloadTooLarge",
-    "StudyUIDMismatch",
-    "Unauthorized",
     "UnsupportedMediaType",
 ]
 
@@ -73,14 +67,6 @@ class InvalidDicom(BadRequest):
     dimse_status = 0xC000
 
 
-class StudyUIDMismatch(BadRequest):
-    pass
-
-
-class Unauthorized(ArchiveError):
-    http_status = 401
-
-
 class NotFound(ArchiveError):
     http_status = 404
     dimse_status = 0xC000
@@ -88,10 +74,6 @@ class NotFound(ArchiveError):
 
 class NotAcceptable(ArchiveError):
     http_status = 406
-
-
-class Conflict(ArchiveError):
-    http_status = 409
 
 
 class PayloadTooLarge(ArchiveError):

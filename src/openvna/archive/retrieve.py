@@ -19,8 +19,9 @@ from typing import Any, BinaryIO, Protocol
 from pydicom import Dataset, dcmread
 from pydicom.multival import MultiValue
 
+from openvna.dicom.part10 import PixelDataLocation
 from openvna.errors import ArchiveError, NotAcceptable, NotFound
-from openvna.index import InstanceLocation, PixelDataRef
+from openvna.index import InstanceLocation
 from openvna.storage import BlobStore
 
 __all__ = ["Content", "Spans", "StoredInstance", "Transcoder", "instance_in", "transcodable"]
@@ -116,7 +117,7 @@ class StoredInstance:
         return self.location.transfer_syntax
 
     @property
-    def pixel_data(self) -> PixelDataRef | None:
+    def pixel_data(self) -> PixelDataLocation | None:
         """Where the Pixel Data value lies in the file, or None when there is none."""
         return self.location.pixel_data
 

@@ -7,7 +7,6 @@ from openvna.index.records import (
     InstanceLocation,
     InstanceRecord,
     Page,
-    PixelDataRef,
 )
 
 __all__ = [
@@ -17,6 +16,5 @@ __all__ = [
     "InstanceRecord",
     "Matches",
     "Page",
-    "PixelDataRef",
     "create_index",
 ]

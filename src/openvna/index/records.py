@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import orjson
 
 from openvna.dicom.json import DicomJson
+from openvna.dicom.part10 import PixelDataLocation
 
 __all__ = [
     "AddResult",
@@ -15,35 +16,10 @@ __all__ = [
     "InstanceLocation",
     "InstanceRecord",
     "Page",
-    "PixelData",
-    "PixelDataRef",
 ]
 
 # Per frame, the (file offset, length) of its fragment(s); native pixel data has one span a frame.
 Frames = tuple[tuple[tuple[int, int], ...], ...]
-
-
-class PixelData(Protocol):
-    """Where the Pixel Data value sits in the blob (``part10.PixelDataLocation`` fits)."""
-
-    @property
-    def offset(self) -> int: ...
-
-    @property
-    def length(self) -> int: ...
-
-    @property
-    def encapsulated(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class PixelDataRef:
-    """The stored pixel-data location returned by ``Index.locate``."""
-
-    vr: str
-    offset: int
-    length: int
-    encapsulated: bool
 
 
 @dataclass(frozen=True)
@@ -55,7 +31,7 @@ class InstanceRecord:
     blob_key: str
     size: int
     frames: Frames = ()
-    pixel_data: PixelData | None = None
+    pixel_data: PixelDataLocation | None = None
 
 
 @dataclass(frozen=True)
@@ -103,9 +79,9 @@ class InstanceLocation(NamedTuple):
         return tuple(tuple(map(tuple, spans)) for spans in orjson.loads(self.frames_json))
 
     @property
-    def pixel_data(self) -> PixelDataRef | None:
+    def pixel_data(self) -> PixelDataLocation | None:
         # The three columns are written together (index/extract.py): all set or all NULL.
         if self.pixel_vr is None or self.pixel_offset is None or self.pixel_length is None:
             return None
         encapsulated = bool(self.pixel_encapsulated)
-        return PixelDataRef(self.pixel_vr, self.pixel_offset, self.pixel_length, encapsulated)
+        return PixelDataLocation(self.pixel_vr, self.pixel_offset, self.pixel_length, encapsulated)

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import orjson
 import pytest
 
+from openvna.dicom.part10 import PixelDataLocation
 from openvna.errors import NotFound
-from openvna.index import Index, InstanceRecord, PixelDataRef, retrieve
+from openvna.index import Index, InstanceRecord, retrieve
 from openvna.index.records import InstanceLocation
 
 Make = Callable[..., InstanceRecord]
-
-
-@dataclass(frozen=True)
-class Location:
-    """Stands for part10.PixelDataLocation: the index reads its attributes only."""
-
-    vr: str
-    offset: int
-    length: int
-    encapsulated: bool
 
 
 @pytest.fixture
@@ -65,13 +56,13 @@ def test_frames_and_pixel_data_round_trip(index: Index, make_record: Make) -> No
     record = replace(
         make_record("1.2.3.1.1"),
         frames=frames,
-        pixel_data=Location("OB", 990, 200, True),
+        pixel_data=PixelDataLocation("OB", 990, 200, True),
         size=4_000_000_000,
     )
     index.add_instance(record, replace=False)
     (loc,) = index.locate("1.2.3")
     assert loc.frames == frames
-    assert loc.pixel_data == PixelDataRef("OB", 990, 200, True)
+    assert loc.pixel_data == PixelDataLocation("OB", 990, 200, True)
     assert loc.size == 4_000_000_000
 
 
