@@ -57,7 +57,10 @@ def ct_pixels(
     hu, _ = sample(plane, solids, contrast=contrast)
     hu = _smooth(hu, (0.25, 0.5, 0.25))
     hu += rng.normal(0.0, 10.0, hu.shape)
-    return np.clip(np.rint(hu) - CT_INTERCEPT, 0, _CT_MAX_STORED).astype(np.uint16)
+    stored: npt.NDArray[np.uint16] = np.clip(np.rint(hu) - CT_INTERCEPT, 0, _CT_MAX_STORED).astype(
+        np.uint16
+    )
+    return stored
 
 
 def pet_activity(

@@ -283,7 +283,12 @@ def _json_dataset(obj: Any, prefix: str, bulk_data: BulkData | None, texts: list
 
 
 def _json_element(
-    tag: int, vr: str, attribute: dict, path: str, bulk_data: BulkData | None, texts: list[str]
+    tag: int,
+    vr: str,
+    attribute: dict[str, Any],
+    path: str,
+    bulk_data: BulkData | None,
+    texts: list[str],
 ) -> DataElement | RawDataElement:
     present = [name for name in ("Value", "BulkDataURI", "InlineBinary") if name in attribute]
     if len(present) > 1:

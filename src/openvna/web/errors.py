@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openvna.errors import ArchiveError
+from openvna.web.headers import warning_header
 
 __all__ = ["error_response", "handle_archive_error", "handle_http_exception", "handle_unexpected"]
 
@@ -21,8 +22,7 @@ def error_response(status: int, message: str, attribute: str | None = None) -> R
     body: dict[str, object] = {"status": status, "error": message}
     if attribute:
         body["attribute"] = attribute
-    warning = message.encode("ascii", "replace").decode().replace('"', "'")
-    headers = {"Warning": f'299 openvna "{warning[:400]}"'}
+    headers = warning_header([message])
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="openvna", apikey'
     return Response(orjson.dumps(body), status, headers, media_type="application/json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from openvna.dicom.json import BASE_MARKER
+from openvna.web.context import settings_of
 
 __all__ = ["DICOMWEB_PREFIX", "dicomweb_base", "expand", "resource_url"]
 
@@ -17,7 +18,7 @@ def dicomweb_base(request: Request) -> str:
 
     Honours X-Forwarded-Proto/Host so RetrieveURLs stay reachable behind a reverse proxy.
     """
-    public = request.app.state.settings.server.public_url
+    public = settings_of(request).server.public_url
     if public:
         return public.rstrip("/") + DICOMWEB_PREFIX
     headers = request.headers

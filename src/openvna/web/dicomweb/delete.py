@@ -6,13 +6,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openvna.web.dicomweb.paths import path_uids
+from openvna.web.context import archive_of
+from openvna.web.dicomweb.paths import resource_uids
 
 __all__ = ["delete_resource"]
 
 
 async def delete_resource(request: Request) -> Response:
     """Remove rows then blobs; 204 on success, 404 naming the missing level."""
-    study, series, sop = path_uids(request)
-    await run_in_threadpool(request.app.state.archive.delete, study, series, sop)
+    study, series, sop = resource_uids(request)
+    await run_in_threadpool(archive_of(request).delete, study, series, sop)
     return Response(status_code=204)

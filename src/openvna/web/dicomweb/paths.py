@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from openvna.dicom.uid import require_uid
 
-__all__ = ["PathUIDs", "path_uids"]
+__all__ = ["PathUIDs", "path_uids", "resource_uids"]
 
 PathUIDs = tuple[str | None, str | None, str | None]
 
@@ -24,4 +24,13 @@ def path_uids(request: Request) -> PathUIDs:
     study, series, sop = (
         require_uid(params[name], keyword) if name in params else None for name, keyword in _NAMES
     )
+    return study, series, sop
+
+
+def resource_uids(request: Request) -> tuple[str, str | None, str | None]:
+    """``path_uids`` of a route under ``/studies/{study}`` (WADO-RS, DELETE), whose study is
+    always there."""
+    study, series, sop = path_uids(request)
+    if study is None:
+        raise TypeError(f"route {request.url.path} has no study: it is not a resource route")
     return study, series, sop

@@ -11,9 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openvna.archive import Archive
 from openvna.dicom.json import DicomJson
 from openvna.dicom.query import Level, parse_qido
+from openvna.web.context import archive_of, settings_of
 from openvna.web.dicomweb.paths import path_uids
 from openvna.web.dicomweb.representation import dicom_response, negotiate_dataset_format
 from openvna.web.urls import dicomweb_base, resource_url
@@ -43,7 +43,7 @@ async def search_instances(request: Request) -> Response:
 async def _search(request: Request, level: Level) -> Response:
     study, series, _ = path_uids(request)
     media = negotiate_dataset_format(request)
-    settings = request.app.state.settings.dicomweb
+    settings = settings_of(request).dicomweb
     query = parse_qido(
         level,
         list(request.query_params.multi_items()),
@@ -52,8 +52,7 @@ async def _search(request: Request, level: Level) -> Response:
         default_limit=settings.qido_default_limit,
         max_limit=settings.qido_max_limit,
     )
-    archive: Archive = request.app.state.archive
-    page = await run_in_threadpool(archive.find(query).page)
+    page = await run_in_threadpool(archive_of(request).find(query).page)
     base = dicomweb_base(request)
     for dataset in page.datasets:
         _add_retrieve_url(dataset, level, base)

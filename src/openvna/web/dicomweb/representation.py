@@ -17,9 +17,10 @@ from starlette.responses import Response
 
 from openvna.dicom.media import Offer, negotiate, parse_accept
 from openvna.dicom.xml import json_to_xml
+from openvna.web.headers import warning_header
 from openvna.web.urls import dicomweb_base, expand
 
-__all__ = ["DatasetFormat", "dicom_response", "negotiate_dataset_format", "warning_header"]
+__all__ = ["DatasetFormat", "dicom_response", "negotiate_dataset_format"]
 
 
 class DatasetFormat(Enum):
@@ -43,12 +44,6 @@ def negotiate_dataset_format(request: Request) -> DatasetFormat:
     """Pick JSON or XML from the Accept header (q-values honoured); 406 when neither fits."""
     chosen = negotiate(parse_accept(request.headers.get("accept")), _OFFERS)
     return DatasetFormat(chosen.media_type)
-
-
-def warning_header(warnings: Iterable[str]) -> dict[str, str]:
-    """PS3.18 §8.6.3 Warning header field (299 = miscellaneous persistent warning)."""
-    texts = [f'299 openvna "{text}"' for text in warnings]
-    return {"Warning": ", ".join(texts)} if texts else {}
 
 
 def dicom_response(

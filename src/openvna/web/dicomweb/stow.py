@@ -37,7 +37,9 @@ from openvna.archive.outcome import (
 from openvna.dicom.media import Offer, negotiate, parse_accept
 from openvna.dicom.xml import json_to_xml
 from openvna.errors import BadRequest, UnsupportedMediaType
+from openvna.web.context import archive_of, settings_of
 from openvna.web.dicomweb.paths import path_uids
+from openvna.web.headers import warning_header
 from openvna.web.multipart import Part, parse_content_type, read_parts
 from openvna.web.urls import dicomweb_base, resource_url
 
@@ -52,7 +54,6 @@ _OFFERS = (
     Offer("application/json", multipart=False),
     Offer("application/dicom+xml", multipart=False),
 )
-_MAX_WARNINGS = 20
 
 
 async def store_instances(request: Request) -> Response:
@@ -60,8 +61,8 @@ async def store_instances(request: Request) -> Response:
     study, _, _ = path_uids(request)
     root_type, boundary = _require_content_type(request.headers.get("content-type", ""))
     answer = negotiate(parse_accept(request.headers.get("accept")), _OFFERS).media_type
-    archive: Archive = request.app.state.archive
-    limit = request.app.state.settings.dicomweb.max_part_bytes
+    archive = archive_of(request)
+    limit = settings_of(request).dicomweb.max_part_bytes
     origin = Origin.http(request.client.host if request.client else "")
     spool = archive.spool_dir()
     async with read_parts(request, boundary, spool, limit) as parts:
@@ -258,9 +259,7 @@ def _uid(value: str) -> dict[str, Any]:
 def _warnings(outcomes: list[StoreOutcome]) -> dict[str, str]:
     """PS3.18 §10.5.3.2 recommends a Warning header with the DICOM status code and a reason."""
     texts = []
-    for outcome in outcomes[:_MAX_WARNINGS]:
+    for outcome in outcomes:
         code = outcome.failure_reason or outcome.warning_reason
-        prefix = f"{code:04X} " if code is not None else ""
-        reason = (prefix + outcome.message).encode("ascii", "replace").decode()
-        texts.append('299 openvna "' + reason.replace('"', "'")[:300] + '"')
-    return {"Warning": ", ".join(texts)} if texts else {}
+        texts.append((f"{code:04X} " if code is not None else "") + outcome.message)
+    return warning_header(texts)

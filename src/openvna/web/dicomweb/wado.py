@@ -16,7 +16,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openvna.archive import Archive, Content, StoredInstance
+from openvna.archive import Content, StoredInstance
 from openvna.dicom.media import (
     EXPLICIT_VR_LITTLE_ENDIAN,
     LOSSY_SYNTAXES,
@@ -29,7 +29,8 @@ from openvna.dicom.media import (
     requested_name,
 )
 from openvna.errors import BadRequest, NotAcceptable
-from openvna.web.dicomweb.paths import path_uids
+from openvna.web.context import archive_of
+from openvna.web.dicomweb.paths import resource_uids
 from openvna.web.dicomweb.representation import (
     DatasetFormat,
     dicom_response,
@@ -45,17 +46,6 @@ OCTET_STREAM = "application/octet-stream"
 PIXEL_DATA = "7FE00010"
 
 
-def _archive(request: Request) -> Archive:
-    archive: Archive = request.app.state.archive
-    return archive
-
-
-def _uids(request: Request) -> tuple[str, str | None, str | None]:
-    study, series, sop = path_uids(request)
-    assert study is not None  # every WADO-RS route starts with /studies/{study}
-    return study, series, sop
-
-
 def _accept(request: Request) -> list[MediaRange]:
     return parse_accept(request.headers.get("accept"))
 
@@ -64,7 +54,7 @@ async def _retrieve(
     request: Request, study: str, series: str | None, sop: str | None
 ) -> list[StoredInstance]:
     """Resolve the resource in the archive (404 naming the missing UID comes from there)."""
-    return await to_thread.run_sync(_archive(request).retrieve, study, series, sop)
+    return await to_thread.run_sync(archive_of(request).retrieve, study, series, sop)
 
 
 def _instance_url(base: str, instance: StoredInstance) -> str:
@@ -82,9 +72,9 @@ async def retrieve_instances(request: Request) -> Response:
     part ``application/dicom`` is honoured for an instance resource (PS3.18 §10.4.4: single part
     media types are permitted for a single response item) and read as multipart otherwise.
     """
-    study, series, sop = _uids(request)
+    study, series, sop = resource_uids(request)
     ranges = _accept(request)
-    archive = _archive(request)
+    archive = archive_of(request)
     instances = await _retrieve(request, study, series, sop)
     stored = frozenset(instance.transfer_syntax for instance in instances)
     made = sorted(archive.transcodable(instances) - stored)
@@ -121,9 +111,9 @@ async def retrieve_metadata(request: Request) -> Response:
 
     XML (PS3.19) is built only when asked for, one NativeDicomModel document a part.
     """
-    study, series, sop = _uids(request)
+    study, series, sop = resource_uids(request)
     media = negotiate_dataset_format(request)
-    archive = _archive(request)
+    archive = archive_of(request)
     if media is DatasetFormat.XML:
         body = await to_thread.run_sync(archive.metadata, study, series, sop)
         return await to_thread.run_sync(dicom_response, request, orjson.loads(body), media)
@@ -142,7 +132,7 @@ async def retrieve_frames(request: Request) -> Response:
     as their bit stream in the media type of their transfer syntax (Table 8.7.3-5), the fragments
     of a frame joined without item delimiters (§8.7.3.3.2).
     """
-    study, series, sop = _uids(request)
+    study, series, sop = resource_uids(request)
     assert sop is not None
     numbers = _parse_frame_list(request.path_params["frames"])
     ranges = _accept(request)
@@ -223,7 +213,7 @@ async def retrieve_bulkdata(request: Request) -> Response:
     Pixel Data is read by its span from the index; encapsulated Pixel Data goes out frame by frame
     like the frames resource (§8.7.3.3.2); other attributes, rare, are read with pydicom.
     """
-    study, series, sop = _uids(request)
+    study, series, sop = resource_uids(request)
     assert sop is not None
     path = _parse_tag_path(request.path_params["path"])
     ranges = _accept(request)
