@@ -112,14 +112,17 @@ class MultipartBody:
                 prefix = b"\r\n"
         yield self._closing
 
-    def files(self) -> list[bytes | SendFile]:
-        """The body as header bytes and files, for a server that sends files itself; every
-        stored content must be a file (``_all_files``)."""
+    def files(self) -> list[bytes | SendFile] | None:
+        """The body as header bytes and files, for a server that sends files itself; None when
+        a stored content is not a file (then the body streams as bytes)."""
         items: list[bytes | SendFile] = []
         prefix = b""
         for part, header in zip(self.parts, self.headers, strict=True):
             if isinstance(part.body, Content):
-                items += [prefix + header, _send_file(part.body)]
+                file = _send_file(part.body)
+                if file is None:
+                    return None
+                items += [prefix + header, file]
             else:
                 items.append(prefix + header + part.body)
             prefix = b"\r\n"
@@ -127,18 +130,13 @@ class MultipartBody:
         return items
 
 
-def _send_file(content: Content) -> SendFile:
-    """The content as a file for the server to send: whole files must be exactly the size the
-    index records, and spans must lie within the file."""
+def _send_file(content: Content) -> SendFile | None:
+    """The content as a file for the server to send (None: it is not a file): whole files must
+    be exactly the size the index records, and spans must lie within the file."""
     filename = content.filename
     if filename is None:
-        raise TypeError(f"blob {content.key!r} is not a file: it cannot be sent by sendfile")
+        return None
     return SendFile(filename, content.ranges(), content.size if content.whole else None)
-
-
-def _all_files(parts: Sequence[ResponsePart]) -> bool:
-    """Only files on a filesystem can be handed to sendfile."""
-    return all(part.body.filename is not None for part in parts if isinstance(part.body, Content))
 
 
 def _groups(parts: Sequence[ResponsePart]) -> Iterator[Sequence[ResponsePart]]:
@@ -181,13 +179,13 @@ def _read_many(group: Sequence[Content]) -> list[bytes]:
 
 
 class BlobResponse(StreamingResponse):
-    """Streams its body as bytes, or, when the server offers ``SENDFILES``, hands it the whole
-    body as header bytes and files in one message."""
+    """Streams its body as bytes, or, when the server offers ``SENDFILES`` and ``files`` gives
+    the body as files, hands it the whole body as header bytes and files in one message."""
 
     def __init__(
         self,
         content: AsyncIterator[bytes] | MultipartBody,
-        files: Callable[[], list[bytes | SendFile]] | None,
+        files: Callable[[], list[bytes | SendFile] | None] | None,
         headers: Mapping[str, str],
         media_type: str,
     ) -> None:
@@ -195,10 +193,12 @@ class BlobResponse(StreamingResponse):
         self.files = files
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.files is None or SENDFILES not in scope.get("extensions", {}):
+        items = None
+        if self.files is not None and SENDFILES in scope.get("extensions", {}):
+            items = self.files()
+        if items is None:
             await super().__call__(scope, receive, send)
             return
-        items = self.files()
         start = {"type": "http.response.start", "status": self.status_code}
         await send({**start, "headers": self.raw_headers})
         await send({"type": SENDFILES, "items": items, "more_body": False})
@@ -212,8 +212,7 @@ def multipart_response(
     """A streamed multipart/related response whose parts are of ``part_type``."""
     body = MultipartBody(parts)
     all_headers = {"Content-Length": str(body.content_length), **(headers or {})}
-    files = body.files if _all_files(parts) else None
-    return BlobResponse(body, files, all_headers, body.content_type(part_type))
+    return BlobResponse(body, body.files, all_headers, body.content_type(part_type))
 
 
 def single_part_response(
@@ -225,14 +224,13 @@ def single_part_response(
         all_headers["Content-Location"] = part.location
     body = part.body
     content = stream_content(body) if isinstance(body, Content) else _once(body)
-    files = None
-    if isinstance(body, Content) and body.filename is not None:
-        files = partial(_whole_body, body)
+    files = partial(_whole_body, body) if isinstance(body, Content) else None
     return BlobResponse(content, files, all_headers, part.content_type)
 
 
-def _whole_body(content: Content) -> list[bytes | SendFile]:
-    return [_send_file(content)]
+def _whole_body(content: Content) -> list[bytes | SendFile] | None:
+    file = _send_file(content)
+    return None if file is None else [file]
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
