@@ -180,6 +180,9 @@ class Server:
     def hwm(self) -> int:
         return tree_memory(self.process.pid, "VmHWM")
 
+    def cpu(self) -> float:
+        return tree_cpu(self.process.pid)
+
 
 def _children(pid: int) -> list[int]:
     kids: list[int] = []
@@ -190,6 +193,21 @@ def _children(pid: int) -> list[int]:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return kids
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of the tree."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+        stack += _children(current)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def tree_memory(pid: int, field_name: str) -> int:
@@ -293,7 +311,8 @@ def start_openvna(run_dir: Path) -> Server:
     shutil.rmtree(home, ignore_errors=True)
     (home / "data").mkdir(parents=True)
     port, dimse_port = free_port(), free_port()
-    env = {"OPENVNA_DIMSE__PORT": str(dimse_port), "OPENVNA_SERVER__LOG_LEVEL": "warning"}
+    # The DIMSE door will take its port from the settings; until then nothing answers there.
+    env = {"OPENVNA_SERVER__LOG_LEVEL": "warning"}
     # The interpreter running the bench has openvna; its console script may not be on PATH.
     argv = [
         sys.executable,

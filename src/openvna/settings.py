@@ -6,7 +6,6 @@ directly (``Settings(storage={"data_dir": tmp_path})``).
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -15,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings import SettingsError as PydanticSettingsError
+from pydantic_settings.sources.utils import parse_env_vars
 
 __all__ = ["DuplicatePolicy", "Settings", "SettingsError", "load_settings"]
 
@@ -45,11 +53,6 @@ class ServerSettings(_Section):
         "cores for concurrent clients (each holds about 100 MB; 1 runs the archive in the "
         "server's own process).",
     )
-
-
-class DimseSettings(_Section):
-    port: int = Field(default=11112, ge=0, le=65535, description="DIMSE listener port.")
-    ae_title: str = Field(default="OPENVNA", max_length=16, description="This archive's AE title.")
 
 
 class IndexSettings(_Section):
@@ -106,7 +109,6 @@ class Settings(BaseSettings):
     )
 
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
-    dimse: DimseSettings = Field(default_factory=DimseSettings, description="DIMSE listener.")
     index: IndexSettings = Field(default_factory=IndexSettings, description="The SQL index.")
     storage: StorageSettings = Field(default_factory=StorageSettings, description="Blob store.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API keys.")
@@ -123,8 +125,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # load_settings merges file < environment < explicit values itself, so the order is
-        # visible in one place; the model only validates what it is given.
+        # Built directly (tests, a worker's settings from its supervisor), settings are what
+        # they are given; ``load_settings`` adds the environment and the TOML file.
         return (init_settings,)
 
     @property
@@ -135,14 +137,17 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.storage.data_dir / 'index.sqlite').resolve()}"
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+class _Environment(EnvSettingsSource):
+    """``OPENVNA_*`` variables, from a given mapping (tests, the CLI) instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
 
 
 def load_settings(
@@ -150,42 +155,31 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Read the TOML file (if any), the environment and explicit overrides, in rising priority.
+    """Read the TOML file (if any), the environment and explicit overrides (command-line flags),
+    in rising priority, nested sections merged, with pydantic-settings' own sources.
 
     Raises SettingsError naming each bad field, so the CLI can print it and exit non-zero.
     """
-    values: dict[str, Any] = {}
     if path is not None:
         try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
+            path.open("rb").close()  # the TOML source skips a missing file: say so instead
         except OSError as exc:
             raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from exc
-    env = _environment_values(os.environ if environ is None else environ)
-    values = _merge(_merge(values, env), overrides or {})
+    given = dict(overrides or {})
     try:
-        return Settings(**values)
+        sources = (
+            InitSettingsSource(Settings, given),
+            _Environment(Settings, os.environ if environ is None else environ),
+            TomlConfigSettingsSource(Settings, toml_file=path),
+        )
+        # BaseSettings takes ``_build_sources``; mypy sees only the fields' signature.
+        return Settings(_build_sources=(sources, given))  # type: ignore[call-arg]
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from exc
+    except PydanticSettingsError as exc:  # an environment value that is not valid JSON
+        raise SettingsError(f"invalid settings: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from exc
-
-
-def _environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Read OPENVNA_SECTION__FIELD variables; JSON values ([...] or {...}) are decoded."""
-    values: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.startswith("OPENVNA_"):
-            continue
-        path = name.removeprefix("OPENVNA_").lower().split("__")
-        try:
-            value: Any = json.loads(raw) if raw[:1] in "[{" else raw
-        except json.JSONDecodeError:
-            value = raw
-        node = values
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return values

@@ -46,3 +46,52 @@ def test_bad_toml_file_is_reported(tmp_path: Path) -> None:
         load_settings(config, environ={})
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings(tmp_path / "missing.toml", environ={})
+
+
+def test_sections_merge_across_file_environment_and_flags(tmp_path: Path) -> None:
+    config = tmp_path / "openvna.toml"
+    config.write_text('[server]\nhost = "0.0.0.0"\n[dicomweb]\nqido_max_limit = 50\n')
+    environ = {"OPENVNA_DICOMWEB__QIDO_DEFAULT_LIMIT": "20"}
+    settings = load_settings(config, {"server": {"port": 9300}}, environ=environ)
+    assert (settings.server.host, settings.server.port) == ("0.0.0.0", 9300)
+    assert (settings.dicomweb.qido_default_limit, settings.dicomweb.qido_max_limit) == (20, 50)
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("file", "server.port"),
+        ("environment", "server.port"),
+        ("flag", "server.port"),
+    ],
+)
+def test_a_bad_value_names_its_field_wherever_it_comes_from(
+    tmp_path: Path, where: str, expected: str
+) -> None:
+    config = tmp_path / "openvna.toml"
+    config.write_text('[server]\nport = "eighty"\n' if where == "file" else "")
+    environ = {"OPENVNA_SERVER__PORT": "eighty"} if where == "environment" else {}
+    flags = {"server": {"port": "eighty"}} if where == "flag" else {}
+    with pytest.raises(SettingsError, match=expected):
+        load_settings(config, flags, environ=environ)
+
+
+def test_an_unknown_key_in_the_environment_or_the_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"server\.prot"):
+        load_settings(None, environ={"OPENVNA_SERVER__PROT": "1"})
+    config = tmp_path / "openvna.toml"
+    config.write_text("[dimse]\nport = 104\n")  # no DIMSE listener (yet): not a setting
+    with pytest.raises(SettingsError, match="dimse"):
+        load_settings(config, environ={})
+
+
+def test_a_list_from_the_environment_is_json_and_bad_json_is_reported() -> None:
+    settings = load_settings(None, environ={"OPENVNA_AUTH__API_KEYS": '["k1", "k2"]'})
+    assert settings.auth.api_keys == ["k1", "k2"]
+    with pytest.raises(SettingsError, match="auth"):
+        load_settings(None, environ={"OPENVNA_AUTH__API_KEYS": "[not json"})
+
+
+def test_the_process_environment_is_read_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENVNA_SERVER__PORT", "9400")
+    assert load_settings().server.port == 9400

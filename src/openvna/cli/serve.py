@@ -29,10 +29,6 @@ log = logging.getLogger("openvna")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (default 8080).")] = None,
-    dimse_port: Annotated[
-        int | None,
-        typer.Option(help="DIMSE port (default 11112); kept in the settings for the DIMSE door."),
-    ] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
     workers: Annotated[
@@ -45,13 +41,11 @@ def serve(
     ] = False,
 ) -> None:
     """Start the archive's HTTP server (DICOMweb at /dicomweb)."""
-    overrides: dict[str, Any] = {"server": {}, "dimse": {}}
+    overrides: dict[str, Any] = {"server": {}}
     if host is not None:
         overrides["server"]["host"] = host
     if port is not None:
         overrides["server"]["port"] = port
-    if dimse_port is not None:
-        overrides["dimse"]["port"] = dimse_port
     if workers is not None:
         overrides["server"]["workers"] = workers
     settings = settings_or_exit(config, data_dir, overrides)
