@@ -197,3 +197,17 @@ def test_trailing_slash_as_in_the_siim_exercise(populated) -> None:
     response = httpx.get(server.dicomweb + "/studies/", params={"PatientName": "SIIM^Joe"})
     assert response.status_code == 200
     assert _values(response.json(), "00080050") == ["ACC-2"]
+
+
+def test_study_date_and_time_ranges_are_one_date_time_range(live_server) -> None:
+    """PS3.4 C.2.2.2.5.1 through QIDO-RS: 2020-03-14 12:00 to 2020-03-16 13:00."""
+    moments = {"inside": ("20200315", "080000"), "before": ("20200314", "110000")}
+    uids = {}
+    for name, (date, time) in moments.items():
+        ds = make_instance(study_date=date, StudyTime=time, AccessionNumber=name)
+        assert live_server.archive.store_dataset(ds, Origin.local()).ok
+        uids[name] = ds.StudyInstanceUID
+    found = _client(live_server).search_for_studies(
+        search_filters={"StudyDate": "20200314-20200316", "StudyTime": "120000-130000"}
+    )
+    assert _values(found, "0020000D") == [uids["inside"]]

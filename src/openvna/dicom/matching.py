@@ -30,6 +30,7 @@ __all__ = [
     "Single",
     "Universal",
     "Wildcard",
+    "date_time_pairs",
     "normalize_date",
     "normalize_time",
     "parse_term",
@@ -157,6 +158,48 @@ def _range_or_single(tag: int, keyword: str, vr: str, value: str) -> MatchTerm:
     if low_n is not None and high_n is not None and low_n > high_n:
         raise InvalidQuery(f"{keyword}: range {value!r} ends before it starts", attribute=keyword)
     return Range(tag, keyword, vr, low_n, high_n)
+
+
+# Attributes of VR DA and TM that together give one moment (PS3.4 C.2.2.2.5.1 names Study Date
+# and Study Time as its example); keys of the same entity, so their pairing is unambiguous.
+_DATE_TIME_PAIRS = {
+    0x00080020: 0x00080030,  # StudyDate, StudyTime
+    0x00080021: 0x00080031,  # SeriesDate, SeriesTime
+    0x00080022: 0x00080032,  # AcquisitionDate, AcquisitionTime
+    0x00080023: 0x00080033,  # ContentDate, ContentTime
+    0x00100030: 0x00100032,  # PatientBirthDate, PatientBirthTime
+    0x00400244: 0x00400245,  # PerformedProcedureStepStartDate, ...StartTime
+    0x00400002: 0x00400003,  # ScheduledProcedureStepStartDate, ...StartTime
+}
+
+
+def date_time_pairs(
+    terms: tuple[MatchTerm, ...],
+) -> tuple[list[tuple[Range, Range]], list[MatchTerm]]:
+    """Split ``terms`` into (date range, time range) pairs to match as one date-time range, and
+    the terms matched on their own.
+
+    PS3.4 C.2.2.2.5.1 (combined date-time matching; always in QIDO-RS, in C-FIND when
+    extended negotiation accepted it): a DA range and the TM range of the same moment, given in
+    the same form (both closed, both ``low-``, or both ``-high``), are one range: Study Date
+    ``20200314-20200316`` with Study Time ``120000-130000`` runs from 2020-03-14 12:00 to
+    2020-03-16 13:00, so a study at 08:00 on the 15th matches. Terms of different forms, or a
+    single value beside a range, keep their separate meaning (a single date with a time range
+    already means that time on that day).
+    """
+    ranges = {t.tag: t for t in terms if isinstance(t, Range) and t.sequence is None}
+    pairs: list[tuple[Range, Range]] = []
+    paired: set[int] = set()
+    for date_tag, time_tag in _DATE_TIME_PAIRS.items():
+        date, time = ranges.get(date_tag), ranges.get(time_tag)
+        if date is None or time is None or date.vr != "DA" or time.vr != "TM":
+            continue
+        if (date.low is None) != (time.low is None) or (date.high is None) != (time.high is None):
+            continue
+        pairs.append((date, time))
+        paired |= {date_tag, time_tag}
+    rest = [t for t in terms if t.sequence is not None or t.tag not in paired]
+    return pairs, rest
 
 
 def normalize_date(value: str) -> str:

@@ -51,7 +51,9 @@ class Query:
     ``return_keys`` come back in every result, empty when there is no value; ``includefields``
     only when there is one; ``include_all`` (``includefield=all``) returns every attribute of
     the query level. Every term also asks for its attribute (PS3.4 C.2.2.2.3). ``limit`` None
-    is no limit (C-FIND); ``offset`` skips that many matches first.
+    is no limit (C-FIND); ``offset`` skips that many matches first. ``combined_datetime``: a
+    date range and its time range match as one date-time range (``matching.date_time_pairs``;
+    QIDO-RS always, C-FIND when extended negotiation accepted it, PS3.4 C.5.1.1).
     """
 
     level: Level
@@ -62,6 +64,7 @@ class Query:
     includefields: tuple[int, ...] = ()
     include_all: bool = False
     fuzzymatching: bool = False
+    combined_datetime: bool = False
     limit: int | None = 1000
     offset: int = 0
 
@@ -122,6 +125,8 @@ def parse_qido(
         ),
         include_all="all" in includes,
         fuzzymatching=_boolean("fuzzymatching", options.get("fuzzymatching", "false")),
+        # QIDO-RS matches a date range and its time range as one (PS3.4 C.2.2.2.5.1).
+        combined_datetime=True,
         limit=min(_count("limit", options.get("limit", str(default_limit))), max_limit),
         offset=_count("offset", options.get("offset", "0")),
     )

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from openvna.dicom.json import DicomJson
-from openvna.dicom.matching import MatchTerm, Single, Universal
+from openvna.dicom.matching import MatchTerm, Range, Single, Universal, date_time_pairs
 from openvna.dicom.query import Level, Query
 from openvna.index import results
 from openvna.index.levels import (
@@ -28,7 +28,7 @@ from openvna.index.levels import (
     tag_hex,
 )
 from openvna.index.schema import instances, patients, series, studies, study_modalities
-from openvna.index.sqlmatch import condition
+from openvna.index.sqlmatch import condition, date_time_range
 
 __all__ = ["Plan", "count", "page", "plan"]
 
@@ -76,7 +76,16 @@ def plan(query: Query) -> Plan:
         where.append(series.c.series_uid == query.series_uid)
     modality_join = None
     unsupported: list[str] = []
-    for term in query.terms:
+    terms = list(query.terms)
+    if query.combined_datetime:
+        pairs, terms = date_time_pairs(query.terms)
+        for dates, times in pairs:
+            combined = _date_time_condition(query, dates, times)
+            if combined is None:
+                terms += [dates, times]
+            else:
+                where.append(combined)
+    for term in terms:
         if isinstance(term, Universal):
             continue
         found = _condition(query, term)
@@ -113,6 +122,17 @@ def _condition(query: Query, term: MatchTerm) -> ColumnElement[bool] | str | Non
         condition(study_modalities.c.modality, "text", term, False)
     )
     return studies.c.pk.in_(matching)
+
+
+def _date_time_condition(query: Query, dates: Range, times: Range) -> ColumnElement[bool] | None:
+    """The pair as one date-time range, when the index keeps both on one row at this level."""
+    date_found, time_found = MATCH_COLUMNS.get(dates.tag), MATCH_COLUMNS.get(times.tag)
+    if date_found is None or time_found is None or date_found[0] != time_found[0]:
+        return None
+    if query.level is Level.PATIENT or _DEPTH[Level(date_found[0])] > _DEPTH[query.level]:
+        return None
+    table = _TABLES[date_found[0]]
+    return date_time_range(table.c[date_found[1]], table.c[time_found[1]], dates, times)
 
 
 def _patient_condition(query: Query, term: MatchTerm) -> ColumnElement[bool] | None:

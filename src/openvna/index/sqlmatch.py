@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, true
 
 from openvna.dicom.matching import AnyOf, MatchTerm, Range, Single, Universal, Wildcard
 
-__all__ = ["condition", "like_pattern", "prefix_range"]
+__all__ = ["condition", "date_time_range", "like_pattern", "prefix_range"]
 
 _ESCAPE = "\\"
 
@@ -39,12 +39,33 @@ def condition(column: Any, kind: str, term: MatchTerm, fuzzy: bool) -> ColumnEle
     if isinstance(term, Wildcard):
         return _wildcard(column, term.pattern)
     values = term.values if isinstance(term, AnyOf) else (term.value,)
+    found: ColumnElement[bool]
     if kind == "int":
         try:
-            return column.in_([int(v) for v in values])
+            found = column.in_([int(v) for v in values])
         except ValueError:
             return false()
-    return column.in_(values) if len(values) > 1 else column == values[0]
+        return found
+    found = column.in_(values) if len(values) > 1 else column == values[0]
+    return found
+
+
+def date_time_range(date: Any, time: Any, dates: Range, times: Range) -> ColumnElement[bool]:
+    """One date-time range over a date column and a time column (``matching.date_time_pairs``).
+
+    Order is (date, time), lexicographic: after the start is a later date, or the start date at
+    or after the start time; likewise before the end. An entity whose time is unknown matches on
+    the days strictly inside the range only, as its moment on a boundary day is unknown. The
+    plain date range is added too, so the planner reads the date column's index.
+    """
+    parts: list[ColumnElement[bool]] = [date != ""]
+    if dates.low is not None and times.low is not None:
+        on_first_day = and_(date == dates.low, time >= times.low, time != "")
+        parts += [date >= dates.low, or_(date > dates.low, on_first_day)]
+    if dates.high is not None and times.high is not None:
+        on_last_day = and_(date == dates.high, time <= times.high, time != "")
+        parts += [date <= dates.high, or_(date < dates.high, on_last_day)]
+    return and_(*parts)
 
 
 def _wildcard(column: Any, pattern: str) -> ColumnElement[bool]:

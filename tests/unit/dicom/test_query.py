@@ -21,7 +21,9 @@ def only_term(params: list[tuple[str, str]], level: str = "STUDY") -> object:
 def test_defaults() -> None:
     query = parse_qido("STUDY", [])
     expected = qido_return_keys(Level.STUDY, None, None)
-    assert query == Query(level=Level.STUDY, return_keys=expected, limit=1000, offset=0)
+    assert query == Query(
+        level=Level.STUDY, return_keys=expected, combined_datetime=True, limit=1000, offset=0
+    )
     assert query.include_all is False
     assert query.fuzzymatching is False
 
