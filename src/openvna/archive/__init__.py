@@ -1,5 +1,6 @@
 """The archive services: store, find, retrieve, delete. No HTTP, no DIMSE here."""
 
+from openvna.archive.batch import StoreBatch
 from openvna.archive.outcome import Origin, StoreOutcome, StoreStatus
 from openvna.archive.retrieve import Content, StoredInstance, Transcoder
 from openvna.archive.service import Archive
@@ -10,6 +11,7 @@ __all__ = [
     "Content",
     "Matches",
     "Origin",
+    "StoreBatch",
     "StoreOutcome",
     "StoreStatus",
     "StoredInstance",

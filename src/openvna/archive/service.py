@@ -14,17 +14,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 from pydicom import Dataset
 
+from openvna.archive.batch import Prepared, StoreBatch
 from openvna.archive.ingest import Checked, check, place
 from openvna.archive.outcome import (
     CANNOT_UNDERSTAND,
     DUPLICATE_SOP_INSTANCE,
     OUT_OF_RESOURCES,
-    PROCESSING_FAILURE,
     InstanceUIDs,
     Origin,
     StoreOutcome,
@@ -44,15 +46,12 @@ from openvna.archive.spool import (
     spool_stream,
 )
 from openvna.dicom.query import Query
-from openvna.errors import ArchiveError, OutOfResources
+from openvna.errors import OutOfResources
 from openvna.index import AddResult, Index, Matches
 from openvna.settings import DuplicatePolicy
 from openvna.storage import BlobStore
 
-__all__ = ["STORE_BATCH", "Archive"]
-
-# Instances indexed in one transaction (one round of blob moves, one commit).
-STORE_BATCH = 64
+__all__ = ["Archive"]
 
 log = logging.getLogger("openvna.archive")
 
@@ -69,8 +68,11 @@ class Archive:
         self.blobs = blobs
         self.duplicates = duplicates
         self.transcoder = transcoder
+        # Prepares the instances of store batches (parse, fsync) beside the doors' threads.
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="openvna-store")
 
     def close(self) -> None:
+        self._pool.shutdown()
         self.index.close()
 
     def spool_dir(self) -> Path:
@@ -97,46 +99,45 @@ class Archive:
             return StoreOutcome.failed(OUT_OF_RESOURCES, exc.message)
         return self.store_file(path, origin, expect_study)
 
+    def batch(self, origin: Origin, expect_study: str | None = None) -> StoreBatch:
+        """A batch to add Part 10 spool files to as they arrive, then ``finish`` (see
+        ``archive.batch``): each is checked and flushed while the request goes on."""
+        return StoreBatch(
+            partial(self._prepare, expect_study=expect_study),
+            partial(self._store_prepared, origin=origin),
+            self._pool,
+        )
+
     def store_files(
         self, paths: Sequence[Path], origin: Origin, expect_study: str | None = None
     ) -> list[StoreOutcome]:
         """Store Part 10 files (the instances of one STOW-RS request, an association's C-STOREs);
-        takes ownership of every path. Outcomes come in the order of ``paths``.
+        takes ownership of every path. Outcomes come in the order of ``paths``; failures of
+        the index are handled as ``StoreBatch.finish`` says."""
+        batch = self.batch(origin, expect_study)
+        for path in paths:
+            batch.add(path)
+        return batch.finish()
 
-        Each instance is validated and answered on its own. They are indexed ``STORE_BATCH`` to
-        a transaction, so that what is held in memory (each instance's header and DICOM JSON
-        until its transaction commits) is bounded however many there are. An index failure of
-        the first batch stores nothing and propagates; one of a later batch leaves the batches
-        before it stored and answers that batch and the rest as processing failures (0110),
-        so that the caller can report what was stored.
-        """
-        outcomes: list[StoreOutcome] = []
-        try:
-            for start in range(0, len(paths), STORE_BATCH):
-                try:
-                    batch = paths[start : start + STORE_BATCH]
-                    outcomes += self._store_batch(batch, origin, expect_study)
-                except ArchiveError as exc:
-                    if not outcomes:
-                        raise
-                    failed = StoreOutcome.failed(PROCESSING_FAILURE, f"not stored: {exc.message}")
-                    return outcomes + [failed] * (len(paths) - start)
-            return outcomes
-        finally:
-            for path in paths:
-                path.unlink(missing_ok=True)
+    def _prepare(self, path: Path, expect_study: str | None) -> Prepared:
+        """Check one file and flush it to disk: all the work of an instance that needs no other
+        instance. A full disk is this instance's failure (A700)."""
+        result = self._check(path, expect_study)
+        if isinstance(result, Checked):
+            try:
+                self.blobs.flush(path)
+            except OutOfResources as exc:
+                return StoreOutcome.failed(OUT_OF_RESOURCES, exc.message, **result.uids)
+        return result
 
-    def _store_batch(
-        self, paths: Sequence[Path], origin: Origin, expect_study: str | None
-    ) -> list[StoreOutcome]:
-        """One batch: check every file, place the valid ones, index them in one transaction."""
-        checked = [self._check(path, expect_study) for path in paths]
-        valid = [item for item in checked if isinstance(item, Checked)]
+    def _store_prepared(self, prepared: list[Prepared], origin: Origin) -> list[StoreOutcome]:
+        """One transaction's worth: place the valid instances' blobs, index them together."""
+        valid = [item for item in prepared if isinstance(item, Checked)]
         placed = place(self.blobs, valid)
         indexed = iter(self._index([p for p in placed if isinstance(p, Checked)], origin))
         placed_in_order = iter(placed)
         outcomes = []
-        for item in checked:
+        for item in prepared:
             step = next(placed_in_order) if isinstance(item, Checked) else item
             outcomes.append(next(indexed) if isinstance(step, Checked) else step)
         return outcomes

@@ -24,6 +24,12 @@ class BlobStore(Protocol):
         """Move a finished spool file into place atomically (fsync, rename); return its size."""
         ...
 
+    def flush(self, source: Path) -> None:
+        """Make a finished spool file's bytes durable now, ahead of ``put_file``: a request's
+        files are flushed while the rest of it still arrives, and the ``put_file`` that follows
+        finds little left to wait for (raises OutOfResources when the disk is full)."""
+        ...
+
     def put_files(self, items: Sequence[tuple[str, Path]]) -> list[int | Exception]:
         """Move several spool files into place (``put_file`` each, durable when it returns);
         a file that cannot be placed gets its error in the answer, not raised."""

@@ -24,6 +24,9 @@ class MemoryBlobStore:
     def filename(self, key: str) -> str | None:
         return None
 
+    def flush(self, source: Path) -> None:
+        return None
+
     def put_file(self, key: str, source: Path) -> int:
         data = source.read_bytes()
         source.unlink()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +29,9 @@ from starlette.requests import ClientDisconnect, Request
 
 from openvna.errors import BadRequest, OutOfResources, PayloadTooLarge
 
-__all__ = ["HEAD_BYTES", "MEMORY_LIMIT", "Part", "parse_content_type", "read_parts"]
+__all__ = ["MEMORY_LIMIT", "Part", "parse_content_type", "read_parts"]
 
 MEMORY_LIMIT = 256 * 1024  # a part larger than this goes to a spool file
-HEAD_BYTES = 132  # the PS3.10 preamble and "DICM"
 _MEMORY_BUDGET = 8 * 1024 * 1024  # all parts held in memory together; beyond, parts spool
 _BATCH = 1024 * 1024  # bytes gathered before one parse step in a worker thread
 
@@ -54,9 +53,6 @@ class Part:
     headers: dict[str, str] = field(default_factory=dict)
     size: int = 0
     path: Path | None = None
-    # The first HEAD_BYTES of the part, kept as they arrive (a Part 10 preamble check then
-    # needs no read of the spool file).
-    head: bytes = b""
     _memory: bytearray = field(default_factory=bytearray)
 
     @property
@@ -106,8 +102,11 @@ class _Receiver:
     """What the splitter finds: collects each part's headers and routes its bytes to memory or
     a spool file."""
 
-    def __init__(self, spool_dir: Path, max_part_bytes: int) -> None:
+    def __init__(
+        self, spool_dir: Path, max_part_bytes: int, on_part: Callable[[Part], None] | None
+    ) -> None:
         self.parts: list[Part] = []
+        self._on_part = on_part
         self._spool_dir = spool_dir
         self._max_part_bytes = max_part_bytes
         self._in_memory = 0
@@ -121,8 +120,6 @@ class _Receiver:
     def data(self, data: memoryview) -> None:
         part = self._part
         size = len(data)
-        if part.size < HEAD_BYTES:
-            part.head += bytes(data[: HEAD_BYTES - part.size])
         part.size += size
         if part.size > self._max_part_bytes:
             raise PayloadTooLarge(
@@ -145,13 +142,19 @@ class _Receiver:
             self._in_memory += size
 
     def end(self) -> None:
+        """The current part is complete: its closing delimiter has been read."""
+        self._close_file()
+        if self._on_part is not None:
+            self._on_part(self._part)
+
+    def _close_file(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
 
     def close(self) -> None:
         """Drop every part and its spool file (idempotent)."""
-        self.end()
+        self._close_file()
         for part in self.parts:
             part.discard()
 
@@ -339,14 +342,20 @@ async def _feed(splitter: _Splitter, request: Request) -> None:
 
 @asynccontextmanager
 async def read_parts(
-    request: Request, boundary: str, spool_dir: Path, max_part_bytes: int
+    request: Request,
+    boundary: str,
+    spool_dir: Path,
+    max_part_bytes: int,
+    on_part: Callable[[Part], None] | None = None,
 ) -> AsyncIterator[list[Part]]:
-    """Read the whole body into parts; on exit every part's spool file is removed.
+    """Read the whole body into parts; on exit every part's spool file is removed (a caller
+    that wants one takes it: ``Part.take_file``). ``on_part`` is called with each part as soon
+    as it is complete, while the rest of the body still arrives (in a worker thread).
 
     Raises BadRequest for a malformed body (garbage, missing closing delimiter, no part at all)
     and PayloadTooLarge when one part exceeds ``max_part_bytes``.
     """
-    receiver = _Receiver(spool_dir, max_part_bytes)
+    receiver = _Receiver(spool_dir, max_part_bytes, on_part)
     splitter = _Splitter(boundary, receiver)
     try:
         await _feed(splitter, request)

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from openvna.archive import Archive, Origin
+from openvna.archive.batch import STORE_BATCH
 from openvna.archive.outcome import (
     CANNOT_UNDERSTAND,
     OUT_OF_RESOURCES,
     PROCESSING_FAILURE,
     StoreStatus,
 )
-from openvna.archive.service import STORE_BATCH
 from openvna.dicom.part10 import part10_bytes, read_header
 from openvna.errors import IndexUnavailable, OutOfResources
 from tests.factories import make_instance

@@ -6,7 +6,8 @@ or application/dicom+xml) and the Accept header (406). The body is then spooled 
 (``web/multipart.py``) and each instance goes to the archive, which validates it and stores it
 whole or not at all:
 
-- an application/dicom part is a Part 10 file (all of them: ``Archive.store_files``);
+- an application/dicom part is a Part 10 file, handed to the archive as soon as its closing
+  delimiter is read (``Archive.batch``: checked and flushed while the body still arrives);
 - a metadata part (a JSON array of datasets, or one XML dataset) is assembled with the bulk data
   parts it references (``archive/assemble.py``) and stored with ``Archive.store_dataset``;
 - a part that is neither, nor referenced as bulk data, is a failure (C000, cannot understand).
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openvna.archive import Archive, Origin, StoreOutcome
+from openvna.archive import Archive, Origin, StoreBatch, StoreOutcome
 from openvna.archive.assemble import assemble_instance, parse_metadata
 from openvna.archive.outcome import (
     CANNOT_UNDERSTAND,
@@ -65,8 +65,21 @@ async def store_instances(request: Request) -> Response:
     limit = settings_of(request).dicomweb.max_part_bytes
     origin = Origin.http(request.client.host if request.client else "")
     spool = archive.spool_dir()
-    async with read_parts(request, boundary, spool, limit) as parts:
-        outcomes = await run_in_threadpool(_store_parts, archive, parts, root_type, study, origin)
+    batch = archive.batch(origin, study)
+
+    def start_storing(part: Part) -> None:
+        """A Part 10 part is handed over as soon as it is complete (``archive.batch``)."""
+        if (part.content_type or root_type) == PART10:
+            batch.add(part.take_file(spool))
+
+    try:
+        async with read_parts(request, boundary, spool, limit, start_storing) as parts:
+            outcomes = await run_in_threadpool(
+                _store_parts, archive, batch, parts, root_type, study, origin
+            )
+    except BaseException:
+        await run_in_threadpool(batch.abandon)
+        raise
     return _response(request, outcomes, study, answer)
 
 
@@ -111,26 +124,25 @@ class _BulkParts:
 
 
 def _store_parts(
-    archive: Archive, parts: list[Part], root_type: str, study: str | None, origin: Origin
+    archive: Archive,
+    batch: StoreBatch,
+    parts: list[Part],
+    root_type: str,
+    study: str | None,
+    origin: Origin,
 ) -> list[StoreOutcome]:
-    """Store every instance of the body; runs in a worker thread. The Part 10 instances go to
-    the archive together (``Archive.store_files``); the answers keep the order of the parts."""
+    """Store every instance of the body; runs in a worker thread. The Part 10 instances are in
+    ``batch`` already, stored together by its ``finish``; the answers keep the order of the
+    parts."""
     typed = [(number, part.content_type or root_type, part) for number, part in enumerate(parts, 1)]
     bulk = _BulkParts([t for t in typed if t[1] != PART10 and t[1] not in METADATA])
     outcomes: list[StoreOutcome | None] = []
-    files: list[Path] = []
-    try:
-        for number, media, part in typed:
-            if media == PART10:
-                files.append(part.take_file(archive.spool_dir()))
-                outcomes.append(None)
-            elif media in METADATA:
-                outcomes += _store_metadata(archive, number, media, part, bulk, study, origin)
-    except BaseException:
-        for path in files:
-            path.unlink(missing_ok=True)
-        raise
-    stored = iter(archive.store_files(files, origin, study))
+    for number, media, part in typed:
+        if media == PART10:
+            outcomes.append(None)
+        elif media in METADATA:
+            outcomes += _store_metadata(archive, number, media, part, bulk, study, origin)
+    stored = iter(batch.finish())
     answers = [next(stored) if outcome is None else outcome for outcome in outcomes]
     for number, (media, _) in sorted(bulk.unused.items()):
         message = (
