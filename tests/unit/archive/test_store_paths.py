@@ -4,6 +4,7 @@ without its preamble, a stream, a dataset that cannot be encoded, a full spool."
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,4 +136,40 @@ def test_a_full_spool_is_an_out_of_resources_outcome(
     assert archive.store_dataset(ds, Origin.local()).failure_reason == OUT_OF_RESOURCES
     outcome = archive.store_stream(io.BytesIO(part10_bytes(ds)), Origin.local())
     assert outcome.failure_reason == OUT_OF_RESOURCES
+    assert archive.index.count_instances() == 0
+
+
+def test_a_batch_prepares_each_instance_before_it_is_finished(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STOW-RS hands each part over as it arrives: its check and fsync run while the request
+    goes on, and ``finish`` is left with moving and indexing."""
+    prepared: list[Path] = []
+    prepare = archive._prepare
+
+    def recording(path: Path, expect_study: str | None) -> Any:
+        result = prepare(path, expect_study)
+        prepared.append(path)
+        return result
+
+    monkeypatch.setattr(archive, "_prepare", recording)
+    batch = archive.batch(Origin.local())
+    paths = [_spool(archive, f"{n}.dcm", part10_bytes(make_instance())) for n in range(3)]
+    for path in paths:
+        batch.add(path)
+    deadline = time.monotonic() + 30
+    while len(prepared) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(prepared) == sorted(paths)  # all of it before finish was called
+    assert archive.index.count_instances() == 0
+    assert [o.status for o in batch.finish()] == [StoreStatus.STORED] * 3
+
+
+def test_an_abandoned_batch_leaves_nothing(archive: Archive) -> None:
+    batch = archive.batch(Origin.local())
+    paths = [_spool(archive, f"{n}.dcm", part10_bytes(make_instance())) for n in range(3)]
+    for path in paths:
+        batch.add(path)
+    batch.abandon()
+    assert list(archive.spool_dir().iterdir()) == []
     assert archive.index.count_instances() == 0
