@@ -7,6 +7,8 @@ Groups (sizes at --scale 1; each is multiplied by the scale, with small minimums
 - ``misc``: compressed (JPEG 2000 lossless CT, RLE CR) and multi-frame XA (native and RLE) objects;
 - ``stow`` / ``cstore``: one chunk per repetition of realistic CT/MR/CR studies, so every ingest
   repetition stores new objects into both servers;
+- ``stowct``: one chunk per repetition of 600 CT slices of 512x512 (STOW-RS by 2 clients, 10
+  instances a request);
 - ``index``: 10,000 single-instance studies of 8x8 pixels with varied names, IDs, dates and
   modalities, the population the study-level searches run over.
 
@@ -28,7 +30,7 @@ from pydicom import dcmwrite
 
 from bench import dicomgen as gen
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 4
 SEED = 20260101
 SURNAME_HEADS = ["BAR", "COR", "DAN", "FEL", "GAR", "HOL", "KAM", "LIN", "MOR", "NOV"]
 SURNAME_HEADS += ["OST", "PAL", "RAM", "SAN", "TOR", "VAL", "WES", "ZIM", "EKL", "JUN"]
@@ -77,6 +79,10 @@ class Sizes:
     @property
     def stow_chunk(self) -> int:
         return self.n(800, 6)
+
+    @property
+    def stow_ct_chunk(self) -> int:
+        return self.n(600, 4)
 
     @property
     def cstore_chunk(self) -> int:
@@ -250,6 +256,16 @@ def write_chunk(root: Path, group: str, target: int, scale: float) -> list[Study
     return w.studies
 
 
+def write_ct_chunk(root: Path, group: str, target: int) -> list[StudyInfo]:
+    """CT studies of 512x512 slices, 100 a study, ``target`` slices in all (the STOW-RS shape
+    of issue 8: a CT scanner's upload)."""
+    w = Writer(root, group)
+    rng = np.random.default_rng([SEED, hash_name(group)])
+    while (left := target - sum(s.instances for s in w.studies)) > 0:
+        write_ct(w, f"{group}-{len(w.studies)}", min(100, left), rng)
+    return w.studies
+
+
 def write_index(root: Path, count: int) -> list[StudyInfo]:
     """``count`` tiny studies; about two studies per patient; modality by INDEX_MODALITIES."""
     w = Writer(root, "index")
@@ -289,6 +305,7 @@ def build(work: Path, sizes: Sizes) -> Dataset:
     for rep in range(sizes.reps):
         groups[f"stow{rep}"] = write_chunk(root, f"stow{rep}", sizes.stow_chunk, sizes.scale)
         groups[f"cstore{rep}"] = write_chunk(root, f"cstore{rep}", sizes.cstore_chunk, sizes.scale)
+        groups[f"stowct{rep}"] = write_ct_chunk(root, f"stowct{rep}", sizes.stow_ct_chunk)
     groups["index"] = write_index(root, sizes.index)
     dataset = Dataset(root, groups)
     dataset.save()

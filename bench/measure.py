@@ -120,6 +120,40 @@ def stow_ingest(ctx: Context, server: Server, rep: int) -> list[float]:
     return ingested(ctx, server, studies, store(ctx, server, studies))
 
 
+_CT_CPU = "stow-ct-cpu"
+
+
+@measurement(
+    "STOW-RS ingest, 2 clients x 10 instances/request (512x512 CT)",
+    Target(">= 1.5x Orthanc", ratio=1.5),
+    "inst/s",
+    True,
+    note="a fresh chunk of 600 CT slices per repetition (issue 8 shape)",
+)
+def stow_ct_ingest(ctx: Context, server: Server, rep: int) -> list[float]:
+    studies = ctx.group(f"stowct{rep}")
+    before = server.cpu()
+    seconds = store(ctx, server, studies, clients=2, size=10)
+    instances = sum(s.instances for s in studies)
+    cpu = ctx.state.setdefault(_CT_CPU, {})
+    assert isinstance(cpu, dict)
+    cpu[(server.name, rep)] = (server.cpu() - before) * 1000 / instances
+    return ingested(ctx, server, studies, seconds)
+
+
+@measurement(
+    "server CPU per instance in the 2x10 CT STOW-RS row",
+    Target("lower than Orthanc (guides the row above)", ratio=1.0),
+    "ms",
+    False,
+    note="user + system CPU of the server's process tree during that row, per stored instance",
+)
+def stow_ct_cpu(ctx: Context, server: Server, rep: int) -> list[float]:
+    cpu = ctx.state.get(_CT_CPU, {})
+    assert isinstance(cpu, dict)
+    return [cpu[(server.name, rep)]] if (server.name, rep) in cpu else []
+
+
 def ingested(ctx: Context, server: Server, studies: list[StudyInfo], seconds: float) -> list[float]:
     """Check every ingested study's count by QIDO, record what the server now holds, and give
     the rate: a fast ingest that lost an instance is an error, not a win."""
