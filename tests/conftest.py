@@ -17,9 +17,9 @@ import uvicorn
 
 from openvna.archive import Archive
 from openvna.runtime import build_archive
+from openvna.server.zerocopy import ZeroCopyHttpToolsProtocol
 from openvna.settings import Settings, load_settings
 from openvna.web.app import create_app
-from openvna.web.zerocopy import ZeroCopyHttpToolsProtocol
 from tests.databases import ENGINES, database_url
 
 

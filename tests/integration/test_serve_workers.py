@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from openvna.cli.worker import DEMO_API_KEY
+from openvna.cli.options import DEMO_API_KEY
 from openvna.demo.patients import JOE_STUDY_UID
 from openvna.runtime import build_archive
 from openvna.settings import load_settings
@@ -90,7 +90,7 @@ def test_an_index_of_another_schema_is_one_line_and_exit_1_with_workers(tmp_path
 
 
 def _workers(pid: int) -> list[int]:
-    return [child for child in _children(pid) if "openvna.cli.worker" in _command(child)]
+    return [child for child in _children(pid) if "openvna.server.http" in _command(child)]
 
 
 def _command(pid: int) -> str:
@@ -108,7 +108,7 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
 
 def test_a_worker_that_dies_is_replaced_and_stop_ends_every_process(tmp_path) -> None:
     with serve_process(tmp_path / "data", "--workers", "2") as (url, process):
-        assert "openvna.cli.supervisor" in _command(process.pid)
+        assert "openvna.server.supervisor" in _command(process.pid)
         first = _workers(process.pid)
         assert len(first) == 2
         os.kill(first[0], signal.SIGKILL)
@@ -146,7 +146,7 @@ def test_a_port_in_use_is_one_line_and_exit_1_with_workers(tmp_path) -> None:
         port = taken.getsockname()[1]
         result = _serve_until_exit("--port", str(port), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert f"cannot listen for http on 127.0.0.1:{port}: Address already in use" in result.stderr
 
 
 def _serve_until_exit(*options: str) -> subprocess.CompletedProcess[str]:

@@ -22,10 +22,10 @@ import uvicorn
 from openvna.archive import Archive
 from openvna.archive.outcome import Origin
 from openvna.runtime import build_archive
+from openvna.server import zerocopy
+from openvna.server.zerocopy import OPEN_AHEAD, ZeroCopyHttpToolsProtocol
 from openvna.settings import Settings
-from openvna.web import zerocopy
 from openvna.web.app import create_app
-from openvna.web.zerocopy import OPEN_AHEAD, ZeroCopyHttpToolsProtocol
 from tests.factories import make_instance
 
 pytestmark = [pytest.mark.integration, pytest.mark.engines("sqlite")]

@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from openvna.cli.options import ConfigOption, DataDirOption, settings_or_exit
-from openvna.cli.worker import DEMO_API_KEY
+from openvna.cli.options import DEMO_API_KEY, ConfigOption, DataDirOption, settings_or_exit
 from openvna.errors import ArchiveError
 
 if TYPE_CHECKING:

@@ -9,7 +9,10 @@ import typer
 
 from openvna.settings import Settings, SettingsError, load_settings
 
-__all__ = ["ConfigOption", "DataDirOption", "settings_or_exit"]
+__all__ = ["DEMO_API_KEY", "ConfigOption", "DataDirOption", "settings_or_exit"]
+
+# The key of the SIIM hackathon servers, required by ``serve --demo`` as there.
+DEMO_API_KEY = "HackathonOrientationSession"
 
 DataDirOption = Annotated[
     Path | None, typer.Option(help="Data directory (blobs and SQLite index).")

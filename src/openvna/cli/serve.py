@@ -1,7 +1,8 @@
-"""``openvna serve``: the archive's HTTP server (DICOMweb), with the demo data on request.
+"""``openvna serve``: the archive's server (DICOMweb), with the demo data on request.
 
-With several workers this process prepares the index, then becomes their supervisor
-(``supervisor.py``), which holds none of the libraries imported here or by the archive.
+A thin command over ``openvna.server``: with several workers this process prepares the index
+(and the demo), then becomes the supervisor of the listeners (``server.supervisor``), which holds
+none of the libraries imported here or by the archive; with one, it serves HTTP itself.
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from openvna.cli import supervisor, worker
-from openvna.cli.options import ConfigOption, DataDirOption, settings_or_exit
-from openvna.cli.worker import DEMO_API_KEY
+from openvna.cli.options import DEMO_API_KEY, ConfigOption, DataDirOption, settings_or_exit
 from openvna.logs import configure_logging
+from openvna.server import http, supervisor
 from openvna.settings import Settings
 
-__all__ = ["DEMO_API_KEY", "register"]
+if TYPE_CHECKING:
+    from openvna.archive import Archive
+
+__all__ = ["register"]
 
 log = logging.getLogger("openvna")
 
@@ -61,13 +64,31 @@ def run(settings: Settings, *, demo: bool = False) -> None:
         _become_supervisor(settings, demo)
     from openvna.web.app import create_app
 
-    archive = worker.build(settings, demo=demo)
+    archive = _prepare(settings, demo)
     try:
         _announce(settings)
-        app = worker.settled(create_app(settings, archive))
-        worker.run_uvicorn(app, server.host, server.port)
+        app = http.settled(create_app(settings, archive))
+        http.run_uvicorn(app, server.host, server.port)
     finally:
         archive.close()
+
+
+def _prepare(settings: Settings, demo: bool) -> Archive:
+    """The archive (its index created or checked), with the demo data stored when asked."""
+    from openvna.runtime import build_archive
+
+    archive = build_archive(settings)
+    if not demo:
+        return archive
+    try:
+        from openvna.demo import load_demo
+
+        stored = load_demo(archive)
+    except BaseException:
+        archive.close()
+        raise
+    log.info("demo data loaded", extra={"instances": stored, "api_key": DEMO_API_KEY})
+    return archive
 
 
 def _become_supervisor(settings: Settings, demo: bool) -> NoReturn:
@@ -75,7 +96,7 @@ def _become_supervisor(settings: Settings, demo: bool) -> NoReturn:
     it) and load the demo, here, so that errors end this command as in a single process; then
     replace this process by the supervisor of the workers, each of which builds its own archive
     from the same settings (SQLite writes begin IMMEDIATE, so they share the index)."""
-    worker.build(settings, demo=demo).close()
+    _prepare(settings, demo).close()
     _announce(settings)
     os.environ[supervisor.WORKER_SETTINGS] = settings.model_dump_json()
     sys.stdout.flush()

@@ -30,7 +30,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from openvna.archive import Content
-from openvna.web.zerocopy import SENDFILES, SendFile
+from openvna.web.sendfiles import SENDFILES, SendFile
 
 __all__ = [
     "READ_LIMIT",

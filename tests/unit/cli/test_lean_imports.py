@@ -28,7 +28,7 @@ def _imported(module: str, candidates: tuple[str, ...]) -> list[str]:
     ("module", "unwanted"),
     [
         ("openvna.cli.main", (*ARCHIVE_STACK, "uvicorn", "rich")),
-        ("openvna.cli.supervisor", (*ARCHIVE_STACK, "uvicorn", "pydantic", "typer")),
+        ("openvna.server.supervisor", (*ARCHIVE_STACK, "uvicorn", "pydantic", "typer")),
     ],
 )
 def test_importing_the_command_loads_no_archive_library(module, unwanted) -> None:
@@ -36,4 +36,4 @@ def test_importing_the_command_loads_no_archive_library(module, unwanted) -> Non
 
 
 def test_the_check_sees_an_imported_library() -> None:
-    assert _imported("openvna.cli.worker", ("pydantic", "pydicom")) == ["pydantic"]
+    assert _imported("openvna.server.http", ("pydantic", "pydicom")) == ["pydantic"]

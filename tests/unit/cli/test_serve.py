@@ -9,9 +9,9 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
-from openvna.cli import worker
 from openvna.cli.main import app
 from openvna.cli.serve import _warn_if_open
+from openvna.server import http
 from openvna.settings import load_settings
 
 
@@ -42,7 +42,7 @@ def test_open_server_on_the_network_is_announced(caplog, host, keys, loud) -> No
 def test_a_settled_app_leaves_what_was_built_out_of_collections() -> None:
     built = object()
     try:
-        assert worker.settled(built) is built  # type: ignore[arg-type]
+        assert http.settled(built) is built  # type: ignore[arg-type]
         assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()

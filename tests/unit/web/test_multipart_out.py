@@ -24,7 +24,7 @@ from openvna.web.multipart_out import (
     multipart_response,
     single_part_response,
 )
-from openvna.web.zerocopy import SENDFILES, SendFile
+from openvna.web.sendfiles import SENDFILES, SendFile
 
 
 def _collect(body: AsyncIterable[bytes | memoryview]) -> tuple[bytes, list[int]]:

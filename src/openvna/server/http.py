@@ -1,11 +1,12 @@
-"""What opens the archive in ``openvna serve``: the single server process, the process that
-prepares the index before it becomes the supervisor of several workers, and each worker
-(``python -m openvna.cli.worker FD PID``: the app built from the settings in the environment,
-served on the listening socket the supervisor, process PID, passed down as descriptor FD).
+"""The HTTP door's processes: the archive and its web app on uvicorn, for the single server
+process, for the process that prepares the index before it becomes the supervisor, and for each
+HTTP worker (``python -m openvna.server.http FD PID``, the HTTP listener of
+``server.supervisor``: the app built from the settings in the environment, served on the
+listening socket the supervisor, process PID, passed down as descriptor FD).
 
 The top of this module imports only settings and logging, because every command imports it
-(``main`` builds the whole command); the archive stack (pydicom with numpy and Pillow,
-SQLAlchemy, Starlette) is imported inside the functions, in the processes that run them.
+(``cli.main`` builds the whole command); the archive stack (pydicom with numpy and Pillow,
+SQLAlchemy, Starlette, uvicorn) is imported inside the functions, in the processes that run them.
 """
 
 from __future__ import annotations
@@ -20,50 +21,30 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from openvna.cli.supervisor import WORKER_SETTINGS
 from openvna.logs import configure_logging, uvicorn_log_config
+from openvna.server.supervisor import WORKER_SETTINGS
 from openvna.settings import Settings
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from openvna.archive import Archive
-
-__all__ = ["DEMO_API_KEY", "build", "run_uvicorn", "settled", "worker_app"]
+__all__ = ["main", "run_uvicorn", "settled", "worker_app"]
 
 log = logging.getLogger("openvna")
 
-DEMO_API_KEY = "HackathonOrientationSession"
 _ORPHAN_CHECK = 0.5  # seconds between looks at whether the supervisor is still there
 # By name, so that importing this module does not import uvicorn.
-_HTTP_PROTOCOL = "openvna.web.zerocopy:ZeroCopyHttpToolsProtocol"
-
-
-def build(settings: Settings, *, demo: bool = False) -> Archive:
-    """The archive (its index created or checked), with the demo data stored when asked."""
-    from openvna.runtime import build_archive
-
-    archive = build_archive(settings)
-    if not demo:
-        return archive
-    try:
-        from openvna.demo import load_demo
-
-        stored = load_demo(archive)
-    except BaseException:
-        archive.close()
-        raise
-    log.info("demo data loaded", extra={"instances": stored, "api_key": DEMO_API_KEY})
-    return archive
+_HTTP_PROTOCOL = "openvna.server.zerocopy:ZeroCopyHttpToolsProtocol"
 
 
 def worker_app() -> Starlette:
     """The app of one worker process, from the settings ``serve`` left in the environment."""
+    from openvna.runtime import build_archive
     from openvna.web.app import create_app
 
     settings = Settings.model_validate_json(os.environ[WORKER_SETTINGS])
     configure_logging(settings.server.log_level)
-    return settled(create_app(settings, build(settings)))
+    return settled(create_app(settings, build_archive(settings)))
 
 
 def settled(app: Starlette) -> Starlette:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from openvna.errors import ArchiveError
-from openvna.web.zerocopy import OPEN_AHEAD, SendFile, _Sender, in_memory
+from openvna.server.zerocopy import OPEN_AHEAD, _Sender, in_memory
+from openvna.web.sendfiles import SendFile
 
 
 def _open_descriptors() -> int:

@@ -20,7 +20,8 @@ than the bytes. The socket is corked for the body and uncorked when it completes
 and file ranges leave in full segments (nginx's ``tcp_nopush``).
 
 ``openvna serve`` runs uvicorn with ``ZeroCopyHttpToolsProtocol``; any other server does not offer
-the extension and ``web.multipart_out`` streams bytes instead.
+the extension and ``web.multipart_out`` streams bytes instead. The extension's messages are
+defined by the app's side, ``web.sendfiles``.
 """
 
 from __future__ import annotations
@@ -28,41 +29,22 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from anyio import to_thread
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from openvna.errors import ArchiveError
+from openvna.web.sendfiles import SENDFILES, SendFile
 
-__all__ = ["BODY_BUFFER", "OPEN_AHEAD", "SENDFILES", "SendFile", "ZeroCopyHttpToolsProtocol"]
+__all__ = ["BODY_BUFFER", "OPEN_AHEAD", "ZeroCopyHttpToolsProtocol"]
 
-SENDFILES: Final = "openvna.http.response.sendfiles"
 
 # Items opened together ahead of the one being sent: the kernel is asked to read in those of
 # their files that are not in memory at once, so sendfile rarely waits for the disk, and no
 # more descriptors are held meanwhile.
 OPEN_AHEAD: Final = 64
 _FADVISE: Final = hasattr(os, "posix_fadvise") and hasattr(os, "RWF_NOWAIT")  # Linux
-
-
-@dataclass(frozen=True)
-class SendFile:
-    """Ranges of a file to send as they are, and what the file must hold.
-
-    ``size``, when given, is the file's exact size; otherwise it must reach the end of every
-    range. A file that does not (or is gone) ends the response with an error: the
-    Content-Length the client was promised cannot be kept.
-    """
-
-    path: str
-    ranges: tuple[tuple[int, int], ...]
-    size: int | None = None
-
-    @property
-    def length(self) -> int:
-        return sum(count for _, count in self.ranges)
 
 
 # Request body bytes buffered per connection before reading pauses. uvicorn's 64 KB made each

@@ -1,0 +1,191 @@
+"""The supervisor of ``openvna serve``: it holds the listening sockets and starts, restarts and
+stops the processes that serve them, and does nothing else.
+
+The unit is a ``Listener``: a name, an address the supervisor binds, the module each of its
+processes runs (``python -m MODULE FD PID``: the listening socket inherited as descriptor FD, PID
+the supervisor's) and how many processes share the socket (the kernel spreads the connections
+among them). The HTTP door is one listener (``server.http``, ``--workers`` processes); the DIMSE
+door adds its own by returning one more from ``listeners``, without touching the supervisor.
+
+``serve`` prepares the index (and the demo data) in its own process, then replaces itself with
+this module (``os.execv``, same process id, same signals), the settings in the environment. The
+supervisor imports neither the archive's libraries nor uvicorn: about 14 MB resident. uvicorn's
+own process manager, which it replaced, held 26 MB and needed multiprocessing's resource tracker
+(12 MB more).
+
+A process that dies is started again (at most once a ``_RESTART_PAUSE``); SIGTERM or SIGINT stops
+them all (SIGTERM, a graceful shutdown; SIGKILL after ``STOP_TIMEOUT``) and then the supervisor.
+A listener whose address cannot be bound ends the supervisor with status 1 and one line naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from openvna.logs import configure_logging
+
+__all__ = [
+    "BACKLOG",
+    "STOP_TIMEOUT",
+    "WORKER_SETTINGS",
+    "Listener",
+    "Supervisor",
+    "listen",
+    "listeners",
+    "main",
+]
+
+# The environment variable through which ``serve`` hands the settings to the supervisor and its
+# processes.
+WORKER_SETTINGS = "_OPENVNA_WORKER_SETTINGS"
+BACKLOG = 2048  # uvicorn's default
+STOP_TIMEOUT = 30.0  # seconds a process has to finish its requests once told to stop
+_RESTART_PAUSE = 1.0  # a process that keeps dying is started again at most this often
+
+log = logging.getLogger("openvna")
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One door's listening socket and the processes that serve it."""
+
+    name: str
+    module: str
+    host: str
+    port: int
+    processes: int = 1
+
+
+def listeners(settings: dict[str, Any]) -> list[Listener]:
+    """The listeners the settings ask for (the settings as JSON: no pydantic in this process)."""
+    server = settings["server"]
+    http = Listener(
+        "http", "openvna.server.http", server["host"], server["port"], server["workers"]
+    )
+    return [http]
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, inheritable by the processes that serve it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class _Slot:
+    """One process of a listener: what runs there now, and since when."""
+
+    listener: Listener
+    sock: socket.socket
+    process: subprocess.Popen[bytes]
+    started: float
+
+
+class Supervisor:
+    """Starts every listener's processes on their sockets and keeps them running."""
+
+    def __init__(self, bound: Sequence[tuple[Listener, socket.socket]]) -> None:
+        self.bound = list(bound)
+        self.slots: list[_Slot] = []
+        self.stopping = False
+
+    def run(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop)
+        self.slots = [
+            self._start(listener, sock)
+            for listener, sock in self.bound
+            for _ in range(listener.processes)
+        ]
+        while not self.stopping:
+            for index, slot in enumerate(self.slots):
+                code = slot.process.poll()
+                if code is None or self.stopping:
+                    continue
+                if time.monotonic() - slot.started < _RESTART_PAUSE:
+                    continue  # started again on a later round, not in a tight loop
+                log.warning(
+                    "%s process %d exited with status %d: starting another",
+                    slot.listener.name,
+                    slot.process.pid,
+                    code,
+                )
+                self.slots[index] = self._start(slot.listener, slot.sock)
+            time.sleep(0.1)
+        self._stop_all()
+
+    def _start(self, listener: Listener, sock: socket.socket) -> _Slot:
+        fd = sock.fileno()
+        command = [sys.executable, "-m", listener.module, str(fd), str(os.getpid())]
+        process = subprocess.Popen(command, pass_fds=(fd,))
+        return _Slot(listener, sock, process, time.monotonic())
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def _stop_all(self) -> None:
+        processes = [slot.process for slot in self.slots]
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for process in processes:
+            try:
+                process.wait(max(deadline - time.monotonic(), 0))
+            except subprocess.TimeoutExpired:
+                log.warning("process %d did not stop in %.0f s: killed", process.pid, STOP_TIMEOUT)
+                process.kill()
+                process.wait()
+
+
+def supervise(wanted: Sequence[Listener]) -> int:
+    """Bind every listener, then run them until told to stop; the exit status."""
+    bound: list[tuple[Listener, socket.socket]] = []
+    try:
+        for listener in wanted:
+            try:
+                bound.append((listener, listen(listener.host, listener.port)))
+            except OSError as exc:
+                log.error(
+                    "cannot listen for %s on %s:%s: %s",
+                    listener.name,
+                    listener.host,
+                    listener.port,
+                    exc.strerror,
+                )
+                return 1
+        Supervisor(bound).run()
+        return 0
+    finally:
+        for _, sock in bound:
+            sock.close()
+
+
+def main() -> None:
+    settings = json.loads(os.environ[WORKER_SETTINGS])
+    configure_logging(settings["server"]["log_level"])
+    sys.exit(supervise(listeners(settings)))
+
+
+if __name__ == "__main__":
+    main()
