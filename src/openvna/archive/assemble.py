@@ -36,7 +36,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import UID
 
-from openvna.dicom.json import json_to_dataset
+from openvna.dicom.json import DicomJson, json_to_dataset
 from openvna.dicom.uid import generate_uid
 from openvna.dicom.xml import xml_to_json
 from openvna.errors import BadRequest, UnsupportedMediaType
@@ -81,7 +81,7 @@ class _Pixels:
         return 8 if self.bits_stored <= 8 else (self.bits_stored + 7) // 8 * 8
 
 
-def parse_metadata(media_type: str, data: bytes) -> list[dict[str, Any]]:
+def parse_metadata(media_type: str, data: bytes) -> list[DicomJson]:
     """The datasets of one metadata part: a JSON array (or object), or one XML document."""
     if media_type == "application/dicom+xml":
         return [xml_to_json(data)]
@@ -96,7 +96,7 @@ def parse_metadata(media_type: str, data: bytes) -> list[dict[str, Any]]:
 
 
 def assemble_instance(
-    metadata: dict[str, Any], bulk: BulkLookup, study_uid: str | None = None
+    metadata: DicomJson, bulk: BulkLookup, study_uid: str | None = None
 ) -> Assembled:
     """Build the instance; raises BadRequest (cannot understand) or UnsupportedMediaType (no
     DICOM transfer syntax for the pixel data's media type)."""

@@ -69,7 +69,7 @@ _SWAP_WIDTH = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 # --- Dataset -> JSON ------------------------------------------------------------------------
 
 
-def dataset_to_json(ds: Dataset, bulk_uri: BulkUri | None = None) -> dict[str, Any]:
+def dataset_to_json(ds: Dataset, bulk_uri: BulkUri | None = None) -> DicomJson:
     """Encode ``ds`` as a DICOM JSON Model object (PS3.18 F.2).
 
     Keys are sorted tags; group lengths and the File Meta group (0002) are left out. Pixel Data

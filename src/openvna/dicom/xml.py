@@ -17,6 +17,7 @@ from typing import Any
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from openvna.dicom.json import DicomJson
 from openvna.dicom.rawvalues import number_json
 from openvna.dicom.tags import VALUE_REPRESENTATIONS, keyword_of, vr_of
 from openvna.errors import BadRequest
@@ -57,7 +58,7 @@ _ATTR_ESCAPES = str.maketrans(
 )
 
 
-def json_to_xml(obj: dict[str, Any]) -> bytes:
+def json_to_xml(obj: DicomJson) -> bytes:
     """Encode one JSON model dataset as a ``NativeDicomModel`` document in UTF-8 (PS3.19 A.1).
 
     Written by hand rather than with ElementTree so that carriage returns in text survive
@@ -144,7 +145,7 @@ def _person_name_xml(parts: list[str], value: dict[str, str] | None) -> None:
 # --- XML -> JSON ----------------------------------------------------------------------------
 
 
-def xml_to_json(data: bytes) -> dict[str, Any]:
+def xml_to_json(data: bytes) -> DicomJson:
     """Decode a ``NativeDicomModel`` document into a JSON model dataset (PS3.19 A.1).
 
     The parser refuses DTDs and entities (defusedxml). A missing ``vr`` is taken from the data

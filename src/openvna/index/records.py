@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import orjson
 
@@ -26,7 +26,7 @@ Frames = tuple[tuple[tuple[int, int], ...], ...]
 class InstanceRecord:
     """What the archive hands the index for one stored instance."""
 
-    metadata: dict[str, Any]
+    metadata: DicomJson
     transfer_syntax: str
     blob_key: str
     size: int

@@ -9,12 +9,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openvna.dicom.json import DicomJson
 from openvna.dicom.media import Offer, negotiate, parse_accept
 from openvna.dicom.xml import json_to_xml
 from openvna.web.headers import warning_header
@@ -48,7 +48,7 @@ def negotiate_dataset_format(request: Request) -> DatasetFormat:
 
 def dicom_response(
     request: Request,
-    datasets: list[dict[str, Any]] | dict[str, Any],
+    datasets: list[DicomJson] | DicomJson,
     media: DatasetFormat,
     warnings: Iterable[str] = (),
     status: int = 200,

@@ -34,6 +34,7 @@ from openvna.archive.outcome import (
     COERCION_OF_DATA_ELEMENTS,
     InstanceUIDs,
 )
+from openvna.dicom.json import DicomJson
 from openvna.dicom.media import Offer, negotiate, parse_accept
 from openvna.dicom.xml import json_to_xml
 from openvna.errors import BadRequest, UnsupportedMediaType
@@ -170,7 +171,7 @@ def _store_metadata(
 
 
 def _store_assembled(
-    archive: Archive, item: dict[str, Any], bulk: _BulkParts, study: str | None, origin: Origin
+    archive: Archive, item: DicomJson, bulk: _BulkParts, study: str | None, origin: Origin
 ) -> StoreOutcome:
     uids: InstanceUIDs = {
         "sop_class_uid": _first_value(item, "00080016"),
@@ -191,7 +192,7 @@ def _store_assembled(
     return outcome
 
 
-def _first_value(item: dict[str, Any], tag: str) -> str:
+def _first_value(item: DicomJson, tag: str) -> str:
     attribute = item.get(tag)
     values = attribute.get("Value") if isinstance(attribute, dict) else None
     first = values[0] if isinstance(values, list) and values else ""
@@ -209,7 +210,7 @@ def _response(
     failed = [o for o in outcomes if not o.ok]
     studies = {o.study_uid for o in stored} | ({study} if study else set())
     only = studies.pop() if len(studies) == 1 else None
-    body: dict[str, Any] = {"00081190": _url(resource_url(base, only) if only else None)}
+    body: DicomJson = {"00081190": _url(resource_url(base, only) if only else None)}
     if failed:
         body["00081198"] = _sequence(_failed_item(o) for o in failed)
     if stored:
