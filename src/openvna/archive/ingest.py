@@ -111,12 +111,13 @@ def _record(header: Header, uids: InstanceUIDs) -> InstanceRecord:
 
 
 def place(blobs: BlobStore, batch: Sequence[Checked]) -> list[Checked | StoreOutcome]:
-    """Move every spool file of ``batch`` into the store, in one ``put_files`` call.
+    """Move every spool file of ``batch`` (each flushed when it was prepared: ``Archive.batch``)
+    into the store, in one ``put_files`` call.
 
     An instance that finds no space fails alone (A700); any other error removes every blob the
     batch placed and propagates, so nothing is left half-stored.
     """
-    sizes = blobs.put_files([(item.record.blob_key, item.path) for item in batch])
+    sizes = blobs.put_files([(item.record.blob_key, item.path) for item in batch], flushed=True)
     errors = [s for s in sizes if isinstance(s, Exception) and not isinstance(s, OutOfResources)]
     if errors:
         for item, size in zip(batch, sizes, strict=True):

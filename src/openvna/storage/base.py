@@ -25,14 +25,18 @@ class BlobStore(Protocol):
         ...
 
     def flush(self, source: Path) -> None:
-        """Make a finished spool file's bytes durable now, ahead of ``put_file``: a request's
-        files are flushed while the rest of it still arrives, and the ``put_file`` that follows
-        finds little left to wait for (raises OutOfResources when the disk is full)."""
+        """Make a finished spool file's bytes durable now (fsync), ahead of ``put_files``: a
+        request's files are flushed while the rest of it still arrives, so that its end waits
+        for less (raises OutOfResources when the disk is full)."""
         ...
 
-    def put_files(self, items: Sequence[tuple[str, Path]]) -> list[int | Exception]:
-        """Move several spool files into place (``put_file`` each, durable when it returns);
-        a file that cannot be placed gets its error in the answer, not raised."""
+    def put_files(
+        self, items: Sequence[tuple[str, Path]], *, flushed: bool = False
+    ) -> list[int | Exception]:
+        """Move several spool files into place (``put_file`` each, durable when it returns;
+        ``flushed``: every source went through ``flush`` and has not changed since, so its
+        bytes need no second fsync); a file that cannot be placed gets its error in the
+        answer, not raised."""
         ...
 
     def put_bytes(self, key: str, data: bytes) -> int:

@@ -32,7 +32,9 @@ class MemoryBlobStore:
         source.unlink()
         return self.put_bytes(key, data)
 
-    def put_files(self, items: Sequence[tuple[str, Path]]) -> list[int | Exception]:
+    def put_files(
+        self, items: Sequence[tuple[str, Path]], *, flushed: bool = False
+    ) -> list[int | Exception]:
         return [self.put_file(key, source) for key, source in items]
 
     def put_bytes(self, key: str, data: bytes) -> int:
