@@ -4,6 +4,7 @@ nothing half-stored when the index or the disk fails."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,8 +83,8 @@ def _fail_placing(
     """The blob store answers ``error`` for the instance ``sop_uid`` and places the others."""
     put_files = archive.blobs.put_files
 
-    def put_files_but_one(items: list[tuple[str, Path]]) -> list[int | Exception]:
-        placed = iter(put_files([item for item in items if sop_uid not in item[0]]))
+    def put_files_but_one(items: list[tuple[str, Path]], **options: Any) -> list[int | Exception]:
+        placed = iter(put_files([item for item in items if sop_uid not in item[0]], **options))
         return [error if sop_uid in key else next(placed) for key, _ in items]
 
     monkeypatch.setattr(archive.blobs, "put_files", put_files_but_one)
