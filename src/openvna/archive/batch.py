@@ -1,10 +1,12 @@
 """A store batch: the Part 10 instances of one request, stored as they arrive.
 
 A door adds each spool file as soon as it has it (a STOW-RS part whose delimiter has just been
-read, a C-STORE of an association); the archive checks it and flushes it to disk in the
-background while the rest of the request still arrives. ``finish`` then only has to move the
-blobs and index them. Measured with 2 clients sending 10 CT instances a request: the store step
-that followed the body took ~21 ms of a ~40 ms request, of which parsing and fsyncs ~60%.
+read, a C-STORE of an association), from a worker thread: the archive checks it and flushes it
+to disk there and then, while the event loop goes on receiving the rest of the request.
+``finish`` then only has to move the blobs and index them. Measured with 2 clients sending 10 CT
+instances a request: the store step that followed the body took ~21 ms of a ~40 ms request, of
+which parsing and fsyncs ~60%. A pool of threads for the preparing instead cost ~100 futex
+calls per instance in GIL hand-offs (strace) and was no faster.
 
 What is held in memory stays bounded: at most ``STORE_BATCH`` instances are prepared ahead; the
 rest are checked when ``finish`` reaches them, ``STORE_BATCH`` to an index transaction.
@@ -13,7 +15,6 @@ rest are checked when ``finish`` reaches them, ``STORE_BATCH`` to an index trans
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from pathlib import Path
 
 from openvna.archive.ingest import Checked
@@ -35,19 +36,18 @@ class StoreBatch:
         self,
         prepare: Callable[[Path], Prepared],
         store: Callable[[list[Prepared]], list[StoreOutcome]],
-        pool: Executor,
     ) -> None:
         self._prepare = prepare
         self._store = store
-        self._pool = pool
-        self._items: list[Future[Prepared] | Path] = []
+        self._items: list[Prepared | Path] = []
         self._paths: list[Path] = []
 
     def add(self, path: Path) -> None:
-        """Take ownership of a Part 10 spool file and start preparing it; never blocks."""
+        """Take ownership of a Part 10 spool file and prepare it (parse, check, fsync), unless
+        ``STORE_BATCH`` are prepared already: blocks, so call it from a worker thread."""
         self._paths.append(path)
         if len(self._items) < STORE_BATCH:
-            self._items.append(self._pool.submit(self._prepare, path))
+            self._items.append(self._prepare(path))
         else:
             self._items.append(path)
 
@@ -73,14 +73,11 @@ class StoreBatch:
         finally:
             self.abandon()
 
-    def _prepared(self, item: Future[Prepared] | Path) -> Prepared:
-        return item.result() if isinstance(item, Future) else self._prepare(item)
+    def _prepared(self, item: Prepared | Path) -> Prepared:
+        return self._prepare(item) if isinstance(item, Path) else item
 
     def abandon(self) -> None:
-        """Drop what was added and not stored (the request failed): wait for the preparations
-        under way, then remove every spool file left."""
-        for item in self._items:
-            if isinstance(item, Future):
-                item.exception()  # waits; a failure here no longer matters
+        """Drop what was added and not stored (the request failed): remove every spool file
+        left."""
         for path in self._paths:
             path.unlink(missing_ok=True)

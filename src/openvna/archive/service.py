@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
@@ -68,11 +67,8 @@ class Archive:
         self.blobs = blobs
         self.duplicates = duplicates
         self.transcoder = transcoder
-        # Prepares the instances of store batches (parse, fsync) beside the doors' threads.
-        self._pool = ThreadPoolExecutor(2, thread_name_prefix="openvna-store")
 
     def close(self) -> None:
-        self._pool.shutdown()
         self.index.close()
 
     def spool_dir(self) -> Path:
@@ -105,7 +101,6 @@ class Archive:
         return StoreBatch(
             partial(self._prepare, expect_study=expect_study),
             partial(self._store_prepared, origin=origin),
-            self._pool,
         )
 
     def store_files(
