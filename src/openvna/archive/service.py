@@ -4,9 +4,14 @@ Store order (dicom-server's StoreOrchestrator): parse the header → validate �
 a fresh key → index in one transaction → only then drop a replaced blob. A failure at any step
 removes what this call wrote, so nothing is half-stored and nothing stored before is lost.
 
-A batch (``store_files``: the Part 10 instances of one STOW-RS request) runs each step for all its
-instances before the next: the blob moves (one directory fsync per directory), then one index
-transaction (one commit and one recount of each touched series, study and patient per batch).
+A batch (``batch``, ``store_files``: the Part 10 instances of one STOW-RS request) prepares each
+instance as it is added (parse, validate, fsync: ``archive.batch``), then runs each remaining step
+for all of them before the next: the blob moves (one directory fsync per directory), then one
+index transaction (one commit and one recount of each touched series, study and patient).
+
+Beside the store, the services every door shares: ``find`` (a ``Query`` at any level, streamed),
+``retrieve`` (``StoredInstance`` and ``Content``: files, frames, bulk data, the zero-copy path and
+the transcoding seam), ``metadata`` and ``delete``.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ log = logging.getLogger("openvna.archive")
 
 
 class Archive:
+    """The only way into the index and the blob store for every door (docs/internals.md)."""
+
     def __init__(
         self,
         index: Index,
