@@ -228,6 +228,23 @@ def test_bad_requests_are_refused_and_change_nothing(
     assert _state(live_server) == before
 
 
+def test_a_body_cut_after_a_complete_instance_stores_nothing(live_server) -> None:
+    """The first instance is handed to the archive when its part ends (checked and flushed while
+    the body goes on); the body then breaks off: the request is refused, and that instance's
+    spool file goes with it, nothing indexed, nothing placed."""
+    before = _state(live_server)
+    first, second = make_instance(), make_instance()
+    body = _multipart(
+        ({"Content-Type": "application/dicom"}, part10_bytes(first)),
+        ({"Content-Type": "application/dicom"}, part10_bytes(second)),
+        close=False,
+    )
+    response = _post(live_server, "/studies", body, DICOM)
+    assert response.status_code == 400
+    assert "closing delimiter" in response.json()["error"]
+    assert _state(live_server) == before
+
+
 def test_a_part_over_the_size_limit_is_payload_too_large(live_server_factory) -> None:
     server = live_server_factory(dicomweb={"max_part_bytes": 4096})
     before = _state(server)
