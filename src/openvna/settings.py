@@ -177,7 +177,7 @@ def load_settings(
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from exc
     except PydanticSettingsError as exc:  # an environment value that is not valid JSON
-        raise SettingsError(f"invalid settings: {exc}") from exc
+        raise SettingsError(f"invalid settings: {exc}: {exc.__cause__}") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
