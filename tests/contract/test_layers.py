@@ -1,192 +1,300 @@
-"""Dependencies point down only (DESIGN.md 'Shape'): interfaces → services → core, with
-``errors``, ``settings`` and ``logs`` at the ground. Every module of every package is checked
-against an allow-list, so a new package must be placed in a tier before it may import anything.
+"""Every module of openvna imports only what its tier allows (DESIGN.md 'Shape', issue 8).
 
-Every import form counts: ``import openvna.x``, ``from openvna.x import y``, ``from openvna import
-x``, relative imports, imports inside functions, under ``TYPE_CHECKING`` or ``try``, and literal
-module names handed to ``importlib.import_module``, ``__import__``, uvicorn (``"openvna.x:obj"``)
-or ``python -m`` (a string naming a module is a dependency all the same).
+The rules and the checker are in ``layers.py``; the real test runs the checker on the installed
+package, and the tests after it plant illegal imports in fake packages to show that each import
+form, each rule and each unplaced package is caught, and that legal imports are not.
 """
 
 from __future__ import annotations
 
-import ast
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import openvna
-
-ROOT = Path(openvna.__file__).parent
-
-GROUND = {"errors", "settings", "logs"}
-# package -> the openvna packages it may import (itself always).
-ALLOWED: dict[str, set[str]] = {
-    "errors": set(),
-    "logs": {"errors"},
-    "settings": {"errors"},
-    "dicom": GROUND,
-    "storage": GROUND,
-    "index": GROUND | {"dicom"},
-    "archive": GROUND | {"dicom", "index", "storage"},
-    "runtime": GROUND | {"dicom", "index", "storage", "archive"},
-    # Interfaces reach stored data through the archive services only, never index or storage.
-    "demo": GROUND | {"dicom", "archive", "runtime"},
-    "web": GROUND | {"dicom", "archive", "runtime"},
-    "server": GROUND | {"dicom", "archive", "runtime", "web"},
-    "cli": GROUND | {"dicom", "archive", "runtime", "web", "server", "demo"},
-    "__init__": set(),
-    "__main__": {"cli"},
-}
-# Services and core never see a protocol: no HTTP or DIMSE objects below the interfaces.
-PROTOCOL_LIBRARIES = {"starlette", "uvicorn", "pynetdicom", "typer", "httpx", "httptools"}
-NO_PROTOCOLS = {"errors", "logs", "settings", "dicom", "storage", "index", "archive"}
-
-_MODULE_STRING = re.compile(r"^openvna(\.[A-Za-z_][A-Za-z0-9_]*)+(:[A-Za-z_][A-Za-z0-9_.]*)?$")
+from tests.contract.layers import (
+    ALLOWED,
+    NO_PROTOCOLS,
+    PROTOCOL_LIBRARIES,
+    Violation,
+    violations,
+)
 
 
-@dataclass(frozen=True)
-class Violation:
-    path: Path
-    line: int
-    imported: str
-    rule: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line} imports {self.imported}: {self.rule}"
+def test_every_module_imports_only_what_its_tier_allows() -> None:
+    found = violations(Path(openvna.__file__).parent)
+    assert not found, "\n".join(map(str, found))
 
 
-def package_of(root: Path, path: Path) -> str:
-    """The top-level package (or module) of openvna that ``path`` belongs to."""
-    parts = path.relative_to(root).with_suffix("").parts
-    return parts[0]
+# -- the test of the test -----------------------------------------------------------------------
 
 
-def _module_name(root: Path, path: Path) -> list[str]:
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    return ["openvna", *parts]
-
-
-def imported_modules(root: Path, path: Path) -> list[tuple[int, str]]:
-    """(line, dotted module) of everything ``path`` imports, every form included."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    module = _module_name(root, path)
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            found += [(node.lineno, name) for name in _from_import(node, module)]
-        elif (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and _MODULE_STRING.match(node.value)
-        ):
-            # importlib.import_module("openvna.x"), __import__, "openvna.x:obj", python -m
-            found.append((node.lineno, node.value.split(":")[0]))
-    return found
-
-
-def _from_import(node: ast.ImportFrom, module: list[str]) -> list[str]:
-    """``from X import a, b``: X, and X.a / X.b (``from openvna import web`` imports web)."""
-    if node.level:
-        anchor = module[:-1]  # the module's package (an __init__'s own package)
-        anchor = anchor[: len(anchor) - (node.level - 1)]
-        base = ".".join([*anchor, *([node.module] if node.module else [])])
-    else:
-        base = node.module or ""
-    return [base] + [f"{base}.{alias.name}" for alias in node.names]
-
-
-def violations(root: Path) -> list[Violation]:
-    """Every import under ``root`` (an ``openvna`` package directory) that breaks the tiers."""
-    found: list[Violation] = []
-    for path in sorted(root.rglob("*.py")):
-        package = package_of(root, path)
-        allowed = ALLOWED.get(package)
-        shown = path.relative_to(root.parent)
-        if allowed is None:
-            rule = f"package {package!r} has no tier: place it in ALLOWED (test_layers.py)"
-            found.append(Violation(shown, 1, package, rule))
-            continue
-        for line, name in imported_modules(root, path):
-            parts = name.split(".")
-            if parts[0] == "openvna" and len(parts) > 1 and parts[1] in ALLOWED:
-                target = parts[1]
-                if target != package and target not in allowed:
-                    rule = f"{package} may import only {sorted(allowed) or 'nothing'}"
-                    found.append(Violation(shown, line, f"openvna.{target}", rule))
-            elif parts[0] in PROTOCOL_LIBRARIES and package in NO_PROTOCOLS:
-                rule = f"{package} is below the interfaces and must not see a protocol"
-                found.append(Violation(shown, line, parts[0], rule))
-    return list(dict.fromkeys(found))  # ``from openvna.x import y`` names x twice
-
-
-def test_layers_import_only_downwards() -> None:
-    assert [str(v) for v in violations(ROOT)] == []
-
-
-# -- the test of the test: each import form, planted in a fake package, is caught --------------
-
-PLANTED = {
-    "import": "import openvna.index\n",
-    "import-as": "import openvna.index.core as core\n",
-    "from-module": "from openvna.storage.base import BlobStore\n",
-    "from-package": "from openvna import index\n",
-    "relative-sibling": "from ..index import core\n",
-    "relative-package": "from .. import storage\n",
-    "in-function": "def f():\n    from openvna.index import Index\n    return Index\n",
-    "type-checking": (
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from openvna.index import Index\n"
-    ),
-    "in-try": "try:\n    import openvna.storage\nexcept ImportError:\n    pass\n",
-    "importlib": "import importlib\nimportlib.import_module('openvna.index')\n",
-    "dunder-import": "__import__('openvna.storage')\n",
-    "module-string": "APP = 'openvna.index.core:Index'\n",
-    "python-m": "ARGV = ['python', '-m', 'openvna.storage']\n",
-}
-
-
-def _fake_tree(tmp_path: Path, source: str) -> Path:
+def _fake_tree(tmp_path: Path) -> Path:
+    """An ``openvna`` directory with every placed package (empty), and the modules named below."""
     root = tmp_path / "openvna"
-    for package in ("web", "index", "storage", "archive"):
-        (root / package).mkdir(parents=True)
-        (root / package / "__init__.py").write_text("")
-    (root / "__init__.py").write_text("")
-    (root / "web" / "bad.py").write_text(source)
+    for package in ALLOWED:
+        if package.startswith("__"):
+            (root / f"{package}.py").parent.mkdir(parents=True, exist_ok=True)
+            (root / f"{package}.py").write_text("")
+        else:
+            (root / package).mkdir(parents=True)
+            (root / package / "__init__.py").write_text("")
+    for module in ("web/dicomweb/__init__.py", "index/core.py", "storage/base.py", "web/urls.py"):
+        (root / module).parent.mkdir(parents=True, exist_ok=True)
+        (root / module).write_text("")
     return root
+
+
+def _plant(root: Path, module: str, source: str) -> list[Violation]:
+    (root / module).write_text(source)
+    return violations(root)
+
+
+# form -> (module planted in, its source, the line of the illegal import, the package it imports)
+PLANTED: dict[str, tuple[str, str, int, str]] = {
+    "import": ("web/bad.py", "import openvna.index\n", 1, "index"),
+    "import-as": ("web/bad.py", "import os\nimport openvna.index.core as core\n", 2, "index"),
+    "import-several": ("web/bad.py", "import os, openvna.storage\n", 1, "storage"),
+    "from-module": ("web/bad.py", "from openvna.storage.base import BlobStore\n", 1, "storage"),
+    "from-package": ("web/bad.py", "from openvna import index\n", 1, "index"),
+    "from-package-among-others": (
+        "web/bad.py",
+        "from openvna import __version__, archive, storage\n",
+        1,
+        "storage",
+    ),
+    "relative-module": ("web/bad.py", "from ..index import core\n", 1, "index"),
+    "relative-submodule": ("web/bad.py", "from ..storage.base import BlobStore\n", 1, "storage"),
+    "relative-package": ("web/bad.py", "from .. import storage\n", 1, "storage"),
+    "relative-in-init": ("web/__init__.py", "from .. import index\n", 1, "index"),
+    "relative-nested": ("web/dicomweb/bad.py", "from ...index.core import Index\n", 1, "index"),
+    "in-function": (
+        "web/bad.py",
+        "def f():\n    from openvna.index import Index\n    return Index\n",
+        2,
+        "index",
+    ),
+    "in-method": (
+        "web/bad.py",
+        "class C:\n    def m(self):\n        from .. import storage\n        return storage\n",
+        3,
+        "storage",
+    ),
+    "type-checking": (
+        "web/bad.py",
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from openvna.index import Index\n",
+        3,
+        "index",
+    ),
+    "in-try": (
+        "web/bad.py",
+        "try:\n    import openvna.storage\nexcept ImportError:\n    pass\n",
+        2,
+        "storage",
+    ),
+    "importlib": (
+        "web/bad.py",
+        "import importlib\nimportlib.import_module('openvna.index')\n",
+        2,
+        "index",
+    ),
+    "import-module-name": (
+        "web/bad.py",
+        "from importlib import import_module\nstore = import_module('openvna.storage.base')\n",
+        2,
+        "storage",
+    ),
+    "dunder-import": ("web/bad.py", "__import__('openvna.storage')\n", 1, "storage"),
+    "uvicorn-string": ("web/bad.py", "APP = 'openvna.index.core:Index'\n", 1, "index"),
+    "python-m": (
+        "web/bad.py",
+        "import sys\nARGV = [sys.executable, '-m', 'openvna.storage']\n",
+        2,
+        "storage",
+    ),
+}
 
 
 @pytest.mark.parametrize("form", sorted(PLANTED))
 def test_every_import_form_is_caught(tmp_path: Path, form: str) -> None:
-    found = violations(_fake_tree(tmp_path, PLANTED[form]))
-    assert len(found) == 1, found
-    (violation,) = found
-    assert violation.path == Path("openvna/web/bad.py")
-    assert violation.imported in {"openvna.index", "openvna.storage"}
-    assert "web may import only" in str(violation)
+    module, source, line, imported = PLANTED[form]
+    found = _plant(_fake_tree(tmp_path), module, source)
+    assert [(v.path, v.line, v.imported) for v in found] == [
+        (Path("openvna", module), line, f"openvna.{imported}")
+    ]
+    assert f"web (interfaces) must not import {imported} (core)" in found[0].rule
+
+
+def test_a_violation_names_file_line_package_and_rule(tmp_path: Path) -> None:
+    (found,) = _plant(_fake_tree(tmp_path), "web/bad.py", "import os\nfrom openvna import index\n")
+    assert str(found) == (
+        "openvna/web/bad.py:2 imports openvna.index: web (interfaces) must not import index "
+        "(core): an interface reaches the index and the blob store only through the archive "
+        "services; it may import archive, dicom, errors, fhir, logs, render, runtime, settings, ups"
+    )
 
 
 def test_legal_imports_are_not_reported(tmp_path: Path) -> None:
     source = (
-        "from openvna.archive import Archive\nfrom . import other\nimport starlette\n"
-        "from openvna.web.urls import x\nNAME = 'openvna.web.app:create_app'\n"
+        "from __future__ import annotations\n"
+        "import importlib\n"
+        "from typing import TYPE_CHECKING\n"
+        "import starlette\n"
+        "from openvna import __version__, archive\n"
+        "from openvna.archive import Archive\n"
+        "from openvna.web.urls import x\n"
+        "from . import urls\n"
+        "from .urls import y\n"
+        "from .. import dicom\n"
+        "from ..errors import Invalid\n"
+        "if TYPE_CHECKING:\n"
+        "    from openvna.runtime import build_archive\n"
+        "importlib.import_module('openvna.settings')\n"
+        "NAME = 'openvna.web.app:create_app'\n"
+        "LOGGER = 'openvna.web'\n"
+        "SENDFILES = 'openvna.http.response.sendfiles'\n"
+        "TEXT = 'openvna.index is reached through the archive'\n"
     )
-    assert violations(_fake_tree(tmp_path, source)) == []
+    assert _plant(_fake_tree(tmp_path), "web/dicomweb/good.py", source) == []
 
 
-def test_a_protocol_library_below_the_interfaces_is_caught(tmp_path: Path) -> None:
-    root = _fake_tree(tmp_path, "")
-    (root / "archive" / "bad.py").write_text("from starlette.requests import Request\n")
-    (violation,) = violations(root)
-    assert (violation.imported, violation.line) == ("starlette", 1)
+# (importer, imported): the tiers as the team defines them, one rule a row.
+ILLEGAL = [
+    ("errors", "settings"),
+    ("errors", "logs"),
+    ("settings", "logs"),
+    ("logs", "settings"),
+    ("settings", "dicom"),
+    ("dicom", "index"),
+    ("dicom", "storage"),
+    ("dicom", "archive"),
+    ("storage", "dicom"),
+    ("storage", "index"),
+    ("index", "storage"),
+    ("index", "archive"),
+    ("archive", "web"),
+    ("archive", "runtime"),
+    ("archive", "render"),
+    ("render", "web"),
+    ("ups", "cli"),
+    ("fhir", "server"),
+    ("runtime", "web"),
+    ("runtime", "cli"),
+    ("web", "index"),
+    ("web", "storage"),
+    ("web", "cli"),
+    ("web", "server"),
+    ("web", "demo"),
+    ("demo", "index"),
+    ("demo", "web"),
+    ("demo", "cli"),
+    ("demo", "server"),
+    ("server", "storage"),
+    ("server", "cli"),
+    ("cli", "index"),
+    ("cli", "storage"),
+    ("dimse", "index"),
+    ("dimse", "web"),
+    ("__main__", "index"),
+    ("__init__", "web"),
+]
+LEGAL = [
+    ("logs", "errors"),
+    ("settings", "errors"),
+    ("dicom", "errors"),
+    ("dicom", "settings"),
+    ("storage", "logs"),
+    ("index", "dicom"),
+    ("archive", "dicom"),
+    ("archive", "index"),
+    ("archive", "storage"),
+    ("render", "archive"),
+    ("ups", "index"),
+    ("fhir", "dicom"),
+    ("runtime", "archive"),
+    ("runtime", "index"),
+    ("runtime", "storage"),
+    ("web", "archive"),
+    ("web", "dicom"),
+    ("web", "runtime"),
+    ("web", "render"),
+    ("demo", "archive"),
+    ("server", "web"),
+    ("dimse", "archive"),
+    ("cli", "server"),
+    ("cli", "web"),
+    ("cli", "demo"),
+    ("cli", "runtime"),
+    ("__main__", "cli"),
+    ("__init__", "errors"),
+]
 
 
-def test_a_package_without_a_tier_is_caught(tmp_path: Path) -> None:
-    root = _fake_tree(tmp_path, "")
+def _module_in(package: str) -> str:
+    return f"{package}.py" if package.startswith("__") else f"{package}/planted.py"
+
+
+@pytest.mark.parametrize(("importer", "imported"), ILLEGAL)
+def test_an_import_against_the_tiers_is_caught(
+    tmp_path: Path, importer: str, imported: str
+) -> None:
+    found = _plant(_fake_tree(tmp_path), _module_in(importer), f"import openvna.{imported}\n")
+    assert [(v.path, v.imported) for v in found] == [
+        (Path("openvna", _module_in(importer)), f"openvna.{imported}")
+    ]
+
+
+@pytest.mark.parametrize(("importer", "imported"), LEGAL)
+def test_an_import_the_tiers_allow_is_not_reported(
+    tmp_path: Path, importer: str, imported: str
+) -> None:
+    source = f"import openvna.{imported}\n"
+    assert _plant(_fake_tree(tmp_path), _module_in(importer), source) == []
+
+
+@pytest.mark.parametrize("library", sorted(PROTOCOL_LIBRARIES))
+@pytest.mark.parametrize("package", sorted(NO_PROTOCOLS))
+def test_a_protocol_library_below_the_interfaces_is_caught(
+    tmp_path: Path, package: str, library: str
+) -> None:
+    source = f"import os\nfrom {library}.x import y\n"
+    (found,) = _plant(_fake_tree(tmp_path), f"{package}/planted.py", source)
+    assert (found.line, found.imported) == (2, library)
+    assert "must not import a protocol library" in found.rule
+
+
+def test_a_protocol_library_by_import_module_is_caught(tmp_path: Path) -> None:
+    source = "import importlib\nimportlib.import_module('uvicorn')\n"
+    (found,) = _plant(_fake_tree(tmp_path), "archive/planted.py", source)
+    assert (found.line, found.imported) == (2, "uvicorn")
+
+
+def test_interfaces_may_import_protocol_libraries(tmp_path: Path) -> None:
+    root = _fake_tree(tmp_path)
+    for package in ("web", "server", "cli", "dimse"):
+        source = "\n".join(f"import {library}" for library in sorted(PROTOCOL_LIBRARIES))
+        (root / package / "planted.py").write_text(source)
+    assert violations(root) == []
+
+
+@pytest.mark.parametrize("module", ["newdoor/__init__.py", "newdoor/sub/deep.py", "newmod.py"])
+def test_a_package_in_no_tier_is_caught(tmp_path: Path, module: str) -> None:
+    root = _fake_tree(tmp_path)
+    (root / module).parent.mkdir(parents=True, exist_ok=True)
+    (found,) = _plant(root, module, "")
+    assert found.path == Path("openvna", module)
+    assert "is in no tier: place it in a tier" in found.rule
+
+
+def test_an_import_of_a_package_in_no_tier_is_caught(tmp_path: Path) -> None:
+    root = _fake_tree(tmp_path)
     (root / "newdoor").mkdir()
     (root / "newdoor" / "__init__.py").write_text("")
-    (violation,) = violations(root)
-    assert "has no tier" in str(violation)
+    found = _plant(root, "archive/planted.py", "from openvna import newdoor\n")
+    assert [(v.path, v.imported) for v in found] == [
+        (Path("openvna/archive/planted.py"), "openvna.newdoor"),
+        (Path("openvna/newdoor/__init__.py"), "openvna.newdoor"),
+    ]
+    assert "newdoor is in no tier" in found[0].rule
