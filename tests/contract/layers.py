@@ -149,7 +149,8 @@ def _is_import_call(node: ast.Call) -> bool:
 
 
 def _from_import(root: Path, node: ast.ImportFrom, package: list[str]) -> list[str]:
-    """``from X import a, b`` imports X, and X.a, X.b when those are modules.
+    """``from X import a, b`` imports X, and X.a and X.b if they are modules; that matters only
+    for ``from openvna import a``, where ``a`` is the package imported.
 
     A relative X is resolved against the module's own package (for an ``__init__.py`` that is the
     package it initialises); a level beyond the top of ``openvna`` cannot be imported and is left
