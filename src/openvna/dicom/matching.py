@@ -9,6 +9,9 @@ A QIDO-RS parameter (PS3.18 §8.3.4.1) or a C-FIND identifier element becomes on
 - ``Wildcard``: ``*`` and ``?`` in the text VRs of C.2.2.2.4;
 - ``Range``: ``low-high``, ``-high``, ``low-`` for DA, TM and DT (C.2.2.2.5).
 
+A DA range and the TM range of the same moment can also be one ``DateTimeRange`` (combined
+date-time matching, C.2.2.2.5.4; see ``combine_date_time``).
+
 Normal forms, so that string comparison is comparison by meaning: DA ``YYYYMMDD``; TM
 ``HHMMSS.FFFFFF`` (``2230`` is ``223000.000000``); DT as given (validated only).
 """
@@ -25,12 +28,13 @@ from openvna.errors import InvalidQuery
 __all__ = [
     "WILDCARD_VRS",
     "AnyOf",
+    "DateTimeRange",
     "MatchTerm",
     "Range",
     "Single",
     "Universal",
     "Wildcard",
-    "date_time_pairs",
+    "combine_date_time",
     "normalize_date",
     "normalize_time",
     "parse_term",
@@ -160,8 +164,8 @@ def _range_or_single(tag: int, keyword: str, vr: str, value: str) -> MatchTerm:
     return Range(tag, keyword, vr, low_n, high_n)
 
 
-# Attributes of VR DA and TM that together give one moment (PS3.4 C.2.2.2.5.1 names Study Date
-# and Study Time as its example); keys of the same entity, so their pairing is unambiguous.
+# The DA and TM attributes that together give one moment (PS3.4 C.2.2.2.5.4 takes Study Date and
+# Study Time as its example): keys of the same entity, so their pairing is unambiguous.
 _DATE_TIME_PAIRS = {
     0x00080020: 0x00080030,  # StudyDate, StudyTime
     0x00080021: 0x00080031,  # SeriesDate, SeriesTime
@@ -169,37 +173,90 @@ _DATE_TIME_PAIRS = {
     0x00080023: 0x00080033,  # ContentDate, ContentTime
     0x00100030: 0x00100032,  # PatientBirthDate, PatientBirthTime
     0x00400244: 0x00400245,  # PerformedProcedureStepStartDate, ...StartTime
-    0x00400002: 0x00400003,  # ScheduledProcedureStepStartDate, ...StartTime
+    0x00400002: 0x00400003,  # ScheduledProcedureStepStartDate, ...StartTime (in its sequence)
 }
 
 
-def date_time_pairs(
-    terms: tuple[MatchTerm, ...],
-) -> tuple[list[tuple[Range, Range]], list[MatchTerm]]:
-    """Split ``terms`` into (date range, time range) pairs to match as one date-time range, and
-    the terms matched on their own.
+@dataclass(frozen=True)
+class DateTimeRange:
+    """A DA range and the TM range of the same moment, matched as one DT range (PS3.4
+    C.2.2.2.5.4: "the concatenated string values of each range matching component matched as if
+    they were a single DateTime").
 
-    PS3.4 C.2.2.2.5.1 (combined date-time matching; always in QIDO-RS, in C-FIND when
-    extended negotiation accepted it): a DA range and the TM range of the same moment, given in
-    the same form (both closed, both ``low-``, or both ``-high``), are one range: Study Date
-    ``20200314-20200316`` with Study Time ``120000-130000`` runs from 2020-03-14 12:00 to
-    2020-03-16 13:00, so a study at 08:00 on the 15th matches. Terms of different forms, or a
-    single value beside a range, keep their separate meaning (a single date with a time range
-    already means that time on that day).
+    ``low`` and ``high`` are (date, time) pairs in normal form, compared as a pair: a later day,
+    or the same day at a later or equal time. StudyDate ``20200314-20200316`` with StudyTime
+    ``120000-130000`` runs from (20200314, 120000) to (20200316, 130000), both included, so a
+    study at 08:00 on the 15th is inside while separate DA and TM matching would leave it out.
+    A bound's time has its missing components as zeros, as in TM matching (``1300`` is
+    13:00:00.000000, so 13:00:00.5 is after it).
+
+    An entity's moment is its date and time. Without a date it matches no range (as in DA range
+    matching). With a date but an empty time (Study Time is Type 2) the moment is known to the
+    day only: it matches when that whole day lies inside the range, i.e. on a day strictly after
+    the low bound's day and strictly before the high bound's, and not on a bound's own day, where
+    it could lie on either side.
     """
-    ranges = {t.tag: t for t in terms if isinstance(t, Range) and t.sequence is None}
-    pairs: list[tuple[Range, Range]] = []
-    paired: set[int] = set()
-    for date_tag, time_tag in _DATE_TIME_PAIRS.items():
-        date, time = ranges.get(date_tag), ranges.get(time_tag)
-        if date is None or time is None or date.vr != "DA" or time.vr != "TM":
+
+    date: Range
+    time: Range
+
+    @property
+    def low(self) -> tuple[str, str] | None:
+        """The start, (date, time); None when the range is open at the start (``-high``)."""
+        if self.date.low is None or self.time.low is None:
+            return None
+        return self.date.low, self.time.low
+
+    @property
+    def high(self) -> tuple[str, str] | None:
+        """The end, (date, time); None when the range is open at the end (``low-``)."""
+        if self.date.high is None or self.time.high is None:
+            return None
+        return self.date.high, self.time.high
+
+
+def combine_date_time(
+    terms: tuple[MatchTerm, ...],
+) -> tuple[list[DateTimeRange], list[MatchTerm]]:
+    """Split ``terms`` into the date-time ranges of combined date-time matching and the terms
+    that keep their own meaning (in their original order).
+
+    Combined matching is always on in QIDO-RS and on in C-FIND only when extended negotiation
+    accepted it (PS3.4 C.5.1.1, byte 2); the caller decides (``Query.combined_datetime``). PS3.4
+    C.2.2.2.5.4 combines "a pair of attributes that are a date and a time, both of which specify
+    the same form of range matching", so a pair combines when:
+
+    - both are closed ranges (``d1-d2`` with ``t1-t2``): from (d1, t1) to (d2, t2);
+    - both are open at the end (``d1-`` with ``t1-``): from (d1, t1) on;
+    - both are open at the start (``-d2`` with ``-t2``): up to (d2, t2);
+
+    and both are keys of the identifier's top level, or of the same sequence item (the
+    Scheduled Procedure Step of a worklist). Anything else is matched apart, as C.2.2.2.5.1-2
+    say: ranges of different forms (``d1-d2`` with ``t1-``) are not "the same form"; a single
+    date is Single Value Matching, not Range Matching, and with a time range it already means
+    those times on that day, which is what ``d-d`` combined would mean; a date range with a
+    single time is that time on each of those days; a single date with a single time is
+    already one moment.
+    """
+    ranges = {(t.sequence, t.tag): t for t in terms if isinstance(t, Range)}
+    found: list[DateTimeRange] = []
+    paired: set[tuple[int | None, int]] = set()
+    for (sequence, tag), date in ranges.items():
+        if tag not in _DATE_TIME_PAIRS:
             continue
-        if (date.low is None) != (time.low is None) or (date.high is None) != (time.high is None):
+        time_key = (sequence, _DATE_TIME_PAIRS[tag])
+        time = ranges.get(time_key)
+        if time is None or _form(date) != _form(time):
             continue
-        pairs.append((date, time))
-        paired |= {date_tag, time_tag}
-    rest = [t for t in terms if t.sequence is not None or t.tag not in paired]
-    return pairs, rest
+        found.append(DateTimeRange(date, time))
+        paired |= {(sequence, tag), time_key}
+    rest = [t for t in terms if (t.sequence, t.tag) not in paired]
+    return found, rest
+
+
+def _form(term: Range) -> tuple[bool, bool]:
+    """Which ends of a range are given: the form of range matching (C.2.2.2.5)."""
+    return term.low is not None, term.high is not None
 
 
 def normalize_date(value: str) -> str:

@@ -52,7 +52,7 @@ class Query:
     only when there is one; ``include_all`` (``includefield=all``) returns every attribute of
     the query level. Every term also asks for its attribute (PS3.4 C.2.2.2.3). ``limit`` None
     is no limit (C-FIND); ``offset`` skips that many matches first. ``combined_datetime``: a
-    date range and its time range match as one date-time range (``matching.date_time_pairs``;
+    date range and its time range match as one date-time range (``matching.combine_date_time``;
     QIDO-RS always, C-FIND when extended negotiation accepted it, PS3.4 C.5.1.1).
     """
 
@@ -125,7 +125,7 @@ def parse_qido(
         ),
         include_all="all" in includes,
         fuzzymatching=_boolean("fuzzymatching", options.get("fuzzymatching", "false")),
-        # QIDO-RS matches a date range and its time range as one (PS3.4 C.2.2.2.5.1).
+        # QIDO-RS matches a date range and its time range as one (PS3.4 C.2.2.2.5.4).
         combined_datetime=True,
         limit=min(_count("limit", options.get("limit", str(default_limit))), max_limit),
         offset=_count("offset", options.get("offset", "0")),

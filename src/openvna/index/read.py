@@ -16,7 +16,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from openvna.dicom.json import DicomJson
-from openvna.dicom.matching import MatchTerm, Range, Single, Universal, date_time_pairs
+from openvna.dicom.matching import (
+    DateTimeRange,
+    MatchTerm,
+    Single,
+    Universal,
+    combine_date_time,
+)
 from openvna.dicom.query import Level, Query
 from openvna.index import results
 from openvna.index.levels import (
@@ -78,11 +84,11 @@ def plan(query: Query) -> Plan:
     unsupported: list[str] = []
     terms = list(query.terms)
     if query.combined_datetime:
-        pairs, terms = date_time_pairs(query.terms)
-        for dates, times in pairs:
-            combined = _date_time_condition(query, dates, times)
+        ranges, terms = combine_date_time(query.terms)
+        for moment in ranges:
+            combined = _date_time_condition(query, moment)
             if combined is None:
-                terms += [dates, times]
+                terms += [moment.date, moment.time]
             else:
                 where.append(combined)
     for term in terms:
@@ -124,15 +130,18 @@ def _condition(query: Query, term: MatchTerm) -> ColumnElement[bool] | str | Non
     return studies.c.pk.in_(matching)
 
 
-def _date_time_condition(query: Query, dates: Range, times: Range) -> ColumnElement[bool] | None:
-    """The pair as one date-time range, when the index keeps both on one row at this level."""
-    date_found, time_found = MATCH_COLUMNS.get(dates.tag), MATCH_COLUMNS.get(times.tag)
+def _date_time_condition(query: Query, moment: DateTimeRange) -> ColumnElement[bool] | None:
+    """The pair as one date-time range, when the index keeps both on one row at this level;
+    None leaves them to be matched (or reported unsupported) one by one."""
+    if moment.date.sequence is not None:
+        return None
+    date_found, time_found = MATCH_COLUMNS.get(moment.date.tag), MATCH_COLUMNS.get(moment.time.tag)
     if date_found is None or time_found is None or date_found[0] != time_found[0]:
         return None
     if query.level is Level.PATIENT or _DEPTH[Level(date_found[0])] > _DEPTH[query.level]:
         return None
     table = _TABLES[date_found[0]]
-    return date_time_range(table.c[date_found[1]], table.c[time_found[1]], dates, times)
+    return date_time_range(table.c[date_found[1]], table.c[time_found[1]], moment)
 
 
 def _patient_condition(query: Query, term: MatchTerm) -> ColumnElement[bool] | None:

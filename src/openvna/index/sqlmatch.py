@@ -17,7 +17,15 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
-from openvna.dicom.matching import AnyOf, MatchTerm, Range, Single, Universal, Wildcard
+from openvna.dicom.matching import (
+    AnyOf,
+    DateTimeRange,
+    MatchTerm,
+    Range,
+    Single,
+    Universal,
+    Wildcard,
+)
 
 __all__ = ["condition", "date_time_range", "like_pattern", "prefix_range"]
 
@@ -50,21 +58,23 @@ def condition(column: Any, kind: str, term: MatchTerm, fuzzy: bool) -> ColumnEle
     return found
 
 
-def date_time_range(date: Any, time: Any, dates: Range, times: Range) -> ColumnElement[bool]:
-    """One date-time range over a date column and a time column (``matching.date_time_pairs``).
+def date_time_range(date: Any, time: Any, term: DateTimeRange) -> ColumnElement[bool]:
+    """``term`` over a date column and a time column (PS3.4 C.2.2.2.5.4; the rules are
+    ``matching.DateTimeRange``'s).
 
-    Order is (date, time), lexicographic: after the start is a later date, or the start date at
-    or after the start time; likewise before the end. An entity whose time is unknown matches on
-    the days strictly inside the range only, as its moment on a boundary day is unknown. The
-    plain date range is added too, so the planner reads the date column's index.
+    (date, time) is compared as a pair, written so that each bound is also a plain range on the
+    date column, which both engines answer from its index: ``date >= d1 AND (date > d1 OR
+    (date = d1 AND time >= t1))``, and its mirror for the end. An empty time never matches on
+    a bound's day: ``''`` sorts before every time, so only the end has to exclude it by name.
+    An empty date matches no range.
     """
     parts: list[ColumnElement[bool]] = [date != ""]
-    if dates.low is not None and times.low is not None:
-        on_first_day = and_(date == dates.low, time >= times.low, time != "")
-        parts += [date >= dates.low, or_(date > dates.low, on_first_day)]
-    if dates.high is not None and times.high is not None:
-        on_last_day = and_(date == dates.high, time <= times.high, time != "")
-        parts += [date <= dates.high, or_(date < dates.high, on_last_day)]
+    if term.low is not None:
+        day, start = term.low
+        parts += [date >= day, or_(date > day, and_(date == day, time >= start))]
+    if term.high is not None:
+        day, end = term.high
+        parts += [date <= day, or_(date < day, and_(date == day, time <= end, time != ""))]
     return and_(*parts)
 
 
