@@ -72,6 +72,7 @@ PLANNED = [
     ([("PatientName", "DOE")], "ix_studies_patient_name"),
     ([("PatientName", "DO*")], "ix_studies_patient_name"),
     ([("StudyDate", "20200101-20201231")], "ix_studies_date"),
+    ([("StudyDate", "20200314-20200316"), ("StudyTime", "1200-1300")], "ix_studies_date"),
     ([("ModalitiesInStudy", "CT")], "study_modalities"),
     ([("AccessionNumber", "A1")], "ix_studies_accession"),
 ]
