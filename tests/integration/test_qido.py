@@ -172,6 +172,8 @@ def test_no_match_is_an_empty_array(populated) -> None:
         ({"PatientNme": "X"}, "PatientNme"),
         ({"StudyDate": "2020-13-45"}, "StudyDate"),
         ({"limit": "-1"}, "limit"),
+        ({"offset": "9223372036854775808"}, "offset"),
+        ({"limit": str(10**30)}, "limit"),
         ({"fuzzymatching": "maybe"}, "fuzzymatching"),
         ({"StudyInstanceUID": "1.2.abc"}, "StudyInstanceUID"),
     ],

@@ -191,10 +191,20 @@ def _term(key: str, value: str) -> MatchTerm:
     return parse_term(tag, f"{sequence_keyword}.{keyword}", vr, value, sequence=sequence)
 
 
+_COUNT_MAX = 2**63 - 1
+
+
 def _count(name: str, value: str) -> int:
+    """A limit or offset: both index engines take at most a signed 64-bit integer, so a larger
+    one is the client's mistake (400), not the driver's OverflowError (500)."""
     if not (value.isascii() and value.isdigit()):
         raise InvalidQuery(f"{name}: {value!r} is not a non-negative integer", attribute=name)
-    return int(value)
+    count = int(value)
+    if count > _COUNT_MAX:
+        raise InvalidQuery(
+            f"{name}: {value} is out of range (at most {_COUNT_MAX})", attribute=name
+        )
+    return count
 
 
 def _boolean(name: str, value: str) -> bool:

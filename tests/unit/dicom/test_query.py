@@ -119,6 +119,7 @@ def test_datetime_values() -> None:
         ([("limit", "-1")], "limit"),
         ([("limit", "ten")], "limit"),
         ([("offset", "1.5")], "offset"),
+        ([("offset", "9223372036854775808")], "offset"),
         ([("fuzzymatching", "maybe")], "fuzzymatching"),
         ([("NoSuchKeyword", "x")], "NoSuchKeyword"),
         ([("00091010", "x")], "00091010"),
