@@ -233,6 +233,35 @@ def test_a_client_leaving_mid_body_costs_nothing(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
+@pytest.mark.parametrize("pipelined", [2, 4])
+def test_a_client_leaving_a_pipelined_connection_logs_no_error(
+    servers: tuple[Archive, str, str],
+    study: str,
+    caplog: pytest.LogCaptureFixture,
+    pipelined: int,
+) -> None:
+    """Several requests sent at once on one connection, which the client then resets: the
+    server closes the connection (it does not read while requests wait, so it learns of the
+    reset only from the failed send), no error is logged and nothing stays open."""
+    _, _, zero = servers
+    url = httpx.URL(f"{zero}/studies/{study}")
+    request = f"GET {url.raw_path.decode()} HTTP/1.1\r\nHost: x\r\nAccept: {STUDY_PARTS}\r\n\r\n"
+    for _ in range(3):
+        with socket.create_connection((url.host, url.port)) as sock:
+            sock.sendall(request.encode() * pipelined)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    answer = httpx.get(f"{zero}/studies/{study}", headers={"Accept": STUDY_PARTS})
+    assert answer.status_code == 200
+    server = _RUNNING[zero]
+    for _ in range(200):  # the answer's own connection closes when httpx.get returns
+        if len(server.server_state.connections) == 0:
+            break
+        time.sleep(0.01)
+    assert server.server_state.connections == set()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 def test_a_blob_changed_on_disk_cuts_the_response_and_nothing_else(
     servers: tuple[Archive, str, str], study: str, caplog: pytest.LogCaptureFixture
 ) -> None:

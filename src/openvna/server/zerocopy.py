@@ -165,8 +165,12 @@ class _ZeroCopyCycle(RequestResponseCycle):
                         sender.push(out)
                     else:
                         await to_thread.run_sync(sender.push, out)
-                except _GONE:  # the client went away: uvicorn notices it and stops the cycle
+                except _GONE:
+                    # The client went away. Close our side so uvicorn runs connection_lost: while
+                    # pipelined requests wait, it does not read, so it would never see the reset
+                    # and the connection, its queued cycles and the server's shutdown would hang.
                     self.disconnected = True
+                    self.transport.close()
                     return
                 if not sender.finished:
                     await _writable(out)
