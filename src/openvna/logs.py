@@ -9,12 +9,19 @@ from typing import Any
 
 import orjson
 
-__all__ = ["configure_logging", "uvicorn_log_config"]
+__all__ = ["JsonFormatter", "configure_logging", "uvicorn_log_config"]
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+# Record attributes that are not extra fields; uvicorn's ``color_message`` repeats the message
+# with ANSI colour codes, which do not belong in a JSON log.
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, the extra fields, the traceback."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
