@@ -17,9 +17,13 @@ def test_configured_keys_are_required(live_server_factory) -> None:
     url = server.dicomweb + "/studies"
     missing = httpx.get(url)
     assert missing.status_code == 401
-    assert "API key" in missing.json()["error"]
+    assert "API key is required" in missing.json()["error"]
     assert "WWW-Authenticate" in missing.headers
-    assert httpx.get(url, headers={"apikey": "wrong"}).status_code == 401
+    wrong = httpx.get(url, headers={"apikey": "not-our-key-123"})
+    assert wrong.status_code == 401
+    assert "API key is wrong" in wrong.json()["error"]
+    assert "not-our-key-123" not in wrong.text  # the key is not echoed
+    assert "is wrong" in httpx.get(url, headers={"Authorization": "Bearer x"}).json()["error"]
     assert httpx.get(url, headers={"apikey": "secret-two"}).status_code == 200
     bearer = {"Authorization": "Bearer secret-one"}
     assert httpx.get(url, headers=bearer).status_code == 200
