@@ -65,7 +65,7 @@ def dump(
     if as_xml:
         from openvna.dicom.xml import json_to_xml
 
-        sys.stdout.buffer.write(json_to_xml(model))
+        sys.stdout.buffer.write(json_to_xml(model, lines=True))
         sys.stdout.buffer.flush()
     else:
         typer.echo(json.dumps(model, indent=2, ensure_ascii=False))

@@ -58,19 +58,24 @@ _ATTR_ESCAPES = str.maketrans(
 )
 
 
-def json_to_xml(obj: DicomJson) -> bytes:
+def json_to_xml(obj: DicomJson, *, lines: bool = False) -> bytes:
     """Encode one JSON model dataset as a ``NativeDicomModel`` document in UTF-8 (PS3.19 A.1).
 
     Written by hand rather than with ElementTree so that carriage returns in text survive
     (as ``&#13;``; a parser would turn a literal CR LF into LF) and output stays fast.
+    ``lines`` puts each element on a line of its own, as DCMTK's ``dcm2xml -nat`` does, for
+    people to read; whitespace between elements carries nothing in this model, and text inside
+    a ``Value`` is never touched.
     """
     parts = [
-        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        '<?xml version="1.0" encoding="UTF-8"?>',
         f'<NativeDicomModel xmlns="{NATIVE_DICOM_NAMESPACE}" xml:space="preserve">',
     ]
     _dataset_xml(parts, obj)
-    parts.append("</NativeDicomModel>\n")
-    return "".join(parts).encode("utf-8")
+    parts.append("</NativeDicomModel>")
+    if lines:
+        return ("\n".join(parts) + "\n").encode("utf-8")
+    return (parts[0] + "\n" + "".join(parts[1:]) + "\n").encode("utf-8")
 
 
 def _text(value: str) -> str:

@@ -51,6 +51,16 @@ def test_dump_xml_prints_a_native_dicom_model_document() -> None:
     assert root.tag == f"{{{NATIVE_DICOM_NAMESPACE}}}NativeDicomModel"
     bulk = root.find(f"{{{NATIVE_DICOM_NAMESPACE}}}DicomAttribute[@tag='7FE00010']/*")
     assert bulk is not None and bulk.get("uri", "").endswith("#7FE00010")
+    # One element a line, as DCMTK's dcm2xml -nat prints it.
+    lines = result.stdout.splitlines()
+    assert lines[2:7] == [
+        '<DicomAttribute tag="00080005" vr="CS" keyword="SpecificCharacterSet">',
+        '<Value number="1">ISO_IR 192</Value>',
+        "</DicomAttribute>",
+        '<DicomAttribute tag="00080008" vr="CS" keyword="ImageType">',
+        '<Value number="1">DERIVED</Value>',
+    ]
+    assert lines[-1] == "</NativeDicomModel>"
 
 
 def test_dump_refuses_non_dicom_with_exit_1_and_no_traceback(tmp_path: Path) -> None:

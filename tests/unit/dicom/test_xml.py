@@ -172,6 +172,7 @@ def test_json_xml_json_round_trip(name: str) -> None:
     path = get_charset_files(name)[0] if name.startswith("chr") else get_testdata_file(name)
     model = dataset_to_json(pydicom.dcmread(path), lambda tag_path: f"http://x/{tag_path}")
     assert xml_to_json(json_to_xml(model)) == model
+    assert xml_to_json(json_to_xml(model, lines=True)) == model
 
 
 @pytest.mark.parametrize(
