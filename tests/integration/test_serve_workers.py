@@ -77,6 +77,12 @@ def test_the_demo_is_served_by_workers_under_a_lean_supervisor(tmp_path) -> None
         assert httpx.get(url + "/studies").status_code == 401
 
 
+def test_the_demo_without_its_key_is_an_open_server(tmp_path) -> None:
+    with serve_process(tmp_path / "data", "--workers", "1", "--demo", "--no-demo-key") as (url, _):
+        found = httpx.get(url + "/studies", params={"PatientName": "SIIM^Joe"})
+        assert [s["0020000D"]["Value"] for s in found.json()] == [[JOE_STUDY_UID]]
+
+
 def test_an_index_of_another_schema_is_one_line_and_exit_1_with_workers(tmp_path) -> None:
     data = tmp_path / "data"
     build_archive(load_settings(None, {"storage": {"data_dir": data}}, environ={})).close()

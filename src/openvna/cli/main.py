@@ -8,6 +8,9 @@ uvicorn are imported inside the commands that use them.
 
 from __future__ import annotations
 
+from importlib.metadata import version
+from typing import Annotated
+
 import typer
 
 from openvna.cli import demo, dump, import_, serve
@@ -24,6 +27,24 @@ app = typer.Typer(
 )
 for module in (serve, demo, import_, dump):
     module.register(app)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"openvna {version('openvna')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """openvna: an open imaging archive (DICOMweb, DIMSE, FHIR) and its toolkit."""
 
 
 def main() -> None:

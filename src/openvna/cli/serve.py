@@ -42,6 +42,14 @@ def serve(
         bool,
         typer.Option(help=f"Load the demo data set and require the API key {DEMO_API_KEY}."),
     ] = False,
+    demo_key: Annotated[
+        bool,
+        typer.Option(
+            "--demo-key/--no-demo-key",
+            help="With --demo, whether its API key is required (--no-demo-key: an open server, "
+            "keys of the settings still apply).",
+        ),
+    ] = True,
 ) -> None:
     """Start the archive's HTTP server (DICOMweb at /dicomweb)."""
     overrides: dict[str, Any] = {"server": {}}
@@ -52,7 +60,7 @@ def serve(
     if workers is not None:
         overrides["server"]["workers"] = workers
     settings = settings_or_exit(config, data_dir, overrides)
-    if demo and DEMO_API_KEY not in settings.auth.api_keys:
+    if demo and demo_key and DEMO_API_KEY not in settings.auth.api_keys:
         settings.auth.api_keys.append(DEMO_API_KEY)
     configure_logging(settings.server.log_level)
     run(settings, demo=demo)

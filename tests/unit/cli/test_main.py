@@ -30,3 +30,16 @@ def test_unreachable_index_is_one_line_and_exit_1(tmp_path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("openvna: index at postgresql")
     assert "Traceback" not in result.stderr
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    result = subprocess.run(
+        [sys.executable, "-m", "openvna", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, f"openvna {version('openvna')}\n")
