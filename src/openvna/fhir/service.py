@@ -1,0 +1,187 @@
+"""The FHIR service: read and search Patient, ImagingStudy and Endpoint, always from the index
+(through ``Archive.find``), so a study stored a moment ago is found at once and a deleted one is
+gone. Resources are plain dicts; no validation layer runs per request (the tests validate)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from openvna.archive import Archive
+from openvna.dicom.json import DicomJson
+from openvna.dicom.query import Level, Query
+from openvna.errors import BadRequest, NotFound
+from openvna.fhir import values as v
+from openvna.fhir.bundle import searchset
+from openvna.fhir.endpoints import Bases, endpoint, endpoints
+from openvna.fhir.mapping import patient, patient_key
+from openvna.fhir.patients import find_patient, key_terms
+from openvna.fhir.search import Controls, ParsedSearch, parse_search
+from openvna.fhir.shaping import shape
+from openvna.fhir.studies import STUDY_ENDPOINTS, find_study_uid, imaging_studies
+from openvna.fhir.terms import any_of, single, tag_of
+
+__all__ = ["RESOURCE_TYPES", "FhirService"]
+
+Resource = dict[str, Any]
+RESOURCE_TYPES = ("Patient", "ImagingStudy", "Endpoint")
+_STUDY_UID = tag_of("StudyInstanceUID")
+
+
+class FhirService:
+    """Patient, ImagingStudy and Endpoint over one archive (docs/internals.md ``openvna.fhir``)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+
+    # -- read (R4 http.html#read) ------------------------------------------------------------
+
+    def read(self, resource_type: str, resource_id: str, bases: Bases) -> Resource:
+        """The current resource; NotFound (404) for an id that names nothing."""
+        found: Resource | None = None
+        if resource_type == "Patient":
+            ds = find_patient(self.archive, resource_id)
+            found = patient(ds) if ds is not None else None
+        elif resource_type == "ImagingStudy":
+            found = self._read_study(resource_id)
+        elif resource_type == "Endpoint":
+            found = endpoint(resource_id, bases)
+        if found is None:
+            raise NotFound(f"{resource_type}/{resource_id} is not known")
+        return found
+
+    def _read_study(self, resource_id: str) -> Resource | None:
+        uid = find_study_uid(self.archive, resource_id)
+        if uid is None:
+            return None
+        query = Query(Level.STUDY, (single("StudyInstanceUID", uid),), include_all=True, limit=1)
+        studies = list(self.archive.find(query))
+        return imaging_studies(self.archive, studies)[0] if studies else None
+
+    # -- search (R4 search.html) -------------------------------------------------------------
+
+    def search(
+        self,
+        resource_type: str,
+        params: Sequence[tuple[str, str]],
+        bases: Bases,
+        *,
+        strict: bool = False,
+    ) -> Resource:
+        """A Bundle searchset of one page; BadRequest for what ``parse_search`` refuses."""
+        if resource_type == "Endpoint":
+            return self._search_endpoints(params, bases, strict)
+        parsed = parse_search(self.archive, resource_type, params, strict=strict)
+        controls = parsed.controls
+        page_size = 0 if controls.summary == "count" else controls.count
+        if resource_type == "Patient":
+            total, datasets = self._patient_page(parsed, page_size)
+            matches = [r for r in (patient(ds) for ds in datasets) if r is not None]
+            included = self._studies_of(datasets) if controls.revinclude else []
+        else:
+            total, datasets = self._study_page(parsed, page_size)
+            light = controls.summary in ("true", "text") and not controls.elements
+            matches = imaging_studies(self.archive, datasets, with_instances=not light)
+            included = self._study_includes(datasets, controls, bases)
+        return searchset(
+            bases.fhir,
+            resource_type,
+            parsed.used,
+            total=total,
+            offset=controls.offset,
+            count=page_size,
+            matches=[shape(r, controls.summary, controls.elements) for r in matches],
+            included=included,
+        )
+
+    def _study_page(self, parsed: ParsedSearch, size: int) -> tuple[int, list[DicomJson]]:
+        criteria, controls = parsed.criteria, parsed.controls
+        if criteria.nothing:
+            return 0, []
+        terms = list(criteria.terms)
+        for narrowing in criteria.narrowings:
+            query = dataclasses.replace(narrowing.query, return_keys=(_STUDY_UID,))
+            keep = narrowing.keep
+            uids = {
+                v.text(ds, "0020000D")
+                for ds in self.archive.find(query)
+                if keep is None or keep(ds)
+            }
+            if not uids:
+                return 0, []
+            terms.append(any_of("StudyInstanceUID", sorted(uids)))
+        query = Query(Level.STUDY, tuple(terms), include_all=True, combined_datetime=True)
+        return self._page(query, controls, size)
+
+    def _patient_page(self, parsed: ParsedSearch, size: int) -> tuple[int, list[DicomJson]]:
+        criteria = parsed.criteria
+        if criteria.nothing:
+            return 0, []
+        query = Query(Level.PATIENT, criteria.terms, include_all=True, fuzzymatching=criteria.fuzzy)
+        total, found = self._page(query, parsed.controls, size)
+        checks = criteria.patient_checks
+        return total, [ds for ds in found if all(check(ds) for check in checks)]
+
+    def _page(self, query: Query, controls: Controls, size: int) -> tuple[int, list[DicomJson]]:
+        """One page in the index's order (studies newest first), or reversed for an ascending
+        sort: the same page counted from the other end, so one order serves both."""
+        total = self.archive.find(dataclasses.replace(query, limit=1)).count()
+        if size == 0 or controls.offset >= total:
+            return total, []
+        if not controls.ascending:
+            page = dataclasses.replace(query, limit=size, offset=controls.offset)
+            return total, list(self.archive.find(page))
+        end = total - controls.offset
+        start = max(0, end - size)
+        page = dataclasses.replace(query, limit=end - start, offset=start)
+        return total, list(reversed(list(self.archive.find(page))))
+
+    def _study_includes(
+        self, studies: list[DicomJson], controls: Controls, bases: Bases
+    ) -> list[Resource]:
+        """``_include=ImagingStudy:subject|patient`` and ``:endpoint`` (search.html#include)."""
+        included: list[Resource] = []
+        if {"ImagingStudy:subject", "ImagingStudy:patient"} & set(controls.include):
+            for key in dict.fromkeys(patient_key(ds) for ds in studies):
+                query = Query(Level.PATIENT, key_terms(key), include_all=True, limit=None)
+                for ds in self.archive.find(query):
+                    found = patient(ds) if patient_key(ds) == key else None
+                    if found is not None:
+                        included.append(found)
+        if "ImagingStudy:endpoint" in controls.include and studies:
+            included += [e for e in (endpoint(i, bases) for i in STUDY_ENDPOINTS) if e]
+        return included
+
+    def _studies_of(self, patients: list[DicomJson]) -> list[Resource]:
+        """``_revinclude=ImagingStudy:patient``: the studies of the page's patients."""
+        studies: list[DicomJson] = []
+        for ds in patients:
+            key = patient_key(ds)
+            query = Query(Level.STUDY, key_terms(key), include_all=True, limit=None)
+            studies += [s for s in self.archive.find(query) if patient_key(s) == key]
+        return imaging_studies(self.archive, studies)
+
+    def _search_endpoints(
+        self, params: Sequence[tuple[str, str]], bases: Bases, strict: bool
+    ) -> Resource:
+        """Endpoint search by ``_id`` only; the five Endpoints fit one page."""
+        found = endpoints(bases)
+        used: list[tuple[str, str]] = []
+        for name, value in params:
+            if name == "_id":
+                found = [e for e in found if e["id"] in value.split(",")]
+                used.append((name, value))
+            elif name in ("_format", "_pretty"):
+                used.append((name, value))
+            elif strict:
+                raise BadRequest(f"unknown search parameter {name!r} for Endpoint")
+        return searchset(
+            bases.fhir,
+            "Endpoint",
+            used,
+            total=len(found),
+            offset=0,
+            count=len(found),
+            matches=found,
+        )

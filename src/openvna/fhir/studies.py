@@ -1,0 +1,102 @@
+"""ImagingStudy resources read from the index through the archive's find service: the studies'
+rows, their series and their instances, three searches for a whole page of studies."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from openvna.archive import Archive
+from openvna.dicom.json import DicomJson
+from openvna.dicom.query import Level, Query
+from openvna.dicom.uid import is_valid_uid
+from openvna.fhir import values as v
+from openvna.fhir.ids import is_fhir_id, study_id
+from openvna.fhir.mapping import imaging_study
+from openvna.fhir.terms import any_of, single, tag_of
+
+__all__ = ["INSTANCE_KEYS", "STUDY_ENDPOINTS", "find_study_uid", "imaging_studies"]
+
+# The Endpoint ids every ImagingStudy and its series point at: WADO-RS, the DICOMweb root.
+STUDY_ENDPOINTS = ("wado-rs",)
+# What ImagingStudy.series.instance needs (FS-17…FS-19): the columns and the title's sources.
+INSTANCE_KEYS = tuple(
+    tag_of(k)
+    for k in (
+        "SeriesInstanceUID",
+        "SOPInstanceUID",
+        "SOPClassUID",
+        "InstanceNumber",
+        "ContentLabel",
+        "ConceptNameCodeSequence",
+        "DocumentTitle",
+        "ImageType",
+    )
+)
+_STUDY_UID, _SERIES_UID, _ACCESSION = "0020000D", "0020000E", "00080050"
+
+
+def find_study_uid(archive: Archive, resource_id: str) -> str | None:
+    """The Study Instance UID an ImagingStudy id stands for (``ids`` module docstring): the
+    study with that UID, else the one study with that accession number."""
+    if not is_fhir_id(resource_id):
+        return None
+    if is_valid_uid(resource_id):
+        query = Query(Level.STUDY, (single("StudyInstanceUID", resource_id),), limit=1)
+        if any(True for _ in archive.find(query)):
+            return resource_id
+    query = Query(
+        Level.STUDY,
+        (single("AccessionNumber", resource_id),),
+        return_keys=(tag_of("StudyInstanceUID"),),
+        limit=2,
+    )
+    found = [v.text(ds, _STUDY_UID) for ds in archive.find(query)]
+    return found[0] if len(found) == 1 else None
+
+
+def imaging_studies(
+    archive: Archive, studies: Sequence[DicomJson], *, with_instances: bool = True
+) -> list[dict[str, Any]]:
+    """The ImagingStudy of each study dataset (a STUDY-level find with ``include_all``), in
+    the same order, with its series and (unless ``with_instances`` is False) their instances."""
+    if not studies:
+        return []
+    uids = [v.text(ds, _STUDY_UID) for ds in studies]
+    in_studies = (any_of("StudyInstanceUID", uids),)
+    series_of: dict[str, list[DicomJson]] = defaultdict(list)
+    series_query = Query(Level.SERIES, in_studies, include_all=True, limit=None)
+    for ds in archive.find(series_query):
+        series_of[v.text(ds, _STUDY_UID)].append(ds)
+    instances_of: dict[str, list[DicomJson]] = defaultdict(list)
+    if with_instances:
+        instance_query = Query(Level.INSTANCE, in_studies, includefields=INSTANCE_KEYS, limit=None)
+        for ds in archive.find(instance_query):
+            instances_of[v.text(ds, _SERIES_UID)].append(ds)
+    shared = _shared_accessions(archive, studies)
+    return [
+        imaging_study(
+            ds,
+            series_of[uid],
+            instances_of,
+            resource_id=study_id(uid, v.text(ds, _ACCESSION), v.text(ds, _ACCESSION) in shared),
+            endpoints=STUDY_ENDPOINTS,
+        )
+        for uid, ds in zip(uids, studies, strict=True)
+    ]
+
+
+def _shared_accessions(archive: Archive, studies: Sequence[DicomJson]) -> set[str]:
+    """The accession numbers of ``studies`` that more than one stored study carries."""
+    accessions = sorted({a for a in (v.text(ds, _ACCESSION) for ds in studies) if is_fhir_id(a)})
+    if not accessions:
+        return set()
+    query = Query(
+        Level.STUDY,
+        (any_of("AccessionNumber", accessions),),
+        return_keys=(tag_of("AccessionNumber"),),
+        limit=None,
+    )
+    counted = Counter(v.text(ds, _ACCESSION) for ds in archive.find(query))
+    return {accession for accession, n in counted.items() if n > 1}
