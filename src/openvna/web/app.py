@@ -17,6 +17,8 @@ from openvna.settings import Settings
 from openvna.web.auth import ApiKeyMiddleware
 from openvna.web.dicomweb.routes import routes as dicomweb_routes
 from openvna.web.errors import handle_archive_error, handle_http_exception, handle_unexpected
+from openvna.web.fhir import FHIR_PREFIX, outcome_response
+from openvna.web.fhir import routes as fhir_routes
 from openvna.web.urls import DICOMWEB_PREFIX
 
 __all__ = ["create_app"]
@@ -55,9 +57,19 @@ def create_app(settings: Settings, archive: Archive) -> Starlette:
         Middleware(_TrailingSlash),
     ]
     if settings.auth.api_keys:
-        middleware.append(Middleware(ApiKeyMiddleware, keys=settings.auth.api_keys))
+        middleware.append(
+            Middleware(
+                ApiKeyMiddleware,
+                keys=settings.auth.api_keys,
+                open_paths=frozenset({FHIR_PREFIX + "/metadata"}),
+                refusals={FHIR_PREFIX: outcome_response},
+            )
+        )
     app = Starlette(
-        routes=[Mount(DICOMWEB_PREFIX, routes=dicomweb_routes)],
+        routes=[
+            Mount(DICOMWEB_PREFIX, routes=dicomweb_routes),
+            Mount(FHIR_PREFIX, routes=fhir_routes),
+        ],
         middleware=middleware,
         exception_handlers={
             ArchiveError: handle_archive_error,
