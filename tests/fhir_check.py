@@ -29,3 +29,6 @@ def child_names(data: bytes) -> list[str]:
     """The names of the root element's children, in document order."""
     root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False))
     return [child.tag.removeprefix(FHIR_NS) for child in root]
+
+
+SUBSETTED_CODE = "SUBSETTED"

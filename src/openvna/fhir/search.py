@@ -38,6 +38,7 @@ __all__ = [
     "Narrowing",
     "ParsedSearch",
     "parse_search",
+    "read_controls",
 ]
 
 DEFAULT_COUNT = 50
@@ -163,7 +164,7 @@ def _controls(resource_type: str, found: dict[str, list[str]], strict: bool) -> 
     if sort is not None:
         if resource_type == "ImagingStudy" and sort in ("started", "-started"):
             ascending = sort == "started"
-        elif strict or resource_type != "ImagingStudy":
+        elif strict:
             raise BadRequest(f"_sort: {sort!r} is not supported (only started, -started)")
     summary = _last(found, "_summary")
     if summary is not None and summary not in _SUMMARIES:
@@ -173,6 +174,16 @@ def _controls(resource_type: str, found: dict[str, list[str]], strict: bool) -> 
     include = _links("_include", found, INCLUDES.get(resource_type, ()), strict)
     revinclude = _links("_revinclude", found, REVINCLUDES.get(resource_type, ()), strict)
     return Controls(count, offset, ascending, summary, elements, include, revinclude)
+
+
+def read_controls(params: Sequence[tuple[str, str]]) -> tuple[str | None, tuple[str, ...]]:
+    """``_summary`` and ``_elements`` of a read (R4 search.html#summary applies to reads too)."""
+    found: dict[str, list[str]] = {}
+    for name, value in params:
+        if name in ("_summary", "_elements"):
+            found.setdefault(name, []).append(value)
+    controls = _controls("", found, strict=False)
+    return controls.summary, controls.elements
 
 
 def _last(found: dict[str, list[str]], name: str) -> str | None:

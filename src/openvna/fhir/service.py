@@ -17,7 +17,7 @@ from openvna.fhir.bundle import searchset
 from openvna.fhir.endpoints import Bases, endpoint, endpoints
 from openvna.fhir.mapping import patient, patient_key
 from openvna.fhir.patients import find_patient, key_terms
-from openvna.fhir.search import Controls, ParsedSearch, parse_search
+from openvna.fhir.search import Controls, ParsedSearch, parse_search, read_controls
 from openvna.fhir.shaping import shape
 from openvna.fhir.studies import STUDY_ENDPOINTS, find_study_uid, imaging_studies
 from openvna.fhir.terms import any_of, single, tag_of
@@ -37,8 +37,16 @@ class FhirService:
 
     # -- read (R4 http.html#read) ------------------------------------------------------------
 
-    def read(self, resource_type: str, resource_id: str, bases: Bases) -> Resource:
-        """The current resource; NotFound (404) for an id that names nothing."""
+    def read(
+        self,
+        resource_type: str,
+        resource_id: str,
+        bases: Bases,
+        params: Sequence[tuple[str, str]] = (),
+    ) -> Resource:
+        """The current resource, shaped by ``_summary``/``_elements`` among ``params``;
+        NotFound (404) for an id that names nothing."""
+        summary, elements = read_controls(params)
         found: Resource | None = None
         if resource_type == "Patient":
             ds = find_patient(self.archive, resource_id)
@@ -49,7 +57,7 @@ class FhirService:
             found = endpoint(resource_id, bases)
         if found is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
-        return found
+        return shape(found, summary, elements)
 
     def _read_study(self, resource_id: str) -> Resource | None:
         uid = find_study_uid(self.archive, resource_id)

@@ -129,7 +129,8 @@ async def resource(request: Request) -> Response:
         return _not_allowed(request, f"{kind}/[id]")
     resource_id = request.path_params["id"]
     service, where = _service(request), bases(request)
-    found = await run_in_threadpool(lambda: service.read(kind, resource_id, where))
+    params = list(request.query_params.multi_items())
+    found = await run_in_threadpool(lambda: service.read(kind, resource_id, where, params))
     return await resource_response(request, found)
 
 
