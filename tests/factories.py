@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Any
 
 import numpy as np
 from pydicom import Dataset
+from pydicom.encaps import encapsulate
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
 from openvna.dicom.uid import generate_uid
@@ -58,4 +60,25 @@ def make_instance(
         setattr(ds, keyword, value)
     ds.file_meta = Dataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return ds
+
+
+def claiming_syntax(ds: Dataset, syntax: str) -> bytes:
+    """``ds`` as an explicit VR little endian Part 10 file whose File Meta claims ``syntax``:
+    pydicom refuses to write such a file (native pixels under a compressed syntax, an unknown
+    syntax), so a private stand-in UID of the same length is written, then replaced."""
+    stand_in = ("9." * len(syntax))[: len(syntax) - 1] + "9"
+    ds.file_meta.TransferSyntaxUID = stand_in
+    buffer = BytesIO()
+    ds.save_as(buffer, implicit_vr=False, little_endian=True, enforce_file_format=True)
+    data = buffer.getvalue()
+    assert data.count(stand_in.encode()) == 1
+    return data.replace(stand_in.encode(), syntax.encode())
+
+
+def encapsulated(ds: Dataset, frames: list[bytes], syntax: str) -> Dataset:
+    """``ds`` with ``frames`` as its encapsulated Pixel Data under ``syntax``."""
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.PixelData = encapsulate(frames)
+    ds["PixelData"].VR = "OB"
     return ds

@@ -25,4 +25,9 @@ def build_archive(settings: Settings) -> Archive:
     data_dir = settings.storage.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     index = create_index(settings.index_url)
-    return Archive(index, FilesystemBlobStore(data_dir), settings.dicomweb.duplicates)
+    return Archive(
+        index,
+        FilesystemBlobStore(data_dir),
+        settings.dicomweb.duplicates,
+        validation=settings.storage.validation,
+    )

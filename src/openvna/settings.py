@@ -25,7 +25,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as PydanticSettingsError
 from pydantic_settings.sources.utils import parse_env_vars
 
-__all__ = ["DuplicatePolicy", "Settings", "SettingsError", "load_settings"]
+__all__ = ["DuplicatePolicy", "Settings", "SettingsError", "Validation", "load_settings"]
 
 
 class SettingsError(Exception):
@@ -63,9 +63,21 @@ class IndexSettings(_Section):
     )
 
 
+class Validation(StrEnum):
+    """How an instance with flaws is treated at ingest (README, 'Validation at ingest')."""
+
+    STRICT = "strict"
+    LENIENT = "lenient"
+
+
 class StorageSettings(_Section):
     data_dir: Path = Field(
         default=Path("openvna-data"), description="Directory of the blobs and index."
+    )
+    validation: Validation = Field(
+        default=Validation.STRICT,
+        description="Instances whose encoding or identifying attributes are wrong: strict "
+        "refuses them (0xC000 / 0xA900), lenient stores them with warning 0xB007 and logs why.",
     )
 
 

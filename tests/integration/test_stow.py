@@ -19,12 +19,13 @@ import pytest
 from dicomweb_client import DICOMwebClient
 from PIL import Image
 from pydicom import dcmread
+from pydicom.uid import JPEGBaseline8Bit
 from pydicom.uid import generate_uid as pydicom_uid
 
 from openvna.dicom.part10 import part10_bytes
 from openvna.dicom.xml import xml_to_json
 from openvna.errors import IndexUnavailable
-from tests.factories import make_instance
+from tests.factories import claiming_syntax, encapsulated, make_instance
 
 pytestmark = pytest.mark.integration
 
@@ -162,6 +163,60 @@ def test_a_part_that_is_not_dicom_beside_good_ones_is_a_failed_item(live_server)
     [stored] = _items(response.json(), "00081199")
     assert _value(stored, "00081155") == good.SOPInstanceUID
     assert live_server.archive.index.count_instances() == 1
+
+
+def _malformed() -> list[tuple[str, bytes, int]]:
+    """The objects the integrity review found stored with 200: (what, Part 10 bytes, reason)."""
+    meta = make_instance()
+    meta.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    meta.file_meta.MediaStorageSOPClassUID = meta.SOPClassUID
+    meta.file_meta.ImplementationClassUID = "1.2.3"
+    meta.preamble = b"\0" * 128
+    meta_bytes = io.BytesIO()
+    meta.save_as(meta_bytes, enforce_file_format=False)
+    garbage = encapsulated(make_instance(), [b"garbage!" * 4], JPEGBaseline8Bit)
+    return [
+        ("native pixels, JPEG syntax", claiming_syntax(make_instance(), JPEGBaseline8Bit), 0xC000),
+        ("a JPEG fragment of garbage", part10_bytes(garbage), 0xC000),
+        ("unknown transfer syntax", claiming_syntax(make_instance(), "1.2.3.4.5"), 0xC000),
+        ("zero frames", part10_bytes(make_instance(NumberOfFrames=0)), 0xA900),
+        ("File Meta of another instance", meta_bytes.getvalue(), 0xA900),
+    ]
+
+
+def test_malformed_objects_are_refused_each_with_its_reason_and_part(live_server) -> None:
+    before = _state(live_server)
+    cases = _malformed()
+    good = make_instance()
+    parts = [({"Content-Type": "application/dicom"}, data) for _, data, _ in cases]
+    body = _multipart(*parts, ({"Content-Type": "application/dicom"}, part10_bytes(good)))
+    response = _post(live_server, "/studies", body, DICOM)
+    assert response.status_code == 202
+    failed = _items(response.json(), "00081198")
+    assert [_value(item, "00081197") for item in failed] == [reason for *_, reason in cases]
+    warning = response.headers["warning"]
+    for number, (_, _, reason) in enumerate(cases, start=1):
+        assert f"{reason:04X} part {number}: " in warning
+    assert "frame 1 does not start like a JPEG Baseline" in warning
+    assert "spool" not in warning and ".part" not in warning
+    [stored] = _items(response.json(), "00081199")
+    assert _value(stored, "00081155") == good.SOPInstanceUID
+    count, blobs, spool = _state(live_server)
+    assert (count, len(blobs), spool) == (before[0] + 1, len(before[1]) + 1, before[2])
+
+
+def test_lenient_validation_stores_them_with_a_warning(live_server_factory) -> None:
+    server = live_server_factory(storage={"validation": "lenient"})
+    cases = _malformed()
+    body = _multipart(*[({"Content-Type": "application/dicom"}, data) for _, data, _ in cases])
+    response = _post(server, "/studies", body, DICOM)
+    assert response.status_code == 202
+    stored = _items(response.json(), "00081199")
+    assert [_value(item, "00081196") for item in stored] == [0xB007] * len(cases)
+    assert (
+        "B007 part 3: stored despite: Transfer Syntax UID 1.2.3.4.5" in response.headers["warning"]
+    )
+    assert server.archive.index.count_instances() == len(cases)
 
 
 @pytest.mark.parametrize("accept", ["application/json", "*/*", "application/dicom+json"])

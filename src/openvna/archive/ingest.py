@@ -23,6 +23,7 @@ from openvna.archive.outcome import (
     InstanceUIDs,
     StoreOutcome,
 )
+from openvna.dicom.conformance import Flaw, FlawKind, flaws
 from openvna.dicom.json import BASE_MARKER, dataset_to_json
 from openvna.dicom.part10 import Header, read_header
 from openvna.dicom.uid import is_valid_uid
@@ -46,16 +47,21 @@ _UNDECODABLE = (NotImplementedError, ValueError, KeyError, TypeError, UnicodeDec
 
 @dataclass(frozen=True)
 class Checked:
-    """A valid instance ready to be written: its spool file, UIDs and index record (the record's
-    size is set once the blob is in place)."""
+    """An instance ready to be written: its spool file, UIDs and index record (the record's
+    size is set once the blob is in place); ``flaws`` says what is wrong with one that is
+    stored anyway (lenient validation)."""
 
     path: Path
     uids: InstanceUIDs
     record: InstanceRecord
+    flaws: str = ""
 
 
-def check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
-    """Parse and validate one Part 10 file; a failed outcome names what is wrong with it."""
+def check(path: Path, expect_study: str | None, lenient: bool = False) -> Checked | StoreOutcome:
+    """Parse and validate one Part 10 file; a failed outcome names what is wrong with it.
+
+    The conformance flaws (``dicom.conformance``) refuse it with 0xC000 (encoding) or 0xA900
+    (data set), or with ``lenient`` let it through, described in ``Checked.flaws``."""
     try:
         header = read_header(path)
     except InvalidDicom as exc:
@@ -78,12 +84,21 @@ def check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
         )
         return StoreOutcome.failed(STUDY_UID_MISMATCH, message, **uids)
     try:
-        return Checked(path, uids, _record(header, uids))
+        found = flaws(path, header)
+        if found and not lenient:
+            encoding = any(flaw.kind is FlawKind.ENCODING for flaw in found)
+            reason = CANNOT_UNDERSTAND if encoding else DATASET_DOES_NOT_MATCH
+            return StoreOutcome.failed(reason, _described(found), **uids)
+        return Checked(path, uids, _record(header, uids), _described(found))
     except _UNDECODABLE as exc:
         # The header parses but holds a value pydicom cannot decode (an unknown VR...): this
         # instance fails alone, not the batch it came with.
         message = f"an attribute of instance {uids['sop_instance_uid']} is unreadable: {exc}"
         return StoreOutcome.failed(CANNOT_UNDERSTAND, message[:300], **uids)
+
+
+def _described(found: list[Flaw]) -> str:
+    return "; ".join(flaw.text for flaw in found)
 
 
 def _record(header: Header, uids: InstanceUIDs) -> InstanceRecord:

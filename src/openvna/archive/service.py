@@ -29,6 +29,7 @@ from openvna.archive.batch import Prepared, StoreBatch
 from openvna.archive.ingest import Checked, check, place
 from openvna.archive.outcome import (
     CANNOT_UNDERSTAND,
+    DATASET_DOES_NOT_MATCH_SOP_CLASS,
     DUPLICATE_SOP_INSTANCE,
     OUT_OF_RESOURCES,
     InstanceUIDs,
@@ -52,7 +53,7 @@ from openvna.archive.spool import (
 from openvna.dicom.query import Query
 from openvna.errors import OutOfResources
 from openvna.index import AddResult, Index, Matches
-from openvna.settings import DuplicatePolicy
+from openvna.settings import DuplicatePolicy, Validation
 from openvna.storage import BlobStore
 
 __all__ = ["Archive"]
@@ -69,11 +70,13 @@ class Archive:
         blobs: BlobStore,
         duplicates: DuplicatePolicy = DuplicatePolicy.REPLACE,
         transcoder: Transcoder | None = None,
+        validation: Validation = Validation.STRICT,
     ) -> None:
         self.index = index
         self.blobs = blobs
         self.duplicates = duplicates
         self.transcoder = transcoder
+        self.validation = validation
 
     def close(self) -> None:
         self.index.close()
@@ -144,14 +147,14 @@ class Archive:
             outcomes.append(next(indexed) if isinstance(step, Checked) else step)
         return outcomes
 
-    @staticmethod
-    def _check(path: Path, expect_study: str | None) -> Checked | StoreOutcome:
+    def _check(self, path: Path, expect_study: str | None) -> Checked | StoreOutcome:
         """``check``, with the one repair the archive makes: a Part 10 file sent without its
         preamble is checked again once the preamble is added (``spool.add_missing_preamble``).
         The repair is looked for only when the file fails, so valid files pay nothing."""
-        result = check(path, expect_study)
+        lenient = self.validation is Validation.LENIENT
+        result = check(path, expect_study, lenient)
         if isinstance(result, StoreOutcome) and add_missing_preamble(path):
-            result = check(path, expect_study)
+            result = check(path, expect_study, lenient)
         if isinstance(result, StoreOutcome):
             # The spool file's name means nothing to the sender.
             return dataclasses.replace(
@@ -207,6 +210,18 @@ class Archive:
             self.blobs.delete(result.old_blob_key)
         log.debug("stored %s from %s", uids["sop_instance_uid"], origin.door)
         status = StoreStatus.REPLACED if result.existed else StoreStatus.STORED
+        if item.flaws:
+            # Lenient validation: stored, and the sender and the log say what is wrong.
+            log.warning(
+                "stored %s with flaws: %s",
+                uids["sop_instance_uid"],
+                item.flaws,
+                extra={"door": origin.door, "remote": origin.remote},
+            )
+            message = f"stored despite: {item.flaws}"
+            return StoreOutcome(
+                status, warning_reason=DATASET_DOES_NOT_MATCH_SOP_CLASS, message=message, **uids
+            )
         return StoreOutcome(status, **uids)
 
     # -- find, retrieve, delete ------------------------------------------------------------------

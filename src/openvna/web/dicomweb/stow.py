@@ -137,14 +137,17 @@ def _store_parts(
     parts."""
     typed = [(number, part.content_type or root_type, part) for number, part in enumerate(parts, 1)]
     bulk = _BulkParts([t for t in typed if t[1] != PART10 and t[1] not in METADATA])
-    outcomes: list[StoreOutcome | None] = []
+    outcomes: list[StoreOutcome | int] = []
     for number, media, part in typed:
         if media == PART10:
-            outcomes.append(None)
+            outcomes.append(number)
         elif media in METADATA:
             outcomes += _store_metadata(archive, number, media, part, bulk, study, origin)
     stored = iter(batch.finish())
-    answers = [next(stored) if outcome is None else outcome for outcome in outcomes]
+    answers = [
+        _numbered(next(stored), outcome) if isinstance(outcome, int) else outcome
+        for outcome in outcomes
+    ]
     for number, (media, _) in sorted(bulk.unused.items()):
         message = (
             f"part {number} ({media}) is neither a DICOM instance nor bulk data referenced "
@@ -152,6 +155,14 @@ def _store_parts(
         )
         answers.append(StoreOutcome.failed(CANNOT_UNDERSTAND, message))
     return answers
+
+
+def _numbered(outcome: StoreOutcome, number: int) -> StoreOutcome:
+    """An instance's message names its part, the one name the sender knows it by when its
+    UIDs could not be read (issue: the spool file's name was shown)."""
+    if not outcome.message:
+        return outcome
+    return dataclasses.replace(outcome, message=f"part {number}: {outcome.message}")
 
 
 def _store_metadata(
