@@ -8,13 +8,15 @@ requires. PostgreSQL needs nothing special: ``postgresql+psycopg://...``.
 
 from __future__ import annotations
 
-import time
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from openvna.errors import IndexUnavailable
@@ -38,21 +40,48 @@ def create_index(url: str) -> Index:
         engine = _engine(url)
     except ArgumentError as exc:
         raise IndexUnavailable(f"invalid index URL: {exc}") from exc
-    for attempt in (1, 2):
-        try:
+    try:
+        with _schema_lock(engine):
             _require_known_schema(engine, url)
             metadata.create_all(engine)
             _record_schema_version(engine, url)
-            break
-        except DBAPIError as exc:
-            # A second server creating the same tables at the same moment loses the race once.
-            if attempt == 1 and not isinstance(exc, OperationalError):
-                time.sleep(0.5)
-                continue
-            engine.dispose()
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise IndexUnavailable(f"index at {_safe(url)} unavailable: {reason}") from exc
+    except DBAPIError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise IndexUnavailable(f"index at {_safe(url)} unavailable: {reason}") from exc
     return Index(engine)
+
+
+# Any constant shared by every openvna: the PostgreSQL advisory lock of schema creation.
+_SCHEMA_LOCK_KEY = 0x6F70656E766E61  # "openvna"
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Let one process at a time create or check the schema: any number of servers and
+    imports may open a new index at the same moment, and the others wait for the first
+    (without it SQLite's switch to WAL or a concurrent CREATE TABLE answered "database is
+    locked" or a duplicate-table error to the losers). SQLite: an exclusive ``flock`` on a file
+    beside the database; PostgreSQL: a session advisory lock."""
+    database = engine.url.database or ""
+    if engine.url.get_backend_name() == "sqlite":
+        if database in ("", ":memory:") or database.startswith("file:"):
+            yield
+            return
+        with open(f"{database}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({_SCHEMA_LOCK_KEY})")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_SCHEMA_LOCK_KEY})")
+            connection.commit()
 
 
 def _require_known_schema(engine: Engine, url: str) -> None:
