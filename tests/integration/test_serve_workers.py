@@ -165,3 +165,22 @@ def _serve_until_exit(*options: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_one_line_and_exit_1_before_anything_is_loaded(
+    tmp_path: Path, workers: str
+) -> None:
+    data = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = _serve_until_exit("--port", port, "--data-dir", str(data), "--workers", workers)
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == f"openvna: cannot listen for http on 127.0.0.1:{port}: Address already in use\n"
+    )
+    assert "listening" not in result.stdout
+    assert not data.exists()  # the index was not opened

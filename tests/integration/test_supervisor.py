@@ -35,10 +35,14 @@ def _supervise(tmp_path: Path, http_port: int, echo_port: int) -> subprocess.Pop
     """A supervisor of the HTTP listener and an echo listener (``tests/echo_listener.py``)."""
     code = (
         "import sys\n"
-        "from openvna.server.supervisor import Listener, supervise\n"
+        "from openvna.server.supervisor import CannotListen, Listener, bind, supervise\n"
         f"http = Listener('http', 'openvna.server.http', '127.0.0.1', {http_port})\n"
         f"echo = Listener('echo', 'tests.echo_listener', '127.0.0.1', {echo_port})\n"
-        "sys.exit(supervise([http, echo]))\n"
+        "try:\n"
+        "    bound = bind([http, echo])\n"
+        "except CannotListen as exc:\n"
+        "    sys.exit(str(exc))\n"
+        "sys.exit(supervise(bound))\n"
     )
     settings = Settings(storage={"data_dir": tmp_path / "data"}, server={"port": http_port})
     env = {**os.environ, WORKER_SETTINGS: settings.model_dump_json()}
@@ -99,12 +103,15 @@ def test_a_second_listener_is_served_restarted_and_stopped(tmp_path: Path) -> No
             supervisor.wait()
 
 
-def test_a_listener_whose_port_is_taken_ends_the_supervisor_naming_it(tmp_path: Path) -> None:
+def test_a_listener_whose_port_is_taken_fails_binding_naming_it(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         echo_port = taken.getsockname()[1]
-        supervisor = _supervise(tmp_path, _free_port(), echo_port)
+        http_port = _free_port()
+        supervisor = _supervise(tmp_path, http_port, echo_port)
         _, stderr = supervisor.communicate(timeout=_DEADLINE)
     assert supervisor.returncode == 1
     assert f"cannot listen for echo on 127.0.0.1:{echo_port}" in stderr
+    with socket.socket() as again:  # all or none: the HTTP port bound first was let go
+        again.bind(("127.0.0.1", http_port))

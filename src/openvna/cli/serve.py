@@ -8,8 +8,10 @@ none of the libraries imported here or by the archive; with one, it serves HTTP 
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -67,18 +69,28 @@ def serve(
 
 
 def run(settings: Settings, *, demo: bool = False) -> None:
+    """Bind the ports, then open the index (and load the demo), then serve: a port in use is
+    one line and exit status 1 before anything is loaded or said to be listening."""
     server = settings.server
+    wanted = supervisor.listeners(json.loads(settings.model_dump_json()))
+    try:
+        bound = supervisor.bind(wanted if server.workers > 1 else wanted[:1])
+    except supervisor.CannotListen as exc:
+        typer.echo(f"openvna: {exc}", err=True)
+        raise SystemExit(1) from exc
     if server.workers > 1:
-        _become_supervisor(settings, demo)
+        _become_supervisor(settings, demo, bound)
     from openvna.web.app import create_app
 
+    [(_, sock)] = bound
     archive = _prepare(settings, demo)
     try:
         _announce(settings)
         app = http.settled(create_app(settings, archive))
-        http.run_uvicorn(app, server.host, server.port)
+        http.run_uvicorn(app, server.host, server.port, sock)
     finally:
         archive.close()
+        sock.close()
 
 
 def _prepare(settings: Settings, demo: bool) -> Archive:
@@ -99,13 +111,17 @@ def _prepare(settings: Settings, demo: bool) -> Archive:
     return archive
 
 
-def _become_supervisor(settings: Settings, demo: bool) -> NoReturn:
+def _become_supervisor(
+    settings: Settings, demo: bool, bound: list[tuple[supervisor.Listener, socket.socket]]
+) -> NoReturn:
     """Create or check the index (the workers then find it ready rather than racing to create
     it) and load the demo, here, so that errors end this command as in a single process; then
     replace this process by the supervisor of the workers, each of which builds its own archive
-    from the same settings (SQLite writes begin IMMEDIATE, so they share the index)."""
+    from the same settings (SQLite writes begin IMMEDIATE, so they share the index), handing it
+    the sockets bound already."""
     _prepare(settings, demo).close()
     _announce(settings)
+    supervisor.hand_down(bound)
     os.environ[supervisor.WORKER_SETTINGS] = settings.model_dump_json()
     sys.stdout.flush()
     sys.stderr.flush()

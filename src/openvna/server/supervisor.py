@@ -7,15 +7,17 @@ the supervisor's) and how many processes share the socket (the kernel spreads th
 among them). The HTTP door is one listener (``server.http``, ``--workers`` processes); the DIMSE
 door adds its own by returning one more from ``listeners``, without touching the supervisor.
 
-``serve`` prepares the index (and the demo data) in its own process, then replaces itself with
-this module (``os.execv``, same process id, same signals), the settings in the environment. The
+``serve`` binds every listener's address first, then prepares the index (and the demo data) in
+its own process, then replaces itself with this module (``os.execv``, same process id, same
+signals), the settings and the bound sockets' descriptors in the environment. The
 supervisor imports neither the archive's libraries nor uvicorn: about 14 MB resident. uvicorn's
 own process manager, which it replaced, held 26 MB and needed multiprocessing's resource tracker
 (12 MB more).
 
 A process that dies is started again (at most once a ``_RESTART_PAUSE``); SIGTERM or SIGINT stops
 them all (SIGTERM, a graceful shutdown; SIGKILL after ``STOP_TIMEOUT``) and then the supervisor.
-A listener whose address cannot be bound ends the supervisor with status 1 and one line naming it.
+A listener whose address cannot be bound ends ``serve`` with status 1 and one line naming it,
+before anything is loaded.
 """
 
 from __future__ import annotations
@@ -37,11 +39,16 @@ from openvna.logs import configure_logging
 
 __all__ = [
     "BACKLOG",
+    "LISTEN_FDS",
     "MALLOC_SETTINGS",
     "STOP_TIMEOUT",
     "WORKER_SETTINGS",
+    "CannotListen",
     "Listener",
     "Supervisor",
+    "bind",
+    "hand_down",
+    "inherited",
     "listen",
     "listeners",
     "main",
@@ -51,6 +58,9 @@ __all__ = [
 # The environment variable through which ``serve`` hands the settings to the supervisor and its
 # processes.
 WORKER_SETTINGS = "_OPENVNA_WORKER_SETTINGS"
+# The environment variable through which ``serve`` hands its bound sockets to the supervisor:
+# JSON, listener name -> descriptor.
+LISTEN_FDS = "_OPENVNA_LISTEN_FDS"
 BACKLOG = 2048  # uvicorn's default
 STOP_TIMEOUT = 30.0  # seconds a process has to finish its requests once told to stop
 _RESTART_PAUSE = 1.0  # a process that keeps dying is started again at most this often
@@ -176,22 +186,42 @@ def worker_environment(environment: Mapping[str, str]) -> dict[str, str]:
     return {**MALLOC_SETTINGS, **environment}
 
 
-def supervise(wanted: Sequence[Listener]) -> int:
-    """Bind every listener, then run them until told to stop; the exit status."""
+class CannotListen(Exception):
+    """A listener's address cannot be bound; the message is the one line the operator sees."""
+
+
+def bind(wanted: Sequence[Listener]) -> list[tuple[Listener, socket.socket]]:
+    """Bind every listener, all or none: ``serve`` does it before it opens the index or loads
+    anything, so a port in use ends the command at once, before any "listening" line."""
     bound: list[tuple[Listener, socket.socket]] = []
+    for listener in wanted:
+        try:
+            bound.append((listener, listen(listener.host, listener.port)))
+        except OSError as exc:
+            for _, sock in bound:
+                sock.close()
+            raise CannotListen(
+                f"cannot listen for {listener.name} on {listener.host}:{listener.port}: "
+                f"{exc.strerror}"
+            ) from exc
+    return bound
+
+
+def hand_down(bound: Sequence[tuple[Listener, socket.socket]]) -> None:
+    """Leave the bound sockets' descriptors in the environment for the supervisor that
+    ``serve`` becomes (``os.execv`` keeps inheritable descriptors)."""
+    os.environ[LISTEN_FDS] = json.dumps({listener.name: sock.fileno() for listener, sock in bound})
+
+
+def inherited(wanted: Sequence[Listener]) -> list[tuple[Listener, socket.socket]]:
+    """The sockets ``serve`` bound and handed down, by listener."""
+    fds = json.loads(os.environ.pop(LISTEN_FDS))
+    return [(listener, socket.socket(fileno=fds[listener.name])) for listener in wanted]
+
+
+def supervise(bound: Sequence[tuple[Listener, socket.socket]]) -> int:
+    """Run the bound listeners until told to stop; the exit status."""
     try:
-        for listener in wanted:
-            try:
-                bound.append((listener, listen(listener.host, listener.port)))
-            except OSError as exc:
-                log.error(
-                    "cannot listen for %s on %s:%s: %s",
-                    listener.name,
-                    listener.host,
-                    listener.port,
-                    exc.strerror,
-                )
-                return 1
         Supervisor(bound).run()
         return 0
     finally:
@@ -202,7 +232,7 @@ def supervise(wanted: Sequence[Listener]) -> int:
 def main() -> None:
     settings = json.loads(os.environ[WORKER_SETTINGS])
     configure_logging(settings["server"]["log_level"])
-    sys.exit(supervise(listeners(settings)))
+    sys.exit(supervise(inherited(listeners(settings))))
 
 
 if __name__ == "__main__":
