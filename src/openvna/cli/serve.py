@@ -74,11 +74,11 @@ def run(settings: Settings, *, demo: bool = False) -> None:
     server = settings.server
     wanted = supervisor.listeners(json.loads(settings.model_dump_json()))
     try:
-        bound = supervisor.bind(wanted if server.workers > 1 else wanted[:1])
+        bound = supervisor.bind(wanted)
     except supervisor.CannotListen as exc:
         typer.echo(f"openvna: {exc}", err=True)
         raise SystemExit(1) from exc
-    if server.workers > 1:
+    if server.workers > 1 or len(bound) > 1:  # other doors' listeners need the supervisor
         _become_supervisor(settings, demo, bound)
     from openvna.web.app import create_app
 
