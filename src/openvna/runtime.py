@@ -25,9 +25,11 @@ def build_archive(settings: Settings) -> Archive:
     data_dir = settings.storage.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     index = create_index(settings.index_url)
-    return Archive(
+    archive = Archive(
         index,
         FilesystemBlobStore(data_dir),
         settings.dicomweb.duplicates,
         validation=settings.storage.validation,
     )
+    archive.recover()  # what a process that died left: nothing, after a clean stop
+    return archive

@@ -42,7 +42,7 @@ def stored(live_server):
 
 def _state(server) -> tuple[int, list[str]]:
     blobs = sorted(str(p) for p in (server.data_dir / "blobs").rglob("*") if p.is_file())
-    spool = [str(p) for p in (server.data_dir / "spool").iterdir()]
+    spool = sorted(str(p) for p in (server.data_dir / "spool").rglob("*") if p.is_file())
     return server.archive.index.count_instances(), blobs + spool
 
 

@@ -53,7 +53,7 @@ def _dicom_parts(*datasets: Any) -> bytes:
 
 def _state(server: Any) -> tuple[int, list[str], list[str]]:
     blobs = sorted(str(p) for p in (server.data_dir / "blobs").rglob("*") if p.is_file())
-    spool = sorted(str(p) for p in (server.data_dir / "spool").iterdir())
+    spool = sorted(str(p) for p in (server.data_dir / "spool").rglob("*") if p.is_file())
     return server.archive.index.count_instances(), blobs, spool
 
 

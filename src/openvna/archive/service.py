@@ -27,6 +27,8 @@ from pydicom import Dataset
 
 from openvna.archive.batch import Prepared, StoreBatch
 from openvna.archive.ingest import Checked, check, place
+from openvna.archive.integrity import CheckReport, recover
+from openvna.archive.integrity import check as check_integrity
 from openvna.archive.outcome import (
     CANNOT_UNDERSTAND,
     DATASET_DOES_NOT_MATCH_SOP_CLASS,
@@ -53,6 +55,7 @@ from openvna.archive.spool import (
 from openvna.dicom.query import Query
 from openvna.errors import OutOfResources
 from openvna.index import AddResult, Index, Matches
+from openvna.index.inventory import IndexedBlob
 from openvna.settings import DuplicatePolicy, Validation
 from openvna.storage import BlobStore
 
@@ -138,8 +141,11 @@ class Archive:
     def _store_prepared(self, prepared: list[Prepared], origin: Origin) -> list[StoreOutcome]:
         """One transaction's worth: place the valid instances' blobs, index them together."""
         valid = [item for item in prepared if isinstance(item, Checked)]
-        placed = place(self.blobs, valid)
-        indexed = iter(self._index([p for p in placed if isinstance(p, Checked)], origin))
+        # From before the blobs are placed until the index has them, they are in flight: a
+        # sweep leaves them alone, and a crash meanwhile leaves them findable (integrity).
+        with self.blobs.placing([item.record.blob_key for item in valid]):
+            placed = place(self.blobs, valid)
+            indexed = iter(self._index([p for p in placed if isinstance(p, Checked)], origin))
         placed_in_order = iter(placed)
         outcomes = []
         for item in prepared:
@@ -251,6 +257,21 @@ class Archive:
 
     def metadata(self, study: str, series: str | None = None, sop: str | None = None) -> bytes:
         return self.index.metadata(study, series, sop)
+
+    # -- integrity -------------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Remove what processes that died left (``archive.integrity.recover``)."""
+        return recover(self.index, self.blobs)
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """The index and the blob store compared (``openvna check``); ``repair`` quarantines
+        strays and removes rows whose blob is gone."""
+        return check_integrity(self.index, self.blobs, repair, self._remove_row)
+
+    def _remove_row(self, row: IndexedBlob) -> None:
+        """The row of an instance whose blob is gone (nothing to delete on disk)."""
+        self.index.delete(row.study, row.series, row.sop)
 
     def delete(self, study: str, series: str | None = None, sop: str | None = None) -> int:
         """Remove rows first, then blobs: a crash in between leaves orphan files, never rows

@@ -90,6 +90,15 @@ class Index:
 
         return self._write(run)
 
+    def run_read(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` on a read connection, errors translated: for the index's modules beside
+        the DICOM tables (``index.resources``, the FHIR write-back)."""
+        return self._read(work)
+
+    def run_write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a write transaction (retried on a serialization failure)."""
+        return self._write(work)
+
     def count_instances(self) -> int:
         """How many instances are indexed."""
         return self._read(

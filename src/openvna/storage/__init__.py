@@ -2,6 +2,7 @@
 
 from openvna.storage.base import BlobStore
 from openvna.storage.filesystem import FilesystemBlobStore
+from openvna.storage.inflight import Leftovers
 from openvna.storage.memory import MemoryBlobStore
 
-__all__ = ["BlobStore", "FilesystemBlobStore", "MemoryBlobStore"]
+__all__ = ["BlobStore", "FilesystemBlobStore", "Leftovers", "MemoryBlobStore"]

@@ -7,9 +7,12 @@ OutOfResources) so services never see OSError.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
+
+from openvna.storage.inflight import Leftovers
 
 __all__ = ["BlobStore"]
 
@@ -65,3 +68,30 @@ class BlobStore(Protocol):
         ...
 
     def exists(self, key: str) -> bool: ...
+
+    def placing(self, keys: Sequence[str]) -> AbstractContextManager[None]:
+        """Mark ``keys`` as being stored by this process for the duration of the block (from
+        before their files are placed until the index has them), so no sweep takes them for
+        strays, and a crash leaves them findable (``storage.inflight``)."""
+        ...
+
+    def leftovers(self) -> Leftovers:
+        """What processes that died left in the spool, and the keys they were placing."""
+        ...
+
+    def clear_leftovers(self, found: Leftovers) -> None:
+        """Remove the spool files of ``found``."""
+        ...
+
+    def in_flight(self) -> set[str]:
+        """Keys living processes are placing now."""
+        ...
+
+    def inventory(self) -> Iterator[tuple[str, int]]:
+        """Every stored blob's key and size."""
+        ...
+
+    def quarantine(self, key: str) -> Path | None:
+        """Take a blob out of the store, kept aside for the operator where the store can;
+        where it went (None: removed)."""
+        ...

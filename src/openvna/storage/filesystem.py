@@ -6,11 +6,13 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
 from openvna.errors import NotFound, OutOfResources
+from openvna.storage import inflight
 
 __all__ = ["FilesystemBlobStore"]
 
@@ -23,12 +25,53 @@ class FilesystemBlobStore:
         self._blobs = self.root / "blobs"
         self._blobs_text = str(self._blobs)
         self._blobs_prefix = self._blobs_text + os.sep
-        self._spool = self.root / "spool"
+        self._spool_root = self.root / "spool"
+        self._quarantine = self.root / "quarantine"
         self._blobs.mkdir(parents=True, exist_ok=True)
-        self._spool.mkdir(parents=True, exist_ok=True)
+        self._spool_pid = 0
+        self._spool = self.spool_dir()
 
     def spool_dir(self) -> Path:
+        """This process's own spool directory (``storage.inflight``): a forked worker gets its
+        own at its first store."""
+        if self._spool_pid != os.getpid():
+            self._spool = inflight.own_dir(self._spool_root)
+            self._spool_pid = os.getpid()
         return self._spool
+
+    def placing(self, keys: Sequence[str]) -> AbstractContextManager[None]:
+        return inflight.placing(self.spool_dir(), keys)
+
+    def leftovers(self) -> inflight.Leftovers:
+        return inflight.leftovers(self._spool_root)
+
+    def clear_leftovers(self, found: inflight.Leftovers) -> None:
+        inflight.clear(found)
+
+    def in_flight(self) -> set[str]:
+        return inflight.live_placing(self._spool_root)
+
+    def inventory(self) -> Iterator[tuple[str, int]]:
+        """Every blob's key and size, walking the blob tree."""
+        prefix = len(self._blobs_prefix)
+        for directory, _, files in os.walk(self._blobs):
+            for name in files:
+                path = os.path.join(directory, name)
+                try:
+                    size = os.stat(path).st_size
+                except FileNotFoundError:  # deleted meanwhile
+                    continue
+                yield path[prefix:], size
+
+    def quarantine(self, key: str) -> Path:
+        """Move a blob out of the store, kept under ``quarantine/`` for the operator (who may
+        ``openvna import`` it again); returns where it went."""
+        source = self.path(key)
+        target = self._quarantine / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        self.delete(key)  # prunes the emptied directories
+        return target
 
     def path(self, key: str) -> Path:
         """The file of ``key``."""
@@ -119,7 +162,7 @@ class FilesystemBlobStore:
 
     def put_bytes(self, key: str, data: bytes) -> int:
         try:
-            fd, name = tempfile.mkstemp(dir=self._spool, suffix=".part")
+            fd, name = tempfile.mkstemp(dir=self.spool_dir(), suffix=".part")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
         except OSError as exc:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
 from openvna.errors import NotFound
+from openvna.storage.inflight import Leftovers
 
 __all__ = ["MemoryBlobStore"]
 
@@ -61,3 +64,22 @@ class MemoryBlobStore:
 
     def exists(self, key: str) -> bool:
         return key in self.blobs
+
+    def placing(self, keys: Sequence[str]) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()  # one process: nothing to tell others
+
+    def leftovers(self) -> Leftovers:
+        return Leftovers((), ())
+
+    def clear_leftovers(self, found: Leftovers) -> None:
+        return None
+
+    def in_flight(self) -> set[str]:
+        return set()
+
+    def inventory(self) -> Iterator[tuple[str, int]]:
+        return iter([(key, len(data)) for key, data in self.blobs.items()])
+
+    def quarantine(self, key: str) -> Path | None:
+        self.delete(key)
+        return None
