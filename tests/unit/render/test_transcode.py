@@ -1,0 +1,82 @@
+"""Transcoding an instance frame by frame: read back by pydicom with the same pixels
+(lossless) or within a tolerance (JPEG Baseline, marked lossy per PS3.3 C.7.6.1.1.5), and by
+DCMTK's dcmdump and dcmdjpeg without error."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom import dcmread
+
+from openvna.archive import Archive
+from openvna.errors import NotAcceptable
+from openvna.render import PixelTranscoder
+from tests.unit.render.images import NATIVE, dataset, gray, in_syntax, rgb, stored
+
+TARGETS = [
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.5",
+]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("source", [NATIVE[0], "1.2.840.10008.1.2.4.90"])
+def test_lossless_targets_keep_every_pixel(archive: Archive, source: str, target: str) -> None:
+    pixels = gray(frames=2)
+    instance = stored(archive, in_syntax(dataset(pixels), source))
+    data = PixelTranscoder().transcode(instance, target)
+    ds = dcmread(io.BytesIO(data))
+    assert ds.file_meta.TransferSyntaxUID == target
+    assert ds.SOPInstanceUID == instance.sop_uid
+    assert np.array_equal(ds.pixel_array, pixels)
+    assert "LossyImageCompression" not in ds
+
+
+def test_jpeg_baseline_of_8_bit_colour_is_marked_lossy(archive: Archive) -> None:
+    pixels = rgb()
+    instance = stored(archive, in_syntax(dataset(pixels, color=True), NATIVE[1]))
+    ds = dcmread(io.BytesIO(PixelTranscoder().transcode(instance, "1.2.840.10008.1.2.4.50")))
+    assert ds.PhotometricInterpretation == "YBR_FULL_422"
+    assert ds.LossyImageCompression == "01"
+    assert ds.LossyImageCompressionMethod == "ISO_10918_1"
+    assert float(ds.LossyImageCompressionRatio) > 1
+    error = np.abs(ds.pixel_array.astype(int) - pixels.astype(int))
+    assert error.mean() < 4  # quality 90 on smooth colour
+
+
+def test_jpeg_baseline_of_12_bit_data_is_406(archive: Archive) -> None:
+    instance = stored(archive, in_syntax(dataset(gray()), NATIVE[1]))
+    with pytest.raises(NotAcceptable, match="8-bit"):
+        PixelTranscoder().transcode(instance, "1.2.840.10008.1.2.4.50")
+
+
+def test_a_syntax_it_cannot_make_is_406(archive: Archive) -> None:
+    instance = stored(archive, in_syntax(dataset(gray()), NATIVE[1]))
+    assert "1.2.840.10008.1.2.4.201" not in PixelTranscoder().targets(NATIVE[1])
+    with pytest.raises(NotAcceptable, match="cannot be converted"):
+        PixelTranscoder().transcode(instance, "1.2.840.10008.1.2.4.201")
+
+
+@pytest.mark.dcmtk
+@pytest.mark.parametrize("target", [*TARGETS, "1.2.840.10008.1.2.4.50"])
+def test_dcmtk_reads_what_is_made(archive: Archive, tmp_path: Path, target: str) -> None:
+    if shutil.which("dcmdump") is None:
+        pytest.fail("DCMTK is needed (apt-get install dcmtk)")
+    pixels = gray(bits=8, frames=2)
+    instance = stored(archive, in_syntax(dataset(pixels), NATIVE[1]))
+    made = tmp_path / "made.dcm"
+    made.write_bytes(PixelTranscoder().transcode(instance, target))
+    dump = subprocess.run(["dcmdump", "-E", str(made)], check=False, capture_output=True, text=True)
+    assert dump.returncode == 0, dump.stderr
+    assert "(7fe0,0010)" in dump.stdout and "E: " not in dump.stderr
+    if target.startswith("1.2.840.10008.1.2.4.5"):
+        out = tmp_path / "plain.dcm"
+        subprocess.run(["dcmdjpeg", str(made), str(out)], check=True)
+        assert np.abs(dcmread(out).pixel_array.astype(int) - pixels).max() < 16
