@@ -1,5 +1,7 @@
 """The SQL index of the archive (SQLite or PostgreSQL through SQLAlchemy Core 2)."""
 
+# index.resources adds its tables to the shared metadata: imported before create_all runs.
+from openvna.index import resources
 from openvna.index.core import Index, Matches
 from openvna.index.engine import create_index
 from openvna.index.records import (
@@ -17,4 +19,5 @@ __all__ = [
     "Matches",
     "Page",
     "create_index",
+    "resources",
 ]
