@@ -232,9 +232,22 @@ def test_capability_statement_lists_what_is_served(fhir_server: LiveServer):
     assert statement["fhirVersion"] == "4.0.1"
     assert statement["kind"] == "instance"
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(resources) == {"Patient", "ImagingStudy", "Endpoint"}
+    assert set(resources) == {
+        "Patient",
+        "ImagingStudy",
+        "Endpoint",
+        "DiagnosticReport",
+        "ServiceRequest",
+    }
     study = resources["ImagingStudy"]
     assert {i["code"] for i in study["interaction"]} == {"read", "search-type"}
+    written = {"read", "vread", "update", "create", "search-type", "history-instance"}
+    for kind in ("Patient", "DiagnosticReport", "ServiceRequest"):
+        assert {i["code"] for i in resources[kind]["interaction"]} == written
+        assert resources[kind]["versioning"] == "versioned-update"
+    assert {"imaging-study", "based-on"} <= {
+        p["name"] for p in resources["DiagnosticReport"]["searchParam"]
+    }
     names = {p["name"] for p in study["searchParam"]}
     assert {"patient", "identifier", "started", "modality", "series", "dicom-class"} <= names
     assert "ImagingStudy:patient" in study["searchInclude"]

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-__all__ = ["searchset"]
+import orjson
+
+__all__ = ["history_bundle", "searchset"]
 
 
 def searchset(
@@ -51,4 +53,41 @@ def _entry(fhir_base: str, resource: dict[str, Any], mode: str) -> dict[str, Any
         "fullUrl": f"{fhir_base}/{resource['resourceType']}/{resource['id']}",
         "resource": resource,
         "search": {"mode": mode},
+    }
+
+
+def history_bundle(
+    fhir_base: str, resource_type: str, resource_id: str, versions: Sequence[Any]
+) -> dict[str, Any]:
+    """A Bundle of type history (R4 http.html#history): every version, newest first, each with
+    its version-specific fullUrl and the request that made it."""
+    entries = []
+    for stored in versions:
+        resource = orjson.loads(stored.json)
+        url = f"{fhir_base}/{resource_type}/{resource_id}"
+        entries.append(
+            {
+                "fullUrl": url,
+                "resource": resource,
+                "request": {
+                    "method": "POST" if stored.version == 1 else "PUT",
+                    "url": f"{resource_type}/{resource_id}"
+                    if stored.version > 1
+                    else resource_type,
+                },
+                "response": {
+                    "status": "201 Created" if stored.version == 1 else "200 OK",
+                    "etag": f'W/"{stored.version}"',
+                    "lastModified": stored.last_updated,
+                },
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "total": len(entries),
+        "link": [
+            {"relation": "self", "url": f"{fhir_base}/{resource_type}/{resource_id}/_history"}
+        ],
+        "entry": entries,
     }

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from openvna.fhir.search import INCLUDES, REVINCLUDES, SEARCH_PARAMETERS
+from openvna.fhir.writeback import WRITABLE
+from openvna.fhir.written import STORED_PARAMETERS
 
 __all__ = ["FHIR_VERSION", "capability_statement"]
 
@@ -19,15 +21,20 @@ _COMMON = ("_count", "_sort", "_summary", "_elements", "_include", "_revinclude"
 def capability_statement(fhir_base: str, software_version: str) -> dict[str, Any]:
     """What this server does, for ``fhir_base``."""
     resources = []
-    for kind in ("Endpoint", "ImagingStudy", "Patient"):
-        parameters = SEARCH_PARAMETERS.get(kind, _ENDPOINT_PARAMETERS)
+    tables = {**SEARCH_PARAMETERS, **STORED_PARAMETERS, "Endpoint": _ENDPOINT_PARAMETERS}
+    for kind in sorted(tables):
+        parameters = tables[kind]
+        written = kind in WRITABLE
+        codes = ["read", "search-type"]
+        if written:
+            codes += ["vread", "update", "create", "history-instance"]
         entry: dict[str, Any] = {
             "type": kind,
             "profile": f"http://hl7.org/fhir/StructureDefinition/{kind}",
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
-            "versioning": "no-version",
-            "readHistory": False,
-            "updateCreate": False,
+            "interaction": [{"code": code} for code in codes],
+            "versioning": "versioned-update" if written else "no-version",
+            "readHistory": written,
+            "updateCreate": written,
             "searchParam": [
                 {
                     "name": name,
@@ -64,6 +71,8 @@ def capability_statement(fhir_base: str, software_version: str) -> dict[str, Any
 
 
 def _definition(kind: str, name: str) -> str:
+    if name == "imaging-study":
+        return "DiagnosticReport-imaging-study"  # openvna's own (issue 10)
     if name.startswith("_"):
         return f"Resource-{name[1:]}"
     return f"{kind}-{name}"

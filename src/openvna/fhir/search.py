@@ -16,7 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
+
 from openvna.archive import Archive
+from openvna.archive.resources import ResourceStore
 from openvna.dicom.json import DicomJson
 from openvna.dicom.matching import MatchTerm
 from openvna.dicom.query import Level, Query
@@ -37,6 +40,7 @@ __all__ = [
     "Criteria",
     "Narrowing",
     "ParsedSearch",
+    "paging",
     "parse_search",
     "read_controls",
 ]
@@ -71,6 +75,7 @@ SEARCH_PARAMETERS: dict[str, dict[str, tuple[str, str]]] = {
         "bodysite": ("token", "Body Part Examined (0018,0015) of a series"),
         "status": ("token", "Always available"),
         "endpoint": ("reference", "Endpoint of the study"),
+        "basedon": ("reference", "ServiceRequest whose identifier is the accession number"),
     },
 }
 INCLUDES = {
@@ -174,6 +179,15 @@ def _controls(resource_type: str, found: dict[str, list[str]], strict: bool) -> 
     include = _links("_include", found, INCLUDES.get(resource_type, ()), strict)
     revinclude = _links("_revinclude", found, REVINCLUDES.get(resource_type, ()), strict)
     return Controls(count, offset, ascending, summary, elements, include, revinclude)
+
+
+def paging(params: Sequence[tuple[str, str]]) -> Controls:
+    """``_count`` and ``_offset`` alone (the written resources' search)."""
+    found: dict[str, list[str]] = {}
+    for name, value in params:
+        if name in ("_count", "_offset"):
+            found.setdefault(name, []).append(value)
+    return _controls("", found, strict=False)
 
 
 def read_controls(params: Sequence[tuple[str, str]]) -> tuple[str | None, tuple[str, ...]]:
@@ -403,6 +417,23 @@ def _endpoint(built: _Builder, name: str, modifier: str | None, values: list[str
     built.nothing = built.nothing or not any(i in STUDY_ENDPOINTS for i in ids)
 
 
+def _based_on(built: _Builder, name: str, modifier: str | None, values: list[str]) -> None:
+    """``basedon=ServiceRequest/<id>``: the studies whose accession number is an identifier of
+    that ServiceRequest (written back, ``fhir.writeback``)."""
+    store = ResourceStore(built.archive.index)
+    accessions: list[str] = []
+    for value in values:
+        ident = reference_id(name, value, "ServiceRequest")
+        stored = store.current("ServiceRequest", ident) if ident else None
+        if stored is not None:
+            request = orjson.loads(stored.json)
+            accessions += [i["value"] for i in request.get("identifier", []) if i.get("value")]
+    if accessions:
+        built.terms.append(any_of("AccessionNumber", accessions))
+    else:
+        built.nothing = True
+
+
 _STUDY_HANDLERS: dict[str, _Handler] = {
     "_id": _study_ids,
     "patient": _subject,
@@ -416,6 +447,7 @@ _STUDY_HANDLERS: dict[str, _Handler] = {
     "bodysite": _body_sites,
     "status": _status,
     "endpoint": _endpoint,
+    "basedon": _based_on,
 }
 
 

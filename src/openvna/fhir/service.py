@@ -9,23 +9,32 @@ from collections.abc import Sequence
 from typing import Any
 
 from openvna.archive import Archive
+from openvna.archive.resources import ResourceStore, StoredResource
 from openvna.dicom.json import DicomJson
 from openvna.dicom.query import Level, Query
 from openvna.errors import BadRequest, NotFound
 from openvna.fhir import values as v
-from openvna.fhir.bundle import searchset
+from openvna.fhir.bundle import history_bundle, searchset
 from openvna.fhir.endpoints import Bases, endpoint, endpoints
 from openvna.fhir.mapping import patient, patient_key
 from openvna.fhir.patients import find_patient, key_terms
-from openvna.fhir.search import Controls, ParsedSearch, parse_search, read_controls
+from openvna.fhir.search import Controls, ParsedSearch, paging, parse_search, read_controls
 from openvna.fhir.shaping import shape
 from openvna.fhir.studies import STUDY_ENDPOINTS, find_study_uid, imaging_studies
 from openvna.fhir.terms import any_of, single, tag_of
+from openvna.fhir.writeback import WRITABLE, WriteBack, stored_resource
+from openvna.fhir.written import (
+    STORED_PARAMETERS,
+    add_based_on,
+    merge_patient,
+    stored_filters,
+    written_resource,
+)
 
 __all__ = ["RESOURCE_TYPES", "FhirService"]
 
 Resource = dict[str, Any]
-RESOURCE_TYPES = ("Patient", "ImagingStudy", "Endpoint")
+RESOURCE_TYPES = ("Patient", "ImagingStudy", "Endpoint", "DiagnosticReport", "ServiceRequest")
 _STUDY_UID = tag_of("StudyInstanceUID")
 
 
@@ -34,6 +43,8 @@ class FhirService:
 
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
+        self.store = ResourceStore(archive.index)
+        self.writes = WriteBack(archive)
 
     # -- read (R4 http.html#read) ------------------------------------------------------------
 
@@ -50,7 +61,10 @@ class FhirService:
         found: Resource | None = None
         if resource_type == "Patient":
             ds = find_patient(self.archive, resource_id)
-            found = patient(ds) if ds is not None else None
+            derived = patient(ds) if ds is not None else None
+            found = merge_patient(derived, written_resource(self.store, "Patient", resource_id))
+        elif resource_type in WRITABLE:
+            found = written_resource(self.store, resource_type, resource_id)
         elif resource_type == "ImagingStudy":
             found = self._read_study(resource_id)
         elif resource_type == "Endpoint":
@@ -64,8 +78,24 @@ class FhirService:
         if uid is None:
             return None
         query = Query(Level.STUDY, (single("StudyInstanceUID", uid),), include_all=True, limit=1)
-        studies = list(self.archive.find(query))
-        return imaging_studies(self.archive, studies)[0] if studies else None
+        studies = imaging_studies(self.archive, list(self.archive.find(query)))
+        add_based_on(self.store, studies)
+        return studies[0] if studies else None
+
+    def vread(self, resource_type: str, resource_id: str, version: str) -> Resource:
+        """``[type]/[id]/_history/[vid]`` (R4 http.html#vread) of a written resource."""
+        number = int(version) if version.isascii() and version.isdigit() else 0
+        stored = self.store.version(resource_type, resource_id, number) if number else None
+        if stored is None:
+            raise NotFound(f"{resource_type}/{resource_id} has no version {version!r}")
+        return stored_resource(stored)
+
+    def history(self, resource_type: str, resource_id: str, bases: Bases) -> Resource:
+        """``[type]/[id]/_history`` (R4 http.html#history): a Bundle of type history."""
+        versions = self.store.history(resource_type, resource_id)
+        if not versions:
+            raise NotFound(f"{resource_type}/{resource_id} has no history here")
+        return history_bundle(bases.fhir, resource_type, resource_id, versions)
 
     # -- search (R4 search.html) -------------------------------------------------------------
 
@@ -80,17 +110,20 @@ class FhirService:
         """A Bundle searchset of one page; BadRequest for what ``parse_search`` refuses."""
         if resource_type == "Endpoint":
             return self._search_endpoints(params, bases, strict)
+        if resource_type in STORED_PARAMETERS:
+            return self._search_written(resource_type, params, bases, strict)
         parsed = parse_search(self.archive, resource_type, params, strict=strict)
         controls = parsed.controls
         page_size = 0 if controls.summary == "count" else controls.count
         if resource_type == "Patient":
             total, datasets = self._patient_page(parsed, page_size)
-            matches = [r for r in (patient(ds) for ds in datasets) if r is not None]
+            matches = self._patients(datasets)
             included = self._studies_of(datasets) if controls.revinclude else []
         else:
             total, datasets = self._study_page(parsed, page_size)
             light = controls.summary in ("true", "text") and not controls.elements
             matches = imaging_studies(self.archive, datasets, with_instances=not light)
+            add_based_on(self.store, matches)
             included = self._study_includes(datasets, controls, bases)
         return searchset(
             bases.fhir,
@@ -101,6 +134,40 @@ class FhirService:
             count=page_size,
             matches=[shape(r, controls.summary, controls.elements) for r in matches],
             included=included,
+        )
+
+    def _patients(self, datasets: list[DicomJson]) -> list[Resource]:
+        """The Patients of a page, with what the EHR wrote for them merged in."""
+        derived = [r for r in (patient(ds) for ds in datasets) if r is not None]
+        written = self.store.currents("Patient", [r["id"] for r in derived])
+        merged = [merge_patient(r, _loaded(written.get(r["id"]))) for r in derived]
+        return [r for r in merged if r is not None]
+
+    def _search_written(
+        self, resource_type: str, params: Sequence[tuple[str, str]], bases: Bases, strict: bool
+    ) -> Resource:
+        """DiagnosticReport and ServiceRequest search on their stored links, newest first."""
+        supported = STORED_PARAMETERS[resource_type]
+        criteria, used = [], []
+        for name, value in params:
+            if name in supported:
+                criteria.append((name, value))
+            elif name not in ("_count", "_offset", "_format", "_pretty"):
+                if strict:
+                    raise BadRequest(f"unknown search parameter {name!r} for {resource_type}")
+                continue
+            used.append((name, value))
+        page = paging(params)
+        filters = stored_filters(resource_type, criteria, lambda i: find_study_uid(self.archive, i))
+        total, found = self.store.search(resource_type, filters, page.count, page.offset)
+        return searchset(
+            bases.fhir,
+            resource_type,
+            used,
+            total=total,
+            offset=page.offset,
+            count=page.count,
+            matches=[stored_resource(s) for s in found],
         )
 
     def _study_page(self, parsed: ParsedSearch, size: int) -> tuple[int, list[DicomJson]]:
@@ -168,7 +235,9 @@ class FhirService:
             key = patient_key(ds)
             query = Query(Level.STUDY, key_terms(key), include_all=True, limit=None)
             studies += [s for s in self.archive.find(query) if patient_key(s) == key]
-        return imaging_studies(self.archive, studies)
+        found = imaging_studies(self.archive, studies)
+        add_based_on(self.store, found)
+        return found
 
     def _search_endpoints(
         self, params: Sequence[tuple[str, str]], bases: Bases, strict: bool
@@ -193,3 +262,7 @@ class FhirService:
             count=len(found),
             matches=found,
         )
+
+
+def _loaded(stored: StoredResource | None) -> Resource | None:
+    return stored_resource(stored) if stored is not None else None

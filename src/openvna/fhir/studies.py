@@ -8,32 +8,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from openvna.archive import Archive
+from openvna.archive.listing import instance_listing
 from openvna.dicom.json import DicomJson
 from openvna.dicom.query import Level, Query
 from openvna.dicom.uid import is_valid_uid
 from openvna.fhir import values as v
 from openvna.fhir.ids import is_fhir_id, study_id
-from openvna.fhir.mapping import imaging_study
+from openvna.fhir.mapping import imaging_study, instance_entry
 from openvna.fhir.terms import any_of, single, tag_of
+from openvna.fhir.titles import title_sources
 
-__all__ = ["INSTANCE_KEYS", "STUDY_ENDPOINTS", "find_study_uid", "imaging_studies"]
+__all__ = ["STUDY_ENDPOINTS", "find_study_uid", "imaging_studies"]
 
 # The Endpoint ids every ImagingStudy and its series point at: WADO-RS, the DICOMweb root.
 STUDY_ENDPOINTS = ("wado-rs",)
-# What ImagingStudy.series.instance needs (FS-17…FS-19): the columns and the title's sources.
-INSTANCE_KEYS = tuple(
-    tag_of(k)
-    for k in (
-        "SeriesInstanceUID",
-        "SOPInstanceUID",
-        "SOPClassUID",
-        "InstanceNumber",
-        "ContentLabel",
-        "ConceptNameCodeSequence",
-        "DocumentTitle",
-        "ImageType",
-    )
-)
 _STUDY_UID, _SERIES_UID, _ACCESSION = "0020000D", "0020000E", "00080050"
 
 
@@ -69,11 +57,13 @@ def imaging_studies(
     series_query = Query(Level.SERIES, in_studies, include_all=True, limit=None)
     for ds in archive.find(series_query):
         series_of[v.text(ds, _STUDY_UID)].append(ds)
-    instances_of: dict[str, list[DicomJson]] = defaultdict(list)
+    instances_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if with_instances:
-        instance_query = Query(Level.INSTANCE, in_studies, includefields=INSTANCE_KEYS, limit=None)
-        for ds in archive.find(instance_query):
-            instances_of[v.text(ds, _SERIES_UID)].append(ds)
+        for i in instance_listing(archive.index, uids):
+            entry = instance_entry(
+                i.sop_uid, i.sop_class_uid, i.instance_number, title_sources(i.metadata)
+            )
+            instances_of[i.series_uid].append(entry)
     shared = _shared_accessions(archive, studies)
     return [
         imaging_study(

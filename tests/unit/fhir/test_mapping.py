@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from openvna.fhir.mapping import imaging_study, patient, patient_reference
+from openvna.fhir.mapping import (
+    imaging_study,
+    instance_entry,
+    instance_title,
+    patient,
+    patient_reference,
+)
 from openvna.fhir.values import date, date_time, human_name
 from tests.fhir_check import validate
 
@@ -57,13 +63,7 @@ def _series() -> dict[str, Any]:
 
 
 def _instance() -> dict[str, Any]:
-    return {
-        "0020000E": _e("UI", SERIES_UID),
-        "00080018": _e("UI", SOP_UID),
-        "00080016": _e("UI", CT_IMAGE),
-        "00200013": _e("IS", 7),
-        "00080008": _e("CS", "ORIGINAL", "PRIMARY"),
-    }
+    return instance_entry(SOP_UID, CT_IMAGE, 7, {"00080008": _e("CS", "ORIGINAL", "PRIMARY")})
 
 
 def _imaging_study(study: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -198,3 +198,14 @@ def test_dates_and_names_that_are_not_values():
     assert date("00000101") is None
     assert human_name({"Alphabetic": ""}) is None
     assert human_name({"Ideographic": "x"}) is None
+
+
+def test_instance_titles_in_their_order_of_preference():
+    concept = {"00080104": _e("LO", "Chest X-ray report")}
+    assert instance_title({"00700080": _e("CS", "LABEL"), "00420010": _e("ST", "x")}) == "LABEL"
+    assert instance_title({"0040A043": _e("SQ", concept), "00420010": _e("ST", "Doc")}) == (
+        "Chest X-ray report"
+    )
+    assert instance_title({"00420010": _e("ST", "Doc")}) == "Doc"
+    assert instance_title({}) == ""
+    assert "title" not in instance_entry(SOP_UID, CT_IMAGE, None, {})

@@ -12,7 +12,9 @@ from starlette.responses import Response
 from openvna import __version__
 from openvna.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from openvna.fhir import RESOURCE_TYPES, Bases, FhirService, capability_statement
+from openvna.fhir.writeback import WRITABLE
 from openvna.web.context import archive_of
+from openvna.web.fhir import writes
 from openvna.web.fhir.responses import fhir_errors, outcome_response, resource_response
 from openvna.web.urls import DICOMWEB_PREFIX, dicomweb_base
 
@@ -20,6 +22,7 @@ __all__ = [
     "FHIR_PREFIX",
     "bases",
     "capabilities",
+    "history",
     "not_found",
     "resource",
     "resource_type",
@@ -78,10 +81,12 @@ async def capabilities(request: Request) -> Response:
 
 @fhir_errors
 async def resource_type(request: Request) -> Response:
-    """``[base]/[type]``: search-type by GET."""
+    """``[base]/[type]``: search-type by GET, create by POST."""
     kind = _type_of(request)
     if kind is None:
         return _unknown_type(request)
+    if request.method == "POST" and kind in WRITABLE:
+        return await writes.create(request, _service(request), bases(request), kind)
     if request.method not in ("GET", "HEAD"):
         return _not_allowed(request, kind)
     params = [(k, v) for k, v in request.query_params.multi_items()]
@@ -121,17 +126,39 @@ async def _search(request: Request, kind: str, params: list[tuple[str, str]]) ->
 
 @fhir_errors
 async def resource(request: Request) -> Response:
-    """``GET [base]/[type]/[id]``: read."""
+    """``GET [base]/[type]/[id]``: read; ``PUT``: update."""
+    kind = _type_of(request)
+    if kind is None:
+        return _unknown_type(request)
+    resource_id = request.path_params["id"]
+    service, where = _service(request), bases(request)
+    if request.method == "PUT" and kind in WRITABLE:
+        return await writes.update(request, service, where, kind, resource_id)
+    if request.method not in ("GET", "HEAD"):
+        return _not_allowed(request, f"{kind}/[id]")
+    params = list(request.query_params.multi_items())
+    found = await run_in_threadpool(lambda: service.read(kind, resource_id, where, params))
+    return await resource_response(request, found, headers=writes.version_headers(found))
+
+
+@fhir_errors
+async def history(request: Request) -> Response:
+    """``GET [base]/[type]/[id]/_history[/vid]``: history and vread of written resources."""
     kind = _type_of(request)
     if kind is None:
         return _unknown_type(request)
     if request.method not in ("GET", "HEAD"):
-        return _not_allowed(request, f"{kind}/[id]")
-    resource_id = request.path_params["id"]
-    service, where = _service(request), bases(request)
-    params = list(request.query_params.multi_items())
-    found = await run_in_threadpool(lambda: service.read(kind, resource_id, where, params))
-    return await resource_response(request, found)
+        return _not_allowed(request, f"{kind}/[id]/_history")
+    if kind not in WRITABLE:
+        return outcome_response(request, 404, f"{kind} resources have no stored history")
+    resource_id, service = request.path_params["id"], _service(request)
+    vid = request.path_params.get("vid")
+    if vid is None:
+        where = bases(request)
+        found = await run_in_threadpool(lambda: service.history(kind, resource_id, where))
+        return await resource_response(request, found)
+    version = await run_in_threadpool(lambda: service.vread(kind, resource_id, vid))
+    return await resource_response(request, version, headers=writes.version_headers(version))
 
 
 @fhir_errors

@@ -16,5 +16,7 @@ routes: list[BaseRoute] = [
     Route("/{type}", handlers.resource_type, methods=_ALL),
     Route("/{type}/_search", handlers.search, methods=_ALL),
     Route("/{type}/{id}", handlers.resource, methods=_ALL),
+    Route("/{type}/{id}/_history", handlers.history, methods=_ALL),
+    Route("/{type}/{id}/_history/{vid}", handlers.history, methods=_ALL),
     Route("/{path:path}", handlers.not_found, methods=_ALL),
 ]
