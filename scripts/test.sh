@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v dcm2json >/dev/null 2>&1; then
+# Real peers of the integration tests: DCMTK, and Orthanc with its DICOMweb plugin (its own
+# service stopped: the tests start their own).
+if ! command -v dcm2json >/dev/null 2>&1 || ! command -v Orthanc >/dev/null 2>&1 \
+  || [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq dcmtk >/dev/null
+    apt-get update -qq && apt-get install -y -qq dcmtk orthanc orthanc-dicomweb >/dev/null
+    service orthanc stop >/dev/null 2>&1 || true
   else
-    echo "note: DCMTK is missing and this is not root: the dcmtk-marked tests will skip" >&2
+    echo "note: DCMTK or Orthanc is missing and this is not root: install dcmtk, orthanc and" \
+      "orthanc-dicomweb, or the tests that need them fail" >&2
   fi
 fi
 
