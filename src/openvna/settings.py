@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
@@ -113,6 +113,27 @@ class DicomwebSettings(_Section):
     )
 
 
+class ViewerSettings(_Section):
+    dir: Path | None = Field(
+        default=None,
+        description="Where 'openvna viewer install' puts OHIF and /viewer serves it from. "
+        "Default: $XDG_DATA_HOME/openvna/viewer (~/.local/share/openvna/viewer).",
+    )
+    frame_ancestors: list[str] = Field(
+        default_factory=lambda: ["'self'"],
+        description="CSP frame-ancestors sources that may embed /IHEInvokeImageDisplay, "
+        "/viewer and /ui in an iframe, e.g. [\"'self'\", \"https://ehr.example.org\"].",
+    )
+    session_minutes: int = Field(
+        default=480, ge=1, description="Lifetime of the session cookie set at a keyed entry."
+    )
+    cookie_samesite: Literal["lax", "strict", "none"] = Field(
+        default="lax",
+        description="SameSite of the session cookie; 'none' (embedding in another site's "
+        "iframe) needs HTTPS and marks it Secure.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings. Environment: OPENVNA_SERVER__PORT=9000, OPENVNA_AUTH__API_KEYS='["k"]'."""
 
@@ -126,6 +147,9 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings, description="API keys.")
     dicomweb: DicomwebSettings = Field(
         default_factory=DicomwebSettings, description="DICOMweb behaviour."
+    )
+    viewer: ViewerSettings = Field(
+        default_factory=ViewerSettings, description="The OHIF viewer, IID and the explorer."
     )
 
     @classmethod
