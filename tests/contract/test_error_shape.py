@@ -22,7 +22,7 @@ BAD_REQUESTS = [
     ("GET", "/studies/{study}/series/1.2.3", {}, b"", 404),
     ("GET", "/studies/{study}/series/{series}/instances/{sop}/frames/0", {}, b"", 400),
     ("GET", "/studies/{study}/series/{series}/instances/{sop}/frames/x", {}, b"", 400),
-    ("GET", "/studies/{study}/series/{series}/instances/{sop}/frames/99", {}, b"", 404),
+    ("GET", "/studies/{study}/series/{series}/instances/{sop}/frames/99", {}, b"", 400),
     ("GET", "/studies/{study}", {"Accept": "text/html"}, b"", 406),
     ("DELETE", "/studies/9.9.9", {}, b"", 404),
     ("POST", "/studies", {"Content-Type": "application/json"}, b"{}", 415),

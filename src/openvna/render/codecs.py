@@ -128,7 +128,7 @@ def png_frame(decoded: Decoded) -> bytes:
     if pixels.ndim == 3 and pixels.dtype.itemsize != 1:
         raise NotAcceptable("image/png colour frames hold 8-bit samples only")
     if pixels.ndim == 2 and pixels.dtype.itemsize == 2:
-        image = Image.fromarray(np.ascontiguousarray(pixels, dtype="<u2"), mode="I;16")
+        image = Image.fromarray(np.ascontiguousarray(pixels, dtype="<u2"))
     else:
         image = Image.fromarray(np.ascontiguousarray(pixels))
     buffer = io.BytesIO()

@@ -2,9 +2,9 @@
 
 Every check that can fail (UID syntax → 400, existence → 404, Accept and transfer syntax → 406)
 runs before the StreamingResponse is built, because once the status line is sent an error can no
-longer become a status. Bodies are streamed from the blob store by ``web.multipart_out`` with the
-Content-Length known from the index; nothing is transcoded, so a representation other than the
-stored one is refused with a 406 naming both.
+longer become a status. Stored bodies are streamed from the blob store by ``web.multipart_out``
+with the Content-Length known from the index; frames in another encoding are made by the pixel
+service (``openvna.render``) in a worker thread before the response starts.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from starlette.responses import Response
 from openvna.archive import Content, StoredInstance
 from openvna.dicom.media import (
     EXPLICIT_VR_LITTLE_ENDIAN,
-    LOSSY_SYNTAXES,
     NATIVE_SYNTAXES,
     MediaRange,
     Offer,
@@ -29,6 +28,7 @@ from openvna.dicom.media import (
     requested_name,
 )
 from openvna.errors import BadRequest, NotAcceptable
+from openvna.render import Renderer, decodable
 from openvna.web.context import archive_of
 from openvna.web.dicomweb.paths import resource_uids
 from openvna.web.dicomweb.representation import (
@@ -43,7 +43,17 @@ __all__ = ["retrieve_bulkdata", "retrieve_frames", "retrieve_instances", "retrie
 
 DICOM = "application/dicom"
 OCTET_STREAM = "application/octet-stream"
+PNG = "image/png"
 PIXEL_DATA = "7FE00010"
+# Frames the pixel service can make from any decodable frame (PS3.18 Table 8.7.3-5: the
+# default syntax of each media type), in the server's order of preference.
+_MADE_FRAMES = (
+    ("image/jpeg", "1.2.840.10008.1.2.4.50"),
+    ("image/jls", "1.2.840.10008.1.2.4.80"),
+    ("image/jp2", "1.2.840.10008.1.2.4.90"),
+    ("image/dicom-rle", "1.2.840.10008.1.2.5"),
+)
+RENDERER = Renderer()  # one per process: its cache is shared by the rendered resources
 
 
 def _accept(request: Request) -> list[MediaRange]:
@@ -137,9 +147,16 @@ async def retrieve_frames(request: Request) -> Response:
     numbers = _parse_frame_list(request.path_params["frames"])
     ranges = _accept(request)
     (instance,) = await _retrieve(request, study, series, sop)
+    total = instance.frame_count
+    beyond = [n for n in numbers if total and n > total]
+    if beyond:
+        raise BadRequest(
+            f"instance {instance.sop_uid} has {total} frame(s); frame {beyond[0]} does not exist",
+            attribute="frames",
+        )
     frames = instance.frames(numbers)
     url = _instance_url(dicomweb_base(request), instance)
-    return _frames_response(ranges, instance, dict(zip(numbers, frames, strict=True)), url)
+    return await _frames_response(ranges, instance, dict(zip(numbers, frames, strict=True)), url)
 
 
 def _parse_frame_list(text: str) -> list[int]:
@@ -160,46 +177,77 @@ def _parse_frame_list(text: str) -> list[int]:
     return numbers
 
 
-def _frame_offers(instance: StoredInstance, single: bool) -> list[Offer]:
-    """What the stored frames can be sent as without transcoding, preferred first."""
+def _frame_offers(instance: StoredInstance, single: bool) -> tuple[list[Offer], set[Offer]]:
+    """What the frames can be sent as, preferred first, and which of those offers are made by
+    the pixel service rather than read as stored.
+
+    Stored bytes first: native frames as octets, compressed ones in their own media type (and
+    as octets for ``transfer-syntax=*`` or their own syntax named). Then what decoding makes:
+    octet-stream without a syntax is native little endian, decompressed (PS3.18 Table 8.7.3-4),
+    and the other compressed media types and PNG are encoded from the decoded frame.
+    """
     stored = instance.transfer_syntax
+    native = frozenset({EXPLICIT_VR_LITTLE_ENDIAN})
+    offers: list[Offer] = []
+    made: set[Offer] = set()
     if stored in NATIVE_SYNTAXES:
-        offers = [Offer(OCTET_STREAM, syntaxes=frozenset({EXPLICIT_VR_LITTLE_ENDIAN}))]
+        offers.append(Offer(OCTET_STREAM, syntaxes=native))
     elif media_type_of_frames(stored) != OCTET_STREAM:
         syntaxes = frozenset({stored})
-        offers = [
-            Offer(media_type_of_frames(stored), syntaxes=syntaxes),
-            # OHIF and others ask octet-stream; transfer-syntax=* for the bit stream as stored;
-            # without a named syntax only lossy data may be sent so (PS3.18 §8.7.3.3).
-            Offer(OCTET_STREAM, syntaxes=syntaxes, default_ok=stored in LOSSY_SYNTAXES),
+        offers.append(Offer(media_type_of_frames(stored), syntaxes=syntaxes))
+        offers.append(Offer(OCTET_STREAM, syntaxes=syntaxes, default_ok=False))
+    if decodable(stored):
+        made_here = [Offer(OCTET_STREAM, syntaxes=native)] if stored not in NATIVE_SYNTAXES else []
+        made_here += [
+            Offer(media, syntaxes=frozenset({syntax}))
+            for media, syntax in _MADE_FRAMES
+            if media != media_type_of_frames(stored)
         ]
-    else:
+        made_here.append(Offer(PNG))
+        offers += made_here
+        made.update(made_here)
+    if not offers:
         raise NotAcceptable(
             f"the pixel data of instance {instance.sop_uid} is stored as {stored}, which cannot "
-            "be sent as frames without transcoding (not available)",
+            "be decoded into frames",
             uid=instance.sop_uid,
         )
     if single:
-        offers += [Offer(o.media_type, False, o.syntaxes, o.default_ok) for o in offers]
-    return offers
+        singles = [Offer(o.media_type, False, o.syntaxes, o.default_ok) for o in offers]
+        made.update(s for s, o in zip(singles, offers, strict=True) if o in made)
+        offers += singles
+    return offers, made
 
 
-def _frames_response(
+async def _frames_response(
     ranges: Sequence[MediaRange],
     instance: StoredInstance,
     frames: dict[int, Content],
     instance_url: str,
 ) -> Response:
-    """Frame parts (Content-Location ``<instance>/frames/<n>``) in the negotiated media type."""
-    chosen = negotiate(ranges, _frame_offers(instance, single=len(frames) == 1))
-    (syntax,) = chosen.syntaxes
+    """Frame parts (Content-Location ``<instance>/frames/<n>``) in the negotiated media type;
+    frames made by the pixel service are made in a worker thread, all before the response."""
+    offers, made = _frame_offers(instance, single=len(frames) == 1)
+    chosen = negotiate(ranges, offers)
     media_type = requested_name(ranges, chosen)
-    content_type = f"{media_type}; transfer-syntax={syntax}"
+    syntax = next(iter(chosen.syntaxes), None)
+    content_type = f"{media_type}; transfer-syntax={syntax}" if syntax else media_type
+    bodies: list[bytes | Content] = list(frames.values())
+    if chosen in made:
+        bodies = list(await to_thread.run_sync(_make_frames, instance, list(frames), chosen))
     parts = [
-        ResponsePart(content_type, content, f"{instance_url}/frames/{number}")
-        for number, content in frames.items()
+        ResponsePart(content_type, body, f"{instance_url}/frames/{number}")
+        for number, body in zip(frames, bodies, strict=True)
     ]
     return _respond(chosen, parts, media_type)
+
+
+def _make_frames(instance: StoredInstance, numbers: list[int], offer: Offer) -> list[bytes]:
+    if offer.media_type == PNG:
+        return [RENDERER.frame_png(instance, n) for n in numbers]
+    (syntax,) = offer.syntaxes
+    target = None if syntax == EXPLICIT_VR_LITTLE_ENDIAN else syntax
+    return [RENDERER.frame_as(instance, n, target) for n in numbers]
 
 
 # -- bulk data (PS3.18 §10.4.1.1.8) ------------------------------------------------------------
@@ -225,7 +273,7 @@ async def retrieve_bulkdata(request: Request) -> Response:
         if instance.pixel_data.encapsulated:
             numbers = range(1, instance.frame_count + 1)
             frames = dict(zip(numbers, instance.frames(numbers), strict=True))
-            return _frames_response(ranges, instance, frames, instance_url)
+            return await _frames_response(ranges, instance, frames, instance_url)
         if instance.transfer_syntax not in NATIVE_SYNTAXES:
             raise NotAcceptable(
                 f"the pixel data of instance {instance.sop_uid} is stored as "
