@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from openvna.web.dicomweb import capabilities, delete, qido, stow, wado
+from openvna.web.dicomweb.ups import routes as ups_routes
 
 __all__ = ["routes"]
 
@@ -38,4 +39,6 @@ routes: list[BaseRoute] = [
     Route(_S, delete.delete_resource, methods=["DELETE"]),
     Route(_SE, delete.delete_resource, methods=["DELETE"]),
     Route(_I, delete.delete_resource, methods=["DELETE"]),
+    # UPS-RS (PS3.18 ch. 11): workitems and the event channel
+    *ups_routes,
 ]
