@@ -25,7 +25,15 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as PydanticSettingsError
 from pydantic_settings.sources.utils import parse_env_vars
 
-__all__ = ["DuplicatePolicy", "Settings", "SettingsError", "Validation", "load_settings"]
+__all__ = [
+    "DimseSettings",
+    "DuplicatePolicy",
+    "RemoteNode",
+    "Settings",
+    "SettingsError",
+    "Validation",
+    "load_settings",
+]
 
 
 class SettingsError(Exception):
@@ -113,6 +121,48 @@ class DicomwebSettings(_Section):
     )
 
 
+class RemoteNode(_Section):
+    """A remote DICOM node (PS3.7 §D.3.3.2 AE titles are up to 16 characters, no backslash)."""
+
+    aet: str = Field(
+        min_length=1, max_length=16, pattern=r"^[^\\]*\S[^\\]*$", description="Its AE title."
+    )
+    host: str = Field(min_length=1, description="Its address (name or IP).")
+    port: int = Field(ge=1, le=65535, description="Its DIMSE port.")
+    store: bool = Field(default=True, description="It may send instances here (C-STORE).")
+    query: bool = Field(default=True, description="It may query here (C-FIND).")
+    retrieve: bool = Field(
+        default=True, description="It may retrieve from here (C-MOVE, C-GET, commitment)."
+    )
+
+
+class DimseSettings(_Section):
+    port: int = Field(default=11112, ge=0, le=65535, description="DIMSE port (0 picks a free one).")
+    ae_title: str = Field(
+        default="OPENVNA", min_length=1, max_length=16, description="This archive's AE title."
+    )
+    processes: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="DIMSE processes sharing the port (0: no DIMSE listener); one pynetdicom "
+        "process uses at most one core.",
+    )
+    allow_unknown: bool = Field(
+        default=True,
+        description="Whether AE titles that are not in remotes may associate (with every "
+        "right); false refuses them at association.",
+    )
+    remotes: list[RemoteNode] = Field(
+        default_factory=list,
+        description="Known remote nodes: [{aet, host, port, store, query, retrieve}]; "
+        "C-MOVE sends only to these.",
+    )
+    timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a DIMSE peer may stay silent (ACSE, DIMSE)."
+    )
+
+
 class ViewerSettings(_Section):
     dir: Path | None = Field(
         default=None,
@@ -150,6 +200,9 @@ class Settings(BaseSettings):
     )
     viewer: ViewerSettings = Field(
         default_factory=ViewerSettings, description="The OHIF viewer, IID and the explorer."
+    )
+    dimse: DimseSettings = Field(
+        default_factory=DimseSettings, description="DIMSE (classic DICOM networking)."
     )
 
     @classmethod
