@@ -1,0 +1,167 @@
+"""The SCP: openvna's application entity, its handlers, and its server on a listening socket.
+
+``ArchiveEntity`` is pynetdicom's ``ApplicationEntity`` with two things of the archive's own: the
+calling AE titles it admits come from the remote node registry at each association (so that a
+node added through the admin API is admitted at once; with ``dimse.allow_unknown`` they are not
+checked), and every association it requests (C-MOVE destinations, the SCU commands) sends stored
+files undecoded (``retrieve.send_files_as_stored``).
+
+``serve`` runs the server on a socket that is already listening: the one the supervisor bound
+and shares among the DIMSE processes (``openvna.dimse.worker``), or a test's. The socket is made
+non-blocking, so that a process that loses the race for a connection to another goes back to
+waiting rather than blocking in ``accept``. Each association is a thread of its own, as
+pynetdicom runs them; received datasets are kept whole in memory until stored, so
+``maximum_pdu_size`` 0 (no limit) lets a peer send each in as few PDUs as it likes, which is what
+spares pynetdicom's reactor most of its loops.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pynetdicom import AE, _config, evt
+from pynetdicom.association import Association
+from pynetdicom.transport import AssociationServer
+
+from openvna.archive import Archive
+from openvna.archive.remotes import RemoteRegistry, Right
+from openvna.dimse.contexts import add_scp_contexts
+from openvna.dimse.find import find_matches
+from openvna.dimse.negotiation import extended_negotiation
+from openvna.dimse.retrieve import get_instances, move_instances, send_files_as_stored
+from openvna.dimse.store import REFUSED_NOT_AUTHORIZED, status_of, store_received
+from openvna.settings import Settings
+
+__all__ = ["ArchiveEntity", "DimseServer", "build_entity", "serve", "start"]
+
+log = logging.getLogger("openvna.dimse")
+
+# Stored files are sent by path, in chunks, without being decoded (retrieve.py).
+_config.STORE_SEND_CHUNKED_DATASET = True
+# The peers' AE titles are whatever they are; pynetdicom would log a warning for each odd one.
+_config.LOG_HANDLER_LEVEL = "none"
+_NOBODY = ["\\"]  # no AE title can be a backslash (PS3.5 Table 6.2-1): nobody is admitted
+
+
+class ArchiveEntity(AE):
+    """The archive's AE (see the module's docstring)."""
+
+    def __init__(self, ae_title: str, remotes: RemoteRegistry) -> None:
+        super().__init__(ae_title)
+        self.remotes = remotes
+
+    @property
+    def require_calling_aet(self) -> list[str]:
+        if self.remotes.allow_unknown:
+            return []
+        return [node.aet for node in self.remotes.nodes()] or _NOBODY
+
+    @require_calling_aet.setter
+    def require_calling_aet(self, ae_titles: list[str]) -> None:
+        pass  # AE.__init__ sets it empty: the registry decides
+
+    def associate(self, *args: Any, **kwargs: Any) -> Association:
+        assoc = super().associate(*args, **kwargs)
+        send_files_as_stored(assoc)
+        return assoc
+
+
+def build_entity(settings: Settings, archive: Archive) -> tuple[ArchiveEntity, list[Any]]:
+    """The SCP's AE and its event handlers, from the settings."""
+    dimse = settings.dimse
+    remotes = RemoteRegistry(dimse.remotes, settings.storage.data_dir, dimse.allow_unknown)
+    ae = ArchiveEntity(dimse.ae_title, remotes)
+    ae.maximum_pdu_size = 0
+    ae.maximum_associations = 64
+    for timeout in ("acse_timeout", "dimse_timeout", "network_timeout"):
+        setattr(ae, timeout, dimse.timeout)
+    add_scp_contexts(ae)
+    title = dimse.ae_title
+    handlers: list[Any] = [
+        (evt.EVT_C_ECHO, _echo),
+        (evt.EVT_SOP_EXTENDED, extended_negotiation),
+        (evt.EVT_C_STORE, _allowed(remotes, "store", lambda e: store_received(e, archive))),
+        (evt.EVT_C_FIND, _generator(remotes, "query", lambda e: find_matches(e, archive, title))),
+        (evt.EVT_C_GET, _generator(remotes, "retrieve", lambda e: get_instances(e, archive))),
+        (
+            evt.EVT_C_MOVE,
+            _generator(remotes, "retrieve", lambda e: move_instances(e, archive, remotes)),
+        ),
+    ]
+    return ae, handlers
+
+
+def _echo(event: Any) -> int:
+    """C-ECHO (PS3.4 A.4): success, whoever asks."""
+    return 0x0000
+
+
+def _calling(event: Any) -> str:
+    return str(event.assoc.requestor.ae_title).strip()
+
+
+def _allowed(remotes: RemoteRegistry, right: Right, handler: Callable[[Any], Any]) -> Any:
+    def handle(event: Any) -> Any:
+        if not remotes.may(_calling(event), right):
+            return status_of(REFUSED_NOT_AUTHORIZED, f"{_calling(event)} may not {right}")
+        return handler(event)
+
+    return handle
+
+
+def _generator(remotes: RemoteRegistry, right: Right, handler: Callable[[Any], Any]) -> Any:
+    def handle(event: Any) -> Iterator[Any]:
+        if not remotes.may(_calling(event), right):
+            raise PermissionError(f"{_calling(event)} may not {right}")
+        yield from handler(event)
+
+    return handle
+
+
+class DimseServer(AssociationServer):
+    """pynetdicom's association server on a socket that is listening already."""
+
+    def __init__(self, *args: Any, listening: socket.socket, **kwargs: Any) -> None:
+        self._listening = listening
+        super().__init__(*args, **kwargs)
+
+    def server_bind(self) -> None:
+        if self.socket is not None:
+            self.socket.close()  # the one TCPServer made: the inherited socket serves instead
+        self.socket = self._listening
+        self.socket.setblocking(False)
+        self.server_address = self.socket.getsockname()
+
+    def server_activate(self) -> None:
+        pass  # listening already
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        client, address = self._listening.accept()  # BlockingIOError: another process took it
+        client.setblocking(True)
+        return client, address
+
+
+def start(settings: Settings, archive: Archive, sock: socket.socket) -> DimseServer:
+    """Serve ``sock`` from a thread of this process; ``shutdown()`` stops it."""
+    server = _make(settings, archive, sock)
+    threading.Thread(target=server.serve_forever, name="openvna-dimse", daemon=True).start()
+    return server
+
+
+def serve(settings: Settings, archive: Archive, sock: socket.socket) -> None:
+    """Serve ``sock`` in this thread until ``shutdown()`` is called from another."""
+    _make(settings, archive, sock).serve_forever()
+
+
+def _make(settings: Settings, archive: Archive, sock: socket.socket) -> DimseServer:
+    ae, handlers = build_entity(settings, archive)
+    server = ae.make_server(
+        sock.getsockname(), evt_handlers=handlers, server_class=DimseServer, listening=sock
+    )
+    assert isinstance(server, DimseServer)
+    ae._servers.append(server)  # type: ignore[arg-type]  # shut down with the AE
+    return server

@@ -1,0 +1,97 @@
+"""C-STORE SCP (PS3.4 Annex B): what the peer sent, into the archive's store batch unparsed.
+
+The encoded dataset is written to a spool file behind a Part 10 preamble and the File Meta group
+pynetdicom builds from the presentation context (PS3.10 §7.1: the transfer syntax it was sent in,
+the affected SOP class and instance), and handed to ``Archive.batch`` as STOW-RS hands its parts:
+the same checks, the same duplicates policy, the same outcome codes. Nothing is decoded here:
+pynetdicom calls the handler only once the whole dataset has arrived, so a peer that drops the
+association mid-transfer leaves no spool file and nothing stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from pydicom import Dataset
+from pynetdicom.dimse_primitives import C_STORE
+from pynetdicom.dsutils import encode_file_meta
+
+from openvna.archive import Archive, Origin, StoreOutcome
+from openvna.archive.outcome import OUT_OF_RESOURCES, PROCESSING_FAILURE
+from openvna.errors import ArchiveError, OutOfResources
+
+if TYPE_CHECKING:
+    from pynetdicom.events import Event
+
+__all__ = ["REFUSED_NOT_AUTHORIZED", "spool_received", "status_of", "store_received"]
+
+log = logging.getLogger("openvna.dimse")
+
+_PREAMBLE = bytes(128) + b"DICM"
+# PS3.7 Annex C.5.20 "Refused: Not Authorized": a peer without the right (dimse.remotes).
+REFUSED_NOT_AUTHORIZED = 0x0124
+_ERROR_COMMENT_LENGTH = 64  # LO (PS3.5 Table 6.2-1)
+
+
+def store_received(event: Event, archive: Archive) -> Dataset:
+    """Store one C-STORE request's dataset; the response status (PS3.4 B.2.3)."""
+    try:
+        path = spool_received(event, archive.spool_dir())
+    except OutOfResources as exc:
+        return status_of(OUT_OF_RESOURCES, exc.message)
+    requestor = event.assoc.requestor
+    batch = archive.batch(Origin.dimse(requestor.ae_title, f"{requestor.address}:{requestor.port}"))
+    try:
+        batch.add(path)
+        [outcome] = batch.finish()
+    except ArchiveError as exc:
+        batch.abandon()
+        code = OUT_OF_RESOURCES if isinstance(exc, OutOfResources) else PROCESSING_FAILURE
+        log.warning("C-STORE not stored: %s", exc.message)
+        return status_of(code, exc.message)
+    return _response(outcome)
+
+
+def spool_received(event: Event, spool_dir: Path) -> Path:
+    """The request's dataset as a Part 10 file in the spool, as it was encoded on the wire."""
+    head = _PREAMBLE + encode_file_meta(event.file_meta)
+    data = cast(C_STORE, event.request).DataSet
+    body = data.getbuffer() if data is not None else memoryview(b"")
+    try:
+        fd, name = tempfile.mkstemp(dir=spool_dir, prefix="dimse-", suffix=".dcm")
+    except OSError as exc:
+        raise OutOfResources(f"cannot create a spool file: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(head)
+            handle.write(body)
+    except OSError as exc:
+        Path(name).unlink(missing_ok=True)
+        raise OutOfResources(f"cannot write to the spool: {exc.strerror}") from exc
+    finally:
+        body.release()
+    return Path(name)
+
+
+def _response(outcome: StoreOutcome) -> Dataset:
+    if not outcome.ok:
+        code = outcome.failure_reason or PROCESSING_FAILURE
+        log.info("C-STORE %s refused (%04X): %s", outcome.sop_instance_uid, code, outcome.message)
+        return status_of(code, outcome.message)
+    if outcome.warning_reason is not None:
+        return status_of(outcome.warning_reason, outcome.message)
+    return status_of(0x0000)
+
+
+def status_of(code: int, comment: str = "") -> Dataset:
+    """A response status with its Error Comment (0000,0902), which PS3.7 C.4.2.1 allows on
+    failures and warnings: the reason the archive gave, cut to the LO length."""
+    ds = Dataset()
+    ds.Status = code
+    if comment and code != 0x0000:
+        ds.ErrorComment = comment[:_ERROR_COMMENT_LENGTH]
+    return ds
