@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from openvna.web.dicomweb import capabilities, delete, qido, stow, wado
+from openvna.web.dicomweb import capabilities, delete, qido, rendered, stow, wado
 from openvna.web.dicomweb.ups import routes as ups_routes
 
 __all__ = ["routes"]
@@ -35,6 +35,15 @@ routes: list[BaseRoute] = [
     Route(_I + "/metadata", wado.retrieve_metadata, methods=["GET"]),
     Route(_I + "/frames/{frames}", wado.retrieve_frames, methods=["GET"]),
     Route(_I + "/bulkdata/{path:path}", wado.retrieve_bulkdata, methods=["GET"]),
+    # Rendered and thumbnail resources (§10.4.1.1.3, §10.4.3.3.4)
+    Route(_S + "/rendered", rendered.render_resource, methods=["GET"]),
+    Route(_SE + "/rendered", rendered.render_resource, methods=["GET"]),
+    Route(_I + "/rendered", rendered.render_resource, methods=["GET"]),
+    Route(_I + "/frames/{frames}/rendered", rendered.render_frames, methods=["GET"]),
+    Route(_S + "/thumbnail", rendered.thumbnail, methods=["GET"]),
+    Route(_SE + "/thumbnail", rendered.thumbnail, methods=["GET"]),
+    Route(_I + "/thumbnail", rendered.thumbnail, methods=["GET"]),
+    Route(_I + "/frames/{frames}/thumbnail", rendered.thumbnail, methods=["GET"]),
     # Deletion (not in PS3.18; as dcm4chee, Orthanc and dicom-server offer it)
     Route(_S, delete.delete_resource, methods=["DELETE"]),
     Route(_SE, delete.delete_resource, methods=["DELETE"]),

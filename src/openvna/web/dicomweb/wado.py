@@ -28,7 +28,7 @@ from openvna.dicom.media import (
     requested_name,
 )
 from openvna.errors import BadRequest, NotAcceptable
-from openvna.render import Renderer, decodable
+from openvna.render import decodable
 from openvna.web.context import archive_of
 from openvna.web.dicomweb.paths import resource_uids
 from openvna.web.dicomweb.representation import (
@@ -37,9 +37,16 @@ from openvna.web.dicomweb.representation import (
     negotiate_dataset_format,
 )
 from openvna.web.multipart_out import ResponsePart, multipart_response, single_part_response
+from openvna.web.rendering import RENDERER
 from openvna.web.urls import dicomweb_base, expand, resource_url
 
-__all__ = ["retrieve_bulkdata", "retrieve_frames", "retrieve_instances", "retrieve_metadata"]
+__all__ = [
+    "parse_frame_list",
+    "retrieve_bulkdata",
+    "retrieve_frames",
+    "retrieve_instances",
+    "retrieve_metadata",
+]
 
 DICOM = "application/dicom"
 OCTET_STREAM = "application/octet-stream"
@@ -53,7 +60,6 @@ _MADE_FRAMES = (
     ("image/jp2", "1.2.840.10008.1.2.4.90"),
     ("image/dicom-rle", "1.2.840.10008.1.2.5"),
 )
-RENDERER = Renderer()  # one per process: its cache is shared by the rendered resources
 
 
 def _accept(request: Request) -> list[MediaRange]:
@@ -144,7 +150,7 @@ async def retrieve_frames(request: Request) -> Response:
     """
     study, series, sop = resource_uids(request)
     assert sop is not None
-    numbers = _parse_frame_list(request.path_params["frames"])
+    numbers = parse_frame_list(request.path_params["frames"])
     ranges = _accept(request)
     (instance,) = await _retrieve(request, study, series, sop)
     total = instance.frame_count
@@ -159,7 +165,7 @@ async def retrieve_frames(request: Request) -> Response:
     return await _frames_response(ranges, instance, dict(zip(numbers, frames, strict=True)), url)
 
 
-def _parse_frame_list(text: str) -> list[int]:
+def parse_frame_list(text: str) -> list[int]:
     """A comma separated list of distinct 1-based frame numbers, in any order (PS3.18 §10.4.1.1.7
     and the frame-list of PS3.18 2017 §6.5.4); anything else is a 400 (Table 10.4.3-1: "errors
     in the request parameters")."""
