@@ -26,9 +26,10 @@ from openvna.dicom.query import Level, Query
 from openvna.dicom.uid import is_valid_uid
 from openvna.errors import BadRequest
 from openvna.fhir import values as v
+from openvna.fhir.ids import parse_patient_id
 from openvna.fhir.mapping import DICOM_UID_SYSTEM, SOP_CLASS_SYSTEM
 from openvna.fhir.params import date_bounds, reference_id, split_values, token
-from openvna.fhir.patients import find_patient
+from openvna.fhir.patients import find_patient, key_terms
 from openvna.fhir.studies import STUDY_ENDPOINTS, find_study_uid
 from openvna.fhir.terms import any_of, single, tag_of, wildcard
 
@@ -452,17 +453,15 @@ _STUDY_HANDLERS: dict[str, _Handler] = {
 
 
 def _patient_terms(archive: Archive, name: str, values: list[str]) -> list[MatchTerm] | None:
+    """The terms of a patient reference, from its id alone (``ids.parse_patient_id``: an
+    encoded id carries its issuer), so the search is one statement with no lookup first."""
     if len(values) > 1:
         raise BadRequest(f"{name}: several patients (OR) are not supported")
     ident = reference_id(name, values[0], "Patient")
-    ds = find_patient(archive, ident) if ident is not None else None
-    if ds is None:
+    keys = parse_patient_id(ident) if ident is not None else []
+    if not keys:
         return None
-    patient_id, issuer = _pair(ds)
-    terms = [single("PatientID", patient_id)]
-    if issuer:
-        terms.append(single("IssuerOfPatientID", issuer))
-    return terms
+    return list(key_terms(keys[-1]))
 
 
 def _study_identifier(values: list[str]) -> MatchTerm:

@@ -200,14 +200,18 @@ class FhirService:
 
     def _page(self, query: Query, controls: Controls, size: int) -> tuple[int, list[DicomJson]]:
         """One page in the index's order (studies newest first), or reversed for an ascending
-        sort: the same page counted from the other end, so one order serves both."""
+        sort: the same page counted from the other end, so one order serves both. A first
+        page that is not full is its own total (no COUNT statement)."""
+        offset = controls.offset
+        if size and not controls.ascending:
+            found = list(self.archive.find(dataclasses.replace(query, limit=size, offset=offset)))
+            if len(found) < size and (found or offset == 0):
+                return offset + len(found), found
+            return self.archive.find(dataclasses.replace(query, limit=1)).count(), found
         total = self.archive.find(dataclasses.replace(query, limit=1)).count()
-        if size == 0 or controls.offset >= total:
+        if size == 0 or offset >= total:
             return total, []
-        if not controls.ascending:
-            page = dataclasses.replace(query, limit=size, offset=controls.offset)
-            return total, list(self.archive.find(page))
-        end = total - controls.offset
+        end = total - offset
         start = max(0, end - size)
         page = dataclasses.replace(query, limit=end - start, offset=start)
         return total, list(reversed(list(self.archive.find(page))))
