@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from openvna.errors import ArchiveError
 from openvna.ups import Event, Workitems, require_ae_title
+from openvna.web.context import settings_of
 from openvna.web.dicomweb.ups.context import workitems_of
 from openvna.web.errors import error_response
 
@@ -101,6 +103,10 @@ def _hub(websocket: WebSocket) -> EventHub:
 async def open_channel(websocket: WebSocket) -> None:
     """Accept a subscriber's channel, then keep it until the client closes it. A malformed AE
     title is refused with 400, one that subscribes to nothing with 404 (before the upgrade)."""
+    refusal = _key_refusal(websocket)
+    if refusal:
+        await _deny(websocket, 401, refusal)
+        return
     try:
         ae_title = require_ae_title(str(websocket.path_params["aetitle"]))
         if not await run_in_threadpool(workitems_of(websocket).has_subscriptions, ae_title):
@@ -121,6 +127,23 @@ async def open_channel(websocket: WebSocket) -> None:
         hub.detach(socket)
         with contextlib.suppress(RuntimeError):
             await websocket.close()
+
+
+def _key_refusal(websocket: WebSocket) -> str | None:
+    """The API key check of ``web/auth.py`` for the WebSocket handshake, which that middleware
+    (HTTP requests only) lets through: the same headers, ``apikey`` or a Bearer token."""
+    keys = settings_of(websocket).auth.api_keys
+    if not keys:
+        return None
+    offered = websocket.headers.get("apikey")
+    authorization = websocket.headers.get("authorization", "")
+    if offered is None and authorization[:7].lower() == "bearer ":
+        offered = authorization[7:].strip()
+    if offered is None:
+        return "an API key is required: send it in the 'apikey' header or as a Bearer token"
+    if any(hmac.compare_digest(offered.encode(), key.encode()) for key in keys):
+        return None
+    return "the API key is wrong: it is not one this server accepts"
 
 
 async def _deny(websocket: WebSocket, status: int, message: str) -> None:
