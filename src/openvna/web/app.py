@@ -19,6 +19,10 @@ from openvna.web.dicomweb.routes import routes as dicomweb_routes
 from openvna.web.errors import handle_archive_error, handle_http_exception, handle_unexpected
 from openvna.web.fhir import FHIR_PREFIX, outcome_response
 from openvna.web.fhir import routes as fhir_routes
+from openvna.web.iid import ENTRIES as BROWSER_ENTRIES
+from openvna.web.iid import credentials_page
+from openvna.web.iid import routes as browser_routes
+from openvna.web.session import Sessions
 from openvna.web.urls import DICOMWEB_PREFIX
 
 __all__ = ["create_app"]
@@ -62,13 +66,23 @@ def create_app(settings: Settings, archive: Archive) -> Starlette:
                 ApiKeyMiddleware,
                 keys=settings.auth.api_keys,
                 open_paths=frozenset({FHIR_PREFIX + "/metadata"}),
-                refusals={FHIR_PREFIX: outcome_response},
+                refusals={
+                    FHIR_PREFIX: outcome_response,
+                    **dict.fromkeys(BROWSER_ENTRIES, credentials_page),
+                },
+                entries=BROWSER_ENTRIES,
+                sessions=Sessions(
+                    [key.encode() for key in settings.auth.api_keys],
+                    settings.viewer.session_minutes,
+                    settings.viewer.cookie_samesite,
+                ),
             )
         )
     app = Starlette(
         routes=[
             Mount(DICOMWEB_PREFIX, routes=dicomweb_routes),
             Mount(FHIR_PREFIX, routes=fhir_routes),
+            *browser_routes,
         ],
         middleware=middleware,
         exception_handlers={
