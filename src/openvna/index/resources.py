@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     insert,
@@ -290,23 +291,27 @@ def search(
     return total, [_stored(row) for row in conn.execute(stmt).all()]
 
 
+_LINKED = (
+    select(fhir_links.c.value, fhir_links.c.resource_id)
+    .where(
+        fhir_links.c.resource_type == bindparam("resource_type"),
+        fhir_links.c.name == bindparam("name"),
+        fhir_links.c.value.in_(bindparam("values", expanding=True)),
+    )
+    .order_by(fhir_links.c.resource_id)
+)
+
+
 def linked(
     conn: Connection, resource_type: str, name: str, values: Sequence[str]
 ) -> list[tuple[str, str]]:
     """(value, resource id) of the current resources of a type linked by ``name`` to any of
-    ``values``: the ServiceRequests of a page of studies' accession numbers, say."""
+    ``values``: the ServiceRequests of a page of studies' accession numbers, say (a statement
+    built once: it runs on every ImagingStudy search)."""
     if not values:
         return []
-    rows = conn.execute(
-        select(fhir_links.c.value, fhir_links.c.resource_id)
-        .where(
-            fhir_links.c.resource_type == resource_type,
-            fhir_links.c.name == name,
-            fhir_links.c.value.in_(list(values)),
-        )
-        .order_by(fhir_links.c.resource_id)
-    ).all()
-    return [(row.value, row.resource_id) for row in rows]
+    parameters = {"resource_type": resource_type, "name": name, "values": list(values)}
+    return [(row.value, row.resource_id) for row in conn.execute(_LINKED, parameters)]
 
 
 def _select() -> Select[Any]:
