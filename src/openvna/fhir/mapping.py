@@ -159,58 +159,41 @@ def imaging_study(
     *,
     resource_id: str,
     endpoints: Sequence[str],
+    based_on: Sequence[Resource] = (),
 ) -> Resource:
     """An ImagingStudy (FS-01…FS-19) from the study's attributes (with ModalitiesInStudy and the
     PS3.4 C.3.4 counts), its series and each series' ``instance`` entries (``instance_entry``,
     keyed by Series Instance UID).
-    ``endpoints`` are the Endpoint ids the study and its series point at."""
+    ``endpoints`` are the Endpoint ids the study and its series point at, ``based_on`` the
+    references to the orders it fulfils (FS-08)."""
     references = [{"reference": f"Endpoint/{e}"} for e in endpoints]
+    modalities = [m for m in v.values(study, "00080061") if m and m not in _NOT_ACQUISITION]
+    tz = v.text(study, "00080201")
+    referrer = _practitioner(study, "00080090")
     resource: Resource = {
         "resourceType": "ImagingStudy",
         "id": resource_id,
         "identifier": _study_identifiers(study),
         # FS-04: what the index lists has at least one stored instance.
         "status": "available",
+        "modality": [_dcm(m) for m in modalities],
+        "subject": patient_reference(study),
+        "started": v.date_time(v.text(study, "00080020"), v.text(study, "00080030"), tz),
+        "basedOn": list(based_on),
+        "referrer": referrer[0] if referrer else None,
+        "interpreter": _practitioner(study, "00081060"),
+        "endpoint": references,
+        "numberOfSeries": v.integer(study, "00201206"),
+        "numberOfInstances": v.integer(study, "00201208"),
+        "procedureCode": _concepts(study, "00081032"),
+        "reasonCode": _concepts(study, "00401012"),
+        "description": v.text(study, "00081030"),
+        "series": [
+            _series(s, instances.get(v.text(s, "0020000E"), []), tz, references) for s in series
+        ],
     }
-    modalities = [m for m in v.values(study, "00080061") if m and m not in _NOT_ACQUISITION]
-    if modalities:
-        resource["modality"] = [_dcm(m) for m in modalities]
-    resource["subject"] = patient_reference(study)
-    tz = v.text(study, "00080201")
-    started = v.date_time(v.text(study, "00080020"), v.text(study, "00080030"), tz)
-    if started is not None:
-        resource["started"] = started
-    referrer = _practitioner(study, "00080090")
-    if referrer:
-        resource["referrer"] = referrer[0]
-    interpreter = _practitioner(study, "00081060")
-    if interpreter:
-        resource["interpreter"] = interpreter
-    if references:
-        resource["endpoint"] = references
-    _counts(resource, study, "00201206", "00201208")
-    procedures = _concepts(study, "00081032")
-    if procedures:
-        resource["procedureCode"] = procedures
-    reasons = _concepts(study, "00401012")
-    if reasons:
-        resource["reasonCode"] = reasons
-    description = v.text(study, "00081030")
-    if description:
-        resource["description"] = description
-    listed = [_series(s, instances.get(v.text(s, "0020000E"), []), tz, references) for s in series]
-    if listed:
-        resource["series"] = listed
-    return resource
-
-
-def _counts(resource: Resource, ds: DicomJson, series_tag: str, instances_tag: str) -> None:
-    number_of_series = v.integer(ds, series_tag)
-    if number_of_series is not None:
-        resource["numberOfSeries"] = number_of_series
-    number_of_instances = v.integer(ds, instances_tag)
-    if number_of_instances is not None:
-        resource["numberOfInstances"] = number_of_instances
+    # Absent and empty values are left out (R4 json.html: no nulls, no empty arrays).
+    return {k: value for k, value in resource.items() if value not in (None, [], "")}
 
 
 def _series(

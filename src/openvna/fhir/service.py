@@ -25,7 +25,6 @@ from openvna.fhir.terms import any_of, single, tag_of
 from openvna.fhir.writeback import WRITABLE, WriteBack, stored_resource
 from openvna.fhir.written import (
     STORED_PARAMETERS,
-    add_based_on,
     merge_patient,
     stored_filters,
     written_resource,
@@ -79,7 +78,6 @@ class FhirService:
             return None
         query = Query(Level.STUDY, (single("StudyInstanceUID", uid),), include_all=True, limit=1)
         studies = imaging_studies(self.archive, list(self.archive.find(query)))
-        add_based_on(self.store, studies)
         return studies[0] if studies else None
 
     def vread(self, resource_type: str, resource_id: str, version: str) -> Resource:
@@ -123,7 +121,6 @@ class FhirService:
             total, datasets = self._study_page(parsed, page_size)
             light = controls.summary in ("true", "text") and not controls.elements
             matches = imaging_studies(self.archive, datasets, with_instances=not light)
-            add_based_on(self.store, matches)
             included = self._study_includes(datasets, controls, bases)
         return searchset(
             bases.fhir,
@@ -239,9 +236,7 @@ class FhirService:
             key = patient_key(ds)
             query = Query(Level.STUDY, key_terms(key), include_all=True, limit=None)
             studies += [s for s in self.archive.find(query) if patient_key(s) == key]
-        found = imaging_studies(self.archive, studies)
-        add_based_on(self.store, found)
-        return found
+        return imaging_studies(self.archive, studies)
 
     def _search_endpoints(
         self, params: Sequence[tuple[str, str]], bases: Bases, strict: bool

@@ -3,19 +3,21 @@ rows, their series and their instances, three searches for a whole page of studi
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from openvna.archive import Archive
-from openvna.archive.listing import instance_listing
+from openvna.archive.listing import ListedSeries, study_listing
 from openvna.dicom.json import DicomJson
 from openvna.dicom.query import Level, Query
 from openvna.dicom.uid import is_valid_uid
 from openvna.fhir import values as v
 from openvna.fhir.ids import is_fhir_id, study_id
 from openvna.fhir.mapping import imaging_study, instance_entry
-from openvna.fhir.terms import any_of, single, tag_of
+from openvna.fhir.terms import single, tag_of
 from openvna.fhir.titles import title_sources
 
 __all__ = ["STUDY_ENDPOINTS", "find_study_uid", "imaging_studies"]
@@ -48,45 +50,51 @@ def imaging_studies(
     archive: Archive, studies: Sequence[DicomJson], *, with_instances: bool = True
 ) -> list[dict[str, Any]]:
     """The ImagingStudy of each study dataset (a STUDY-level find with ``include_all``), in
-    the same order, with its series and (unless ``with_instances`` is False) their instances."""
+    the same order, with its series and (unless ``with_instances`` is False) their instances,
+    and ``basedOn`` the ServiceRequests written back with its accession number (FS-08): one
+    read of the index for the whole page (``archive.listing``)."""
     if not studies:
         return []
     uids = [v.text(ds, _STUDY_UID) for ds in studies]
-    in_studies = (any_of("StudyInstanceUID", uids),)
+    accessions = sorted({a for a in (v.text(ds, _ACCESSION) for ds in studies) if a})
+    listing = study_listing(
+        archive.index,
+        uids,
+        instances=with_instances,
+        accessions=accessions,
+        linked_type="ServiceRequest",
+        link_name="accession",
+    )
     series_of: dict[str, list[DicomJson]] = defaultdict(list)
-    series_query = Query(Level.SERIES, in_studies, include_all=True, limit=None)
-    for ds in archive.find(series_query):
-        series_of[v.text(ds, _STUDY_UID)].append(ds)
+    for listed in listing.series:
+        series_of[listed.study_uid].append(_series_attributes(listed))
     instances_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if with_instances:
-        for i in instance_listing(archive.index, uids):
-            entry = instance_entry(
-                i.sop_uid, i.sop_class_uid, i.instance_number, title_sources(i.metadata)
-            )
-            instances_of[i.series_uid].append(entry)
-    shared = _shared_accessions(archive, studies)
-    return [
-        imaging_study(
+    for i in listing.instances:
+        entry = instance_entry(
+            i.sop_uid, i.sop_class_uid, i.instance_number, title_sources(i.metadata)
+        )
+        instances_of[i.series_uid].append(entry)
+    requests: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for accession, request_id in listing.links:
+        requests[accession].append({"reference": f"ServiceRequest/{request_id}"})
+    found = []
+    for uid, ds in zip(uids, studies, strict=True):
+        accession = v.text(ds, _ACCESSION)
+        shared = listing.accession_counts.get(accession, 0) > 1
+        resource = imaging_study(
             ds,
             series_of[uid],
             instances_of,
-            resource_id=study_id(uid, v.text(ds, _ACCESSION), v.text(ds, _ACCESSION) in shared),
+            resource_id=study_id(uid, accession, shared),
             endpoints=STUDY_ENDPOINTS,
+            based_on=requests.get(accession, []),
         )
-        for uid, ds in zip(uids, studies, strict=True)
-    ]
+        found.append(resource)
+    return found
 
 
-def _shared_accessions(archive: Archive, studies: Sequence[DicomJson]) -> set[str]:
-    """The accession numbers of ``studies`` that more than one stored study carries."""
-    accessions = sorted({a for a in (v.text(ds, _ACCESSION) for ds in studies) if is_fhir_id(a)})
-    if not accessions:
-        return set()
-    query = Query(
-        Level.STUDY,
-        (any_of("AccessionNumber", accessions),),
-        return_keys=(tag_of("AccessionNumber"),),
-        limit=None,
-    )
-    counted = Counter(v.text(ds, _ACCESSION) for ds in archive.find(query))
-    return {accession for accession, n in counted.items() if n > 1}
+def _series_attributes(listed: ListedSeries) -> DicomJson:
+    """A series' stored attributes and its PS3.4 C.3.4 count."""
+    attributes: DicomJson = orjson.loads(listed.json)
+    attributes["00201209"] = {"vr": "IS", "Value": [listed.num_instances]}
+    return attributes

@@ -1,6 +1,6 @@
 """Reading the written resources back: a Patient's overrides merged over its DICOM-derived
-resource, DiagnosticReport and ServiceRequest search (on their stored links), and the
-ServiceRequests an ImagingStudy is based on (by accession number)."""
+resource, DiagnosticReport and ServiceRequest search (on their stored links). The
+ServiceRequests an ImagingStudy is based on come with its listing (``fhir.studies``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from openvna.fhir.writeback import stored_resource
 
 __all__ = [
     "STORED_PARAMETERS",
-    "add_based_on",
     "merge_patient",
     "stored_filters",
     "written_resource",
@@ -85,21 +84,6 @@ def merge_patient(derived: Resource | None, written: Resource | None) -> Resourc
     if identifiers:
         merged["identifier"] = identifiers
     return merged
-
-
-def add_based_on(store: ResourceStore, studies: list[Resource]) -> None:
-    """ImagingStudy.basedOn (FS-08): the ServiceRequests whose identifier is the study's
-    accession number, one lookup for a page of studies."""
-    accessions: dict[str, list[Resource]] = {}
-    for study in studies:
-        for identifier in study.get("identifier", []):
-            if identifier.get("type", {}).get("coding", [{}])[0].get("code") == "ACSN":
-                accessions.setdefault(identifier["value"], []).append(study)
-    for accession, request_id in store.linked("ServiceRequest", "accession", list(accessions)):
-        for study in accessions.get(accession, []):
-            reference = {"reference": f"ServiceRequest/{request_id}"}
-            if reference not in study.setdefault("basedOn", []):
-                study["basedOn"].append(reference)
 
 
 def written_resource(store: ResourceStore, resource_type: str, resource_id: str) -> Resource | None:

@@ -1,0 +1,72 @@
+"""The criteria of a FHIR search as they are parsed, parameter by parameter: match terms of
+the archive's ``Query``, narrowings by series or instance, and what makes a search match nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from openvna.archive import Archive
+from openvna.dicom.json import DicomJson
+from openvna.dicom.matching import MatchTerm
+from openvna.dicom.query import Query
+from openvna.errors import BadRequest
+from openvna.fhir.params import split_values
+
+__all__ = ["Builder", "Criteria", "Handler", "Narrowing", "build_criteria", "only_one"]
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """A series- or instance-level search whose matches' studies the result is restricted to;
+    ``keep`` filters its matches on what the index does not match itself."""
+
+    query: Query
+    keep: Callable[[DicomJson], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Criteria:
+    terms: tuple[MatchTerm, ...] = ()
+    narrowings: tuple[Narrowing, ...] = ()
+    nothing: bool = False
+    fuzzy: bool = False
+    patient_checks: tuple[Callable[[DicomJson], bool], ...] = field(default=())
+
+
+class Builder:
+    """The criteria as they are parsed, parameter by parameter."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.terms: list[MatchTerm] = []
+        self.narrowings: list[Narrowing] = []
+        self.checks: list[Callable[[DicomJson], bool]] = []
+        self.nothing = False
+        self.fuzzy = False
+
+    def criteria(self) -> Criteria:
+        return Criteria(
+            tuple(self.terms), tuple(self.narrowings), self.nothing, self.fuzzy, tuple(self.checks)
+        )
+
+
+Handler = Callable[[Builder, str, str | None, list[str]], None]
+
+
+def build_criteria(
+    archive: Archive,
+    handlers: dict[str, Handler],
+    criteria: list[tuple[str, str | None, str]],
+) -> Criteria:
+    built = Builder(archive)
+    for name, modifier, raw in criteria:
+        handlers[name](built, name, modifier, split_values(name, raw))
+    return built.criteria()
+
+
+def only_one(name: str, values: list[str]) -> str:
+    """The one value of a parameter that cannot be ORed here."""
+    if len(values) > 1:
+        raise BadRequest(f"{name}: several values (OR) are not supported here")
+    return values[0]
