@@ -307,3 +307,36 @@ def test_search_on_postgresql(live_server_factory: Callable[..., LiveServer]) ->
     assert ids(search(server, "/ImagingStudy?bodysite=WHOLEBODY")) == [ANDY_BODY]
     paged = search(server, "/ImagingStudy?_count=2&_offset=2")
     assert paged["total"] == 3 and len(ids(paged)) == 1
+
+
+@pytest.mark.engines("sqlite")
+def test_reason_searches_the_studies_reason_codes(fhir_server: LiveServer):
+    from pydicom import Dataset
+
+    from openvna.archive.outcome import Origin
+    from tests.factories import make_instance
+
+    reason = Dataset()
+    reason.CodeValue = "29857009"
+    reason.CodingSchemeDesignator = "SCT"
+    reason.CodeMeaning = "Chest pain"
+    ds = make_instance(patient_id="REASON-1", AccessionNumber="R0001")
+    ds.ReasonForPerformedProcedureCodeSequence = [reason]
+    assert fhir_server.archive.store_dataset(ds, Origin.local("test")).ok
+    for query in ("reason=http://snomed.info/sct|29857009", "reason=29857009"):
+        bundle = search(fhir_server, f"/ImagingStudy?{query}")
+        assert ids(bundle) == ["R0001"], query
+        (study,) = [e["resource"] for e in bundle["entry"]]
+        assert study["reasonCode"] == [
+            {
+                "coding": [
+                    {
+                        "system": "http://snomed.info/sct",
+                        "code": "29857009",
+                        "display": "Chest pain",
+                    }
+                ]
+            }
+        ]
+    assert search(fhir_server, "/ImagingStudy?reason=http://loinc.org|29857009")["total"] == 0
+    assert search(fhir_server, "/ImagingStudy?reason=1234")["total"] == 0

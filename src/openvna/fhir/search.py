@@ -65,6 +65,7 @@ SEARCH_PARAMETERS: dict[str, dict[str, tuple[str, str]]] = {
         "status": ("token", "Always available"),
         "endpoint": ("reference", "Endpoint of the study"),
         "basedon": ("reference", "ServiceRequest whose identifier is the accession number"),
+        "reason": ("token", "Reason for Performed Procedure Code Sequence (0040,1012)"),
     },
 }
 INCLUDES = {

@@ -7,6 +7,7 @@ import orjson
 
 from openvna.archive import Archive
 from openvna.archive.resources import ResourceStore
+from openvna.dicom.json import DicomJson
 from openvna.dicom.matching import MatchTerm
 from openvna.dicom.query import Level, Query
 from openvna.dicom.uid import is_valid_uid
@@ -60,6 +61,10 @@ def _uids(built: Builder, name: str, modifier: str | None, values: list[str]) ->
     built.narrowings.append(_uid_narrowing(name, values))
 
 
+def _reasons(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
+    built.narrowings.append(_reason(values))
+
+
 def _body_sites(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
     built.narrowings.append(_body_site(values))
 
@@ -101,6 +106,7 @@ _STUDY_HANDLERS: dict[str, Handler] = {
     "instance": _uids,
     "dicom-class": _uids,
     "bodysite": _body_sites,
+    "reason": _reasons,
     "status": _status,
     "endpoint": _endpoint,
     "basedon": _based_on,
@@ -166,6 +172,28 @@ def _uid_narrowing(name: str, values: list[str]) -> Narrowing:
             raise BadRequest(f"{name}: {code!r} is not a valid UID")
         uids.append(uid)
     return Narrowing(Query(level, (any_of(keyword, uids),), limit=None))
+
+
+def _reason(values: list[str]) -> Narrowing:
+    """ImagingStudy.reasonCode (Reason For Performed Procedure Code Sequence, 0040,1012) is kept
+    in the study's JSON, not a column: the studies are read and their codes compared here, so
+    this parameter costs a pass over the studies (a column would make it a lookup)."""
+    wanted = [token(value) for value in values]
+
+    def keep(ds: DicomJson) -> bool:
+        codings = [v.code_of(item) for item in v.items(ds, "00401012")]
+        return any(
+            coding is not None
+            and coding["code"] == code
+            and (system is None or system == coding.get("system", ""))
+            for coding in codings
+            for system, code in wanted
+        )
+
+    query = Query(
+        Level.STUDY, includefields=(tag_of("ReasonForPerformedProcedureCodeSequence"),), limit=None
+    )
+    return Narrowing(query, keep)
 
 
 def _body_site(values: list[str]) -> Narrowing:
