@@ -50,7 +50,8 @@ from openvna.ups.model import (
     now_datetime,
     value,
 )
-from openvna.ups.tables import ensure_tables
+from openvna.ups.tables import ensure_tables, workitems_state_is
+from openvna.ups.worklist import worklist_item
 
 __all__ = ["Outcome", "SearchPage", "Workitems", "require_ae_title"]
 
@@ -346,6 +347,14 @@ class Workitems:
 
         page = self._read(run)
         return SearchPage([_shaped(d, query) for d in page.datasets], page.remaining)
+
+    def worklist(self, terms: tuple[MatchTerm, ...]) -> list[DicomJson]:
+        """The Modality Worklist items (``ups.worklist``) of the SCHEDULED workitems that
+        match ``terms`` (PS3.4 K.4.1.3: the keys of a worklist C-FIND identifier)."""
+        scheduled = [workitems_state_is(State.SCHEDULED)]
+        found = self._read(lambda conn: store.search(conn, scheduled, 0, None))
+        items = (worklist_item(first_value(d, Tag.SOP_INSTANCE_UID), d) for d in found)
+        return [item for item in items if matches(item, terms)]
 
     # -- subscriptions (PS3.4 CC.2.3) ---------------------------------------------------------
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     Engine,
     Float,
     Index,
@@ -35,7 +36,13 @@ from sqlalchemy.types import TypeEngine
 
 from openvna.index.schema import metadata
 
-__all__ = ["ensure_tables", "ups_events", "ups_subscriptions", "workitems"]
+__all__ = [
+    "ensure_tables",
+    "ups_events",
+    "ups_subscriptions",
+    "workitems",
+    "workitems_state_is",
+]
 
 _BYTES: TypeEngine[str] = String().with_variant(String(collation="C"), "postgresql")
 
@@ -84,6 +91,12 @@ ups_events = Table(
     Column("message", LargeBinary, nullable=False),
     Index("ix_ups_events_created", "created"),
 )
+
+
+def workitems_state_is(state: str) -> ColumnElement[bool]:
+    """Workitems in ``state``: the condition a worklist C-FIND starts from."""
+    return workitems.c.state == state
+
 
 _TABLES = (workitems, ups_subscriptions, ups_events)
 
