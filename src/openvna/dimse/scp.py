@@ -34,7 +34,9 @@ from openvna.dimse.find import find_matches
 from openvna.dimse.negotiation import extended_negotiation
 from openvna.dimse.retrieve import get_instances, move_instances, send_files_as_stored
 from openvna.dimse.store import REFUSED_NOT_AUTHORIZED, status_of, store_received
+from openvna.dimse.worklist import MODALITY_WORKLIST_FIND, is_worklist_find, worklist_matches
 from openvna.settings import Settings
+from openvna.ups import Workitems
 
 __all__ = ["ArchiveEntity", "DimseServer", "build_entity", "serve", "start"]
 
@@ -44,6 +46,7 @@ log = logging.getLogger("openvna.dimse")
 _config.STORE_SEND_CHUNKED_DATASET = True
 # The peers' AE titles are whatever they are; pynetdicom would log a warning for each odd one.
 _config.LOG_HANDLER_LEVEL = "none"
+_WORKLIST_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
 _NOBODY = ["\\"]  # no AE title can be a backslash (PS3.5 Table 6.2-1): nobody is admitted
 
 
@@ -80,12 +83,17 @@ def build_entity(settings: Settings, archive: Archive) -> tuple[ArchiveEntity, l
     for timeout in ("acse_timeout", "dimse_timeout", "network_timeout"):
         setattr(ae, timeout, dimse.timeout)
     add_scp_contexts(ae)
+    ae.add_supported_context(MODALITY_WORKLIST_FIND, _WORKLIST_SYNTAXES)
     title = dimse.ae_title
+    workitems = Workitems(archive)
     handlers: list[Any] = [
         (evt.EVT_C_ECHO, _echo),
         (evt.EVT_SOP_EXTENDED, extended_negotiation),
         (evt.EVT_C_STORE, _allowed(remotes, "store", lambda e: store_received(e, archive))),
-        (evt.EVT_C_FIND, _generator(remotes, "query", lambda e: find_matches(e, archive, title))),
+        (
+            evt.EVT_C_FIND,
+            _generator(remotes, "query", lambda e: _find(e, archive, workitems, title)),
+        ),
         (evt.EVT_C_GET, _generator(remotes, "retrieve", lambda e: get_instances(e, archive))),
         (
             evt.EVT_C_MOVE,
@@ -93,6 +101,13 @@ def build_entity(settings: Settings, archive: Archive) -> tuple[ArchiveEntity, l
         ),
     ]
     return ae, handlers
+
+
+def _find(event: Any, archive: Archive, workitems: Workitems, title: str) -> Iterator[Any]:
+    """Query/Retrieve C-FIND, or Modality Worklist C-FIND over the workitem service."""
+    if is_worklist_find(event):
+        return worklist_matches(event, workitems)
+    return find_matches(event, archive, title)
 
 
 def _echo(event: Any) -> int:
