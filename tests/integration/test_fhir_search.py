@@ -24,7 +24,7 @@ from openvna.demo.patients import (
     THOMPSON_STUDY_UID,
 )
 from tests.conftest import LiveServer
-from tests.fhir_check import SUBSETTED_CODE, validate
+from tests.fhir_check import SUBSETTED_CODE, validate, validate_xml
 from tests.fhir_demo import API_KEY, HEADERS, fhir, fhir_demo_dir, fhir_server, get, outcome
 
 pytestmark = pytest.mark.integration
@@ -340,3 +340,17 @@ def test_reason_searches_the_studies_reason_codes(fhir_server: LiveServer):
         ]
     assert search(fhir_server, "/ImagingStudy?reason=http://loinc.org|29857009")["total"] == 0
     assert search(fhir_server, "/ImagingStudy?reason=1234")["total"] == 0
+
+
+@pytest.mark.engines("sqlite")
+def test_bundles_as_xml(fhir_server: LiveServer):
+    response = get(
+        fhir_server,
+        "/ImagingStudy?patient=TCGA-50-5072&_include=ImagingStudy:subject&_format=xml",
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/fhir+xml")
+    bundle = validate_xml(response.content)
+    assert bundle.total == 2
+    kinds = sorted(type(e.resource).__name__ for e in bundle.entry)
+    assert kinds == ["ImagingStudy", "ImagingStudy", "Patient"]
