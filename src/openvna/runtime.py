@@ -6,6 +6,7 @@ import pydicom.config
 
 from openvna.archive import Archive
 from openvna.index import create_index
+from openvna.render import PixelTranscoder
 from openvna.settings import Settings
 from openvna.storage import FilesystemBlobStore
 
@@ -29,6 +30,7 @@ def build_archive(settings: Settings) -> Archive:
         index,
         FilesystemBlobStore(data_dir),
         settings.dicomweb.duplicates,
+        transcoder=PixelTranscoder(),  # WADO-RS and C-GET offer what it makes
         validation=settings.storage.validation,
     )
     archive.recover()  # what a process that died left: nothing, after a clean stop

@@ -44,7 +44,7 @@ class Rendering:
     region: Region | None = None
     region_is_fraction: bool = False
     annotation: frozenset[str] = field(default_factory=frozenset)
-    # Spatial transformation of a presentation state (PS3.3 C.10.6): degrees, then flip.
+    # Spatial transformation of a presentation state (PS3.3 C.10.6): flip, then degrees.
     rotation: int = 0
     flip: bool = False
 
@@ -99,10 +99,11 @@ class Renderer:
         """The 8-bit image of frame ``number`` after LUTs, geometry and annotation."""
         decoded = decode_frame(instance, number)
         pixels = display(decoded.pixels, decoded.photometric, decoded.header, how.window)
-        if how.rotation:
-            pixels = np.ascontiguousarray(np.rot90(pixels, k=-(how.rotation // 90) % 4))
+        # PS3.3 C.10.6.1.1: the horizontal flip first, then the clockwise rotation.
         if how.flip:
             pixels = np.ascontiguousarray(pixels[:, ::-1])
+        if how.rotation:
+            pixels = np.ascontiguousarray(np.rot90(pixels, k=-(how.rotation // 90) % 4))
         if how.region is not None:
             pixels = how.region.crop(pixels, how.region_is_fraction)
         pixels = fit(pixels, how.viewport)

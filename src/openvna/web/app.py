@@ -24,6 +24,7 @@ from openvna.web.iid import credentials_page
 from openvna.web.iid import routes as browser_routes
 from openvna.web.session import Sessions
 from openvna.web.urls import DICOMWEB_PREFIX
+from openvna.web.wado_uri import routes as wado_uri_routes
 
 __all__ = ["create_app"]
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings, archive: Archive) -> Starlette:
         routes=[
             Mount(DICOMWEB_PREFIX, routes=dicomweb_routes),
             Mount(FHIR_PREFIX, routes=fhir_routes),
+            *wado_uri_routes,
             *browser_routes,
         ],
         middleware=middleware,

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from openvna.archive import Content, StoredInstance
 from openvna.dicom.media import (
     EXPLICIT_VR_LITTLE_ENDIAN,
+    LOSSY_SYNTAXES,
     NATIVE_SYNTAXES,
     MediaRange,
     Offer,
@@ -36,6 +37,7 @@ from openvna.web.dicomweb.representation import (
     dicom_response,
     negotiate_dataset_format,
 )
+from openvna.web.dicomweb.transcoded import transcoded_response
 from openvna.web.multipart_out import ResponsePart, multipart_response, single_part_response
 from openvna.web.rendering import RENDERER
 from openvna.web.urls import dicomweb_base, expand, resource_url
@@ -81,35 +83,70 @@ def _instance_url(base: str, instance: StoredInstance) -> str:
 
 
 async def retrieve_instances(request: Request) -> Response:
-    """Study, series or instance as Part 10 files, each in the transfer syntax it is stored in.
+    """Study, series or instance as Part 10 files, stored or transcoded (PS3.18 §8.7.3.5.2).
 
-    ``transfer-syntax`` absent or ``*`` gets the stored syntax, which each part's Content-Type
-    names (PS3.18 §8.7.3.5.2); a specific UID must be the stored one of every instance. A single
-    part ``application/dicom`` is honoured for an instance resource (PS3.18 §10.4.4: single part
-    media types are permitted for a single response item) and read as multipart otherwise.
+    ``transfer-syntax=*`` gets each instance as stored; a named syntax gets every instance in
+    it, made by the archive's transcoder where needed (406 when some instance cannot be made);
+    no syntax is Explicit VR Little Endian (§8.7.3.4), except for pixel data held only in a
+    lossy form, which goes out as stored (the exception §8.7.3.4 makes). A single part
+    ``application/dicom`` is honoured for an instance resource (PS3.18 §10.4.4) and read as
+    multipart otherwise. Transcoded instances are made one at a time as the body streams.
     """
     study, series, sop = resource_uids(request)
     ranges = _accept(request)
     archive = archive_of(request)
     instances = await _retrieve(request, study, series, sop)
     stored = frozenset(instance.transfer_syntax for instance in instances)
-    made = sorted(archive.transcodable(instances) - stored)
-    offers = [Offer(DICOM, syntaxes=stored)]
-    offers += [Offer(DICOM, syntaxes=frozenset({syntax})) for syntax in made]
-    if sop is not None:
-        offers += [Offer(DICOM, False, offer.syntaxes) for offer in offers]
-    chosen = negotiate(ranges, offers)
-    target = next(iter(chosen.syntaxes)) if chosen.syntaxes - stored else None
-    base = dicomweb_base(request)
-    parts = [
-        ResponsePart(
-            f"{DICOM}; transfer-syntax={target or instance.transfer_syntax}",
-            archive.instance_in(instance, target) if target else instance.file(),
-            _instance_url(base, instance),
-        )
-        for instance in instances
+    offered = archive.transcodable(instances)
+    defaults = [_default_syntax(instance, offered) for instance in instances]
+    transcoded_by_default = any(
+        d != i.transfer_syntax for d, i in zip(defaults, instances, strict=True)
+    )
+    as_stored = Offer(DICOM, syntaxes=stored, default_ok=not transcoded_by_default)
+    offers = [as_stored]
+    default = None
+    if transcoded_by_default:
+        default = Offer(DICOM, syntaxes=frozenset(defaults) | {EXPLICIT_VR_LITTLE_ENDIAN})
+        offers.append(default)
+    offers += [Offer(DICOM, syntaxes=frozenset({s})) for s in sorted(offered - stored)]
+    offers += [
+        Offer(DICOM, syntaxes=frozenset({s}), default_ok=False)
+        for s in sorted(stored)
+        if len(stored) > 1 and s in offered
     ]
-    return _respond(chosen, parts, DICOM)
+    if sop is not None:
+        offers += [Offer(DICOM, False, o.syntaxes, o.default_ok) for o in offers]
+    chosen = negotiate(ranges, offers)
+    if chosen.syntaxes == as_stored.syntaxes and chosen.default_ok == as_stored.default_ok:
+        targets = [instance.transfer_syntax for instance in instances]
+    elif default is not None and chosen.syntaxes == default.syntaxes:
+        targets = defaults
+    else:
+        (syntax,) = chosen.syntaxes
+        targets = [syntax] * len(instances)
+    base = dicomweb_base(request)
+    if all(t == i.transfer_syntax for t, i in zip(targets, instances, strict=True)):
+        parts = [
+            ResponsePart(
+                f"{DICOM}; transfer-syntax={instance.transfer_syntax}",
+                instance.file(),
+                _instance_url(base, instance),
+            )
+            for instance in instances
+        ]
+        return _respond(chosen, parts, DICOM)
+    return await transcoded_response(
+        archive, list(zip(instances, targets, strict=True)), base, chosen.multipart
+    )
+
+
+def _default_syntax(instance: StoredInstance, offered: frozenset[str]) -> str:
+    """Explicit VR LE when the instance can be made so without keeping a lossy form out
+    (§8.7.3.4); lossy data, or data nothing can decode, as stored."""
+    stored = instance.transfer_syntax
+    if stored in LOSSY_SYNTAXES or EXPLICIT_VR_LITTLE_ENDIAN not in offered:
+        return stored
+    return EXPLICIT_VR_LITTLE_ENDIAN
 
 
 def _respond(chosen: Offer, parts: list[ResponsePart], media_type: str) -> Response:

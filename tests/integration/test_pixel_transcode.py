@@ -1,0 +1,67 @@
+"""Transcoding on WADO-RS retrieve through real HTTP (issue 14 item 4): dicomweb-client asks
+each syntax the transcoder makes; pixels come back equal (lossless) or marked lossy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from dicomweb_client import DICOMwebClient
+
+from openvna.dicom.uid import generate_uid
+from tests.integration.test_wado import store
+from tests.unit.render.images import dataset, gray, in_syntax, rgb
+
+EXPLICIT = "1.2.840.10008.1.2.1"
+
+
+@pytest.mark.parametrize(
+    "syntax",
+    [EXPLICIT, "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.5"],
+)
+def test_a_study_in_each_lossless_syntax(live_server: Any, syntax: str) -> None:
+    study, series = generate_uid(), generate_uid()
+    frames = [gray(frames=2), gray(bits=16, signed=True)]
+    sources = ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2"]
+    for pixels, source in zip(frames, sources, strict=True):
+        ds = dataset(pixels, BitsStored=16) if pixels.dtype.kind == "i" else dataset(pixels)
+        store(live_server, in_syntax(ds, source), study, series)
+    client = DICOMwebClient(url=live_server.dicomweb)
+    got = client.retrieve_study(study, media_types=(("application/dicom", syntax),))
+    assert [ds.file_meta.TransferSyntaxUID for ds in got] == [syntax, syntax]
+    by_bits = {ds.PixelRepresentation: ds.pixel_array for ds in got}
+    assert np.array_equal(by_bits[0], frames[0]) and np.array_equal(by_bits[1], frames[1])
+
+
+def test_jpeg_baseline_is_marked_lossy_and_default_keeps_lossless_data_exact(live_server: Any):
+    pixels = rgb()
+    item = store(live_server, in_syntax(dataset(pixels, color=True), "1.2.840.10008.1.2.5"))
+    client = DICOMwebClient(url=live_server.dicomweb)
+    lossy = client.retrieve_instance(
+        item.study,
+        item.series,
+        item.sop,
+        media_types=(("application/dicom", "1.2.840.10008.1.2.4.50"),),
+    )
+    assert lossy.LossyImageCompression == "01"
+    assert lossy.LossyImageCompressionMethod == "ISO_10918_1"
+    assert np.abs(lossy.pixel_array.astype(int) - pixels).mean() < 4
+    # No transfer-syntax: Explicit VR Little Endian (PS3.18 §8.7.3.4).
+    response = httpx.get(item.path(live_server), headers={"Accept": "application/dicom"})
+    assert response.headers["content-type"] == f"application/dicom; transfer-syntax={EXPLICIT}"
+    plain = client.retrieve_instance(item.study, item.series, item.sop)
+    assert np.array_equal(plain.pixel_array, pixels)
+    stored = client.retrieve_instance(
+        item.study, item.series, item.sop, media_types=(("application/dicom", "*"),)
+    )
+    assert stored.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
+
+
+def test_a_12_bit_instance_cannot_be_jpeg_baseline(live_server: Any) -> None:
+    item = store(live_server, in_syntax(dataset(gray()), EXPLICIT))
+    accept = 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50'
+    response = httpx.get(item.path(live_server), headers={"Accept": accept})
+    assert response.status_code == 406, response.text
+    assert "8-bit" in response.json()["error"]
