@@ -34,6 +34,7 @@ from openvna.dimse.find import find_matches
 from openvna.dimse.negotiation import extended_negotiation
 from openvna.dimse.retrieve import get_instances, move_instances, send_files_as_stored
 from openvna.dimse.store import REFUSED_NOT_AUTHORIZED, status_of, store_received
+from openvna.dimse.ups import UPS_SOP_CLASSES, UpsHandlers, is_ups_find
 from openvna.dimse.worklist import MODALITY_WORKLIST_FIND, is_worklist_find, worklist_matches
 from openvna.settings import Settings
 from openvna.ups import Workitems
@@ -44,8 +45,9 @@ log = logging.getLogger("openvna.dimse")
 
 # Stored files are sent by path, in chunks, without being decoded (retrieve.py).
 _config.STORE_SEND_CHUNKED_DATASET = True
-# The peers' AE titles are whatever they are; pynetdicom would log a warning for each odd one.
+# pynetdicom logs every PDU (handlers) and every response (info): openvna logs what it decides.
 _config.LOG_HANDLER_LEVEL = "none"
+logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 _WORKLIST_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
 _NOBODY = ["\\"]  # no AE title can be a backslash (PS3.5 Table 6.2-1): nobody is admitted
 
@@ -83,16 +85,22 @@ def build_entity(settings: Settings, archive: Archive) -> tuple[ArchiveEntity, l
     for timeout in ("acse_timeout", "dimse_timeout", "network_timeout"):
         setattr(ae, timeout, dimse.timeout)
     add_scp_contexts(ae)
-    ae.add_supported_context(MODALITY_WORKLIST_FIND, _WORKLIST_SYNTAXES)
+    for uid in (MODALITY_WORKLIST_FIND, *UPS_SOP_CLASSES):
+        ae.add_supported_context(uid, _WORKLIST_SYNTAXES)
     title = dimse.ae_title
     workitems = Workitems(archive)
+    ups = UpsHandlers(workitems)
     handlers: list[Any] = [
         (evt.EVT_C_ECHO, _echo),
+        (evt.EVT_N_CREATE, _allowed(remotes, "store", ups.n_create)),
+        (evt.EVT_N_SET, _allowed(remotes, "store", ups.n_set)),
+        (evt.EVT_N_ACTION, _allowed(remotes, "store", ups.n_action)),
+        (evt.EVT_N_GET, _allowed(remotes, "query", ups.n_get)),
         (evt.EVT_SOP_EXTENDED, extended_negotiation),
         (evt.EVT_C_STORE, _allowed(remotes, "store", lambda e: store_received(e, archive))),
         (
             evt.EVT_C_FIND,
-            _generator(remotes, "query", lambda e: _find(e, archive, workitems, title)),
+            _generator(remotes, "query", lambda e: _find(e, archive, ups, title)),
         ),
         (evt.EVT_C_GET, _generator(remotes, "retrieve", lambda e: get_instances(e, archive))),
         (
@@ -103,10 +111,12 @@ def build_entity(settings: Settings, archive: Archive) -> tuple[ArchiveEntity, l
     return ae, handlers
 
 
-def _find(event: Any, archive: Archive, workitems: Workitems, title: str) -> Iterator[Any]:
-    """Query/Retrieve C-FIND, or Modality Worklist C-FIND over the workitem service."""
+def _find(event: Any, archive: Archive, ups: UpsHandlers, title: str) -> Iterator[Any]:
+    """Query/Retrieve C-FIND, or Modality Worklist and UPS C-FIND over the workitem service."""
     if is_worklist_find(event):
-        return worklist_matches(event, workitems)
+        return worklist_matches(event, ups.workitems)
+    if is_ups_find(event):
+        return ups.c_find(event)
     return find_matches(event, archive, title)
 
 
