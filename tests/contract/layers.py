@@ -71,7 +71,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "web": _DOOR,
     "dimse": _DOOR,
     "demo": _DOOR,
-    "server": _DOOR | {"web"},
+    "server": _DOOR | {"web", "dimse"},
     "cli": _DOOR | {"server", "web", "demo"},
     "__main__": _DOOR | {"cli", "server", "web", "demo"},
     # Python runs openvna/__init__.py before any module of the package, so whatever it imported

@@ -95,7 +95,14 @@ def listeners(settings: dict[str, Any]) -> list[Listener]:
     http = Listener(
         "http", "openvna.server.http", server["host"], server["port"], server["workers"]
     )
-    return [http]
+    dimse = settings.get("dimse") or {}
+    if not dimse.get("processes"):
+        return [http]
+    # The DIMSE door (issue 9): its SCP processes on their own port, same host.
+    scp = Listener(
+        "dimse", "openvna.dimse.worker", server["host"], dimse["port"], dimse["processes"]
+    )
+    return [http, scp]
 
 
 def listen(host: str, port: int) -> socket.socket:
