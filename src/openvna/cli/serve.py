@@ -34,6 +34,9 @@ log = logging.getLogger("openvna")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (default 8080).")] = None,
+    dimse_port: Annotated[
+        int | None, typer.Option(help="DIMSE port (default 11112; dimse.processes 0: none).")
+    ] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
     workers: Annotated[
@@ -61,6 +64,8 @@ def serve(
         overrides["server"]["port"] = port
     if workers is not None:
         overrides["server"]["workers"] = workers
+    if dimse_port is not None:
+        overrides["dimse"] = {"port": dimse_port}
     settings = settings_or_exit(config, data_dir, overrides)
     if demo and demo_key and DEMO_API_KEY not in settings.auth.api_keys:
         settings.auth.api_keys.append(DEMO_API_KEY)
@@ -137,6 +142,9 @@ def _announce(settings: Settings) -> None:
             "data_dir": str(Path(settings.storage.data_dir).resolve()),
             "index": settings.index_url.split("@")[-1],
             "workers": settings.server.workers,
+            "dimse": f"{settings.dimse.ae_title}@{settings.server.host}:{settings.dimse.port}"
+            if settings.dimse.processes
+            else None,
         },
     )
 
