@@ -6,6 +6,7 @@ its own per test; skipped, saying so, when no server answers, failed instead in 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from openvna.server.zerocopy import ZeroCopyHttpToolsProtocol
 from openvna.settings import Settings, load_settings
 from openvna.web.app import create_app
 from tests.databases import ENGINES, database_url
+
+# An `openvna serve` that a test starts has no DIMSE listener (the default port 11112 would be
+# shared by the tests running in parallel) unless it asks for one (tests/integration/dimse).
+os.environ.setdefault("OPENVNA_DIMSE__PROCESSES", "0")
 
 
 @pytest.fixture

@@ -23,10 +23,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_process(
-    data_dir: Path, *options: str, headers: dict[str, str] | None = None
+    data_dir: Path,
+    *options: str,
+    headers: dict[str, str] | None = None,
+    environ: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Yield the DICOMweb root URL and the process once it answers QIDO (sent with ``headers``,
-    e.g. the API key of ``--demo``)."""
+    e.g. the API key of ``--demo``); ``environ`` adds to its environment."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -42,7 +45,7 @@ def serve_process(
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "OPENVNA_INDEX__URL": ""},
+        env={**os.environ, "OPENVNA_INDEX__URL": "", **(environ or {})},
     )
     url = f"http://127.0.0.1:{port}/dicomweb"
     try:
