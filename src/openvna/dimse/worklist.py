@@ -14,6 +14,7 @@ import orjson
 from pydicom import Dataset
 
 from openvna.dicom.json import DicomJson, dataset_to_json, json_to_dataset
+from openvna.dicom.matching import MatchTerm
 from openvna.dimse.find import CANCEL, PENDING, UNABLE_TO_PROCESS, FindResponse
 from openvna.dimse.identifier import find_query
 from openvna.dimse.store import status_of
@@ -24,7 +25,13 @@ from openvna.ups.worklist import MODALITY_WORKLIST_FIND
 if TYPE_CHECKING:
     from pynetdicom.events import Event
 
-__all__ = ["MODALITY_WORKLIST_FIND", "is_worklist_find", "worklist_matches"]
+__all__ = [
+    "MODALITY_WORKLIST_FIND",
+    "identifier_terms",
+    "is_worklist_find",
+    "shaped",
+    "worklist_matches",
+]
 
 log = logging.getLogger("openvna.dimse")
 
@@ -40,12 +47,8 @@ def worklist_matches(event: Event, workitems: Workitems) -> Iterator[FindRespons
     """The responses to one worklist C-FIND: one pending response a scheduled step, then
     success; a C-CANCEL stops them (PS3.4 K.4.1.3.2)."""
     try:
-        identifier = event.identifier
-        asked = dataset_to_json(identifier)
-        probe = Dataset()
-        probe.update(identifier)
-        probe.QueryRetrieveLevel = "STUDY"  # the term parser's only requirement
-        terms = find_query(probe, combined_datetime=False).terms
+        asked = dataset_to_json(event.identifier)
+        terms = identifier_terms(event.identifier)
     except ArchiveError as exc:
         yield status_of(IDENTIFIER_DOES_NOT_MATCH, exc.message), None
         return
@@ -66,10 +69,19 @@ def worklist_matches(event: Event, workitems: Workitems) -> Iterator[FindRespons
     yield 0x0000, None
 
 
-def _shaped(item: DicomJson, asked: DicomJson) -> DicomJson:
+def identifier_terms(identifier: Dataset) -> tuple[MatchTerm, ...]:
+    """The match terms of a C-FIND identifier with no Query/Retrieve Level (worklist, UPS),
+    parsed as a Q/R identifier's are (``identifier.find_query``, whose level is then moot)."""
+    probe = Dataset()
+    probe.update(identifier)
+    probe.QueryRetrieveLevel = "STUDY"
+    return find_query(probe, combined_datetime=False).terms
+
+
+def shaped(item: DicomJson, asked: DicomJson) -> DicomJson:
     """The keys of ``asked`` with the values of ``item`` (empty where it has none); a sequence
     key with an item is answered item by item with that item's keys."""
-    shaped: DicomJson = {}
+    answer: DicomJson = {}
     for tag, key in asked.items():
         if tag in _ANSWERED_HERE:
             continue
@@ -78,17 +90,15 @@ def _shaped(item: DicomJson, asked: DicomJson) -> DicomJson:
         if isinstance(template, dict) and template and found.get("Value"):
             found = {
                 "vr": "SQ",
-                "Value": [
-                    _shaped(sub, template) for sub in found["Value"] if isinstance(sub, dict)
-                ],
+                "Value": [shaped(sub, template) for sub in found["Value"] if isinstance(sub, dict)],
             }
-        shaped[tag] = found
-    return shaped
+        answer[tag] = found
+    return answer
 
 
 def _response(item: DicomJson, asked: DicomJson) -> Dataset:
-    shaped = _shaped(item, asked)
-    ds = json_to_dataset(shaped, None)
-    if not orjson.dumps(shaped).isascii():
+    answer = shaped(item, asked)
+    ds = json_to_dataset(answer, None)
+    if not orjson.dumps(answer).isascii():
         ds.SpecificCharacterSet = "ISO_IR 192"
     return ds

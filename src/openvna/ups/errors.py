@@ -31,8 +31,9 @@ class UnknownWorkitem(NotFound):
 
 
 def ups_status(error: ArchiveError) -> int:
-    """The DIMSE status of a refusal: its own code, else the error class's status."""
+    """The DIMSE status of a refusal: its own code; a bad request 0x0106 (Invalid Attribute
+    Value, PS3.7 Annex C); else the error class's status."""
     code = getattr(error, "code", None)
     if isinstance(code, int):
         return code
-    return 0xC000 if isinstance(error, BadRequest) else error.dimse_status
+    return 0x0106 if isinstance(error, BadRequest) else error.dimse_status

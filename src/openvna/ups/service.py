@@ -97,6 +97,7 @@ class Outcome:
 
     uid: str
     warnings: list[str] = field(default_factory=list)
+    status: int = 0x0000  # the DIMSE status of a warning (PS3.4 CC.2: B300, B304, B306)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class Workitems:
         """CreateUPS (PS3.4 CC.2.5.1.3 N-CREATE): check, complete and store a new workitem;
         subscribe the global subscribers whose filter it matches and tell them."""
         uid, item, warnings = _new_workitem(dataset, uid)
+        status = 0xB300 if warnings else 0x0000
 
         def run(conn: Connection) -> None:
             if not store.insert_workitem(conn, uid, item):
@@ -189,7 +191,7 @@ class Workitems:
                 events.emit(conn, recipients, events.assigned(uid, item))
 
         self._write(run)
-        return Outcome(uid, warnings)
+        return Outcome(uid, warnings, status)
 
     def retrieve(self, uid: str) -> DicomJson:
         """RetrieveUPS (PS3.4 CC.2.7 N-GET): the workitem, never its Transaction UID."""
@@ -264,7 +266,7 @@ class Workitems:
             state = State(first_value(found.dataset, Tag.STATE))
             warning = _transition_refusal(state, wanted, transaction_uid, found.transaction_uid)
             if warning:
-                return Outcome(uid, [warning])
+                return Outcome(uid, [warning], 0xB306 if wanted is State.COMPLETED else 0xB304)
             item = dict(found.dataset)
             lock = found.transaction_uid
             if wanted is State.IN_PROGRESS:
@@ -297,7 +299,9 @@ class Workitems:
                     f"The workitem {uid} is COMPLETED and cannot be canceled", code=0xC311
                 )
             if state is State.CANCELED:
-                return Outcome(uid, ["The UPS is already in the requested state of CANCELED."])
+                return Outcome(
+                    uid, ["The UPS is already in the requested state of CANCELED."], 0xB304
+                )
             if state is State.IN_PROGRESS:
                 recipients = store.subscribers(conn, uid)
                 events.emit(conn, recipients, events.cancel_requested(uid, request))
