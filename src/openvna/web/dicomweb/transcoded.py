@@ -1,27 +1,32 @@
-"""Streaming instances that the archive's transcoder makes (PS3.18 §8.7.3.5.2).
+"""Streaming parts the pixel service makes: transcoded instances (PS3.18 §8.7.3.5.2) and the
+JPEG frames of a study (``type=image/jpeg`` on a study, series or instance: seed 002).
 
-A transcoded instance's size is known only once it is made, so the body is chunked and made one
-instance at a time in a worker thread: memory holds one instance, however large the study. The
-first instance is made before the response starts, so that an instance the transcoder cannot
-make (JPEG Baseline of 12-bit data...) is still a 406 status; a later failure can only end the
-stream, which the client sees as a truncated multipart body.
+A made part's size is known only once it is made, so the body is chunked and made one part at
+a time in a worker thread: memory holds one instance, however large the study. The first part
+is made before the response starts, so that one the service cannot make (JPEG Baseline of
+12-bit data...) is still a 406 status; a later failure can only end the stream, which the
+client sees as a truncated multipart body.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from anyio import to_thread
 from starlette.responses import Response, StreamingResponse
 
 from openvna.archive import Archive, Content, StoredInstance
+from openvna.render import Rendering, frame_count, header_of
 from openvna.web.multipart_out import ResponsePart, single_part_response, stream_content
+from openvna.web.rendering import RENDERER
 from openvna.web.urls import resource_url
 
-__all__ = ["transcoded_response"]
+__all__ = ["jpeg_frames_response", "transcoded_response"]
 
 DICOM = "application/dicom"
+JPEG = "image/jpeg"
+JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 
 
 async def transcoded_response(
@@ -39,14 +44,51 @@ async def transcoded_response(
         url = resource_url(base, instance.study_uid, instance.series_uid, instance.sop_uid)
         return ResponsePart(f"{DICOM}; transfer-syntax={syntax}", body, url)
 
-    first = await make(0) if targets else None
-    if not multipart and first is not None:
-        return single_part_response(first)
+    if not multipart and targets:
+        return single_part_response(await make(0))
+    return await _stream(len(targets), make, DICOM)
+
+
+async def jpeg_frames_response(instances: Sequence[StoredInstance], base: str) -> Response:
+    """One JPEG per frame of every image, in series, instance and frame order: the stored bit
+    stream when it is JPEG Baseline, else the frame rendered (header window, 8-bit), which is
+    what a client asking JPEGs of a study can display (seed 002: "a multipart response of JPEGs
+    representing each image in the study")."""
+    counts = await to_thread.run_sync(
+        lambda: [frame_count(i, header_of(i)) if i.pixel_data is not None else 0 for i in instances]
+    )
+    frames = [
+        (instance, number)
+        for instance, count in zip(instances, counts, strict=True)
+        for number in range(1, count + 1)
+    ]
+
+    def make_one(index: int) -> ResponsePart:
+        instance, number = frames[index]
+        url = resource_url(base, instance.study_uid, instance.series_uid, instance.sop_uid)
+        if instance.transfer_syntax == JPEG_BASELINE:
+            (content,) = instance.frames([number])
+            return ResponsePart(
+                f"{JPEG}; transfer-syntax={JPEG_BASELINE}", content.read(), f"{url}/frames/{number}"
+            )
+        image = RENDERER.render_frame(instance, number, Rendering())
+        return ResponsePart(JPEG, image, f"{url}/frames/{number}/rendered")
+
+    async def make(index: int) -> ResponsePart:
+        return await to_thread.run_sync(make_one, index)
+
+    return await _stream(len(frames), make, JPEG)
+
+
+async def _stream(
+    count: int, make: Callable[[int], Awaitable[ResponsePart]], part_type: str
+) -> Response:
     boundary = secrets.token_hex(16)
+    first = await make(0) if count else None
 
     async def body() -> AsyncIterator[bytes]:
         prefix = b""
-        for index in range(len(targets)):
+        for index in range(count):
             part = first if index == 0 and first is not None else await make(index)
             yield prefix + part.header(boundary)
             if isinstance(part.body, Content):
@@ -55,7 +97,7 @@ async def transcoded_response(
             else:
                 yield part.body
             prefix = b"\r\n"
-        yield (b"\r\n" if targets else b"") + f"--{boundary}--\r\n".encode()
+        yield (b"\r\n" if count else b"") + f"--{boundary}--\r\n".encode()
 
-    media_type = f'multipart/related; type="{DICOM}"; boundary={boundary}'
+    media_type = f'multipart/related; type="{part_type}"; boundary={boundary}'
     return StreamingResponse(body(), media_type=media_type)

@@ -37,7 +37,7 @@ from openvna.web.dicomweb.representation import (
     dicom_response,
     negotiate_dataset_format,
 )
-from openvna.web.dicomweb.transcoded import transcoded_response
+from openvna.web.dicomweb.transcoded import jpeg_frames_response, transcoded_response
 from openvna.web.multipart_out import ResponsePart, multipart_response, single_part_response
 from openvna.web.rendering import RENDERER
 from openvna.web.urls import dicomweb_base, expand, resource_url
@@ -52,6 +52,7 @@ __all__ = [
 
 DICOM = "application/dicom"
 OCTET_STREAM = "application/octet-stream"
+JPEG = "image/jpeg"
 PNG = "image/png"
 PIXEL_DATA = "7FE00010"
 # Frames the pixel service can make from any decodable frame (PS3.18 Table 8.7.3-5: the
@@ -116,7 +117,11 @@ async def retrieve_instances(request: Request) -> Response:
     ]
     if sop is not None:
         offers += [Offer(DICOM, False, o.syntaxes, o.default_ok) for o in offers]
+    if any(instance.pixel_data is not None for instance in instances):
+        offers.append(Offer(JPEG))  # seed 002: JPEGs of every image, after the DICOM offers
     chosen = negotiate(ranges, offers)
+    if chosen.media_type == JPEG:
+        return await jpeg_frames_response(instances, dicomweb_base(request))
     if chosen.syntaxes == as_stored.syntaxes and chosen.default_ok == as_stored.default_ok:
         targets = [instance.transfer_syntax for instance in instances]
     elif default is not None and chosen.syntaxes == default.syntaxes:
