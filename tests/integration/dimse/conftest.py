@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,25 @@ def dimse_factory(
         server.shutdown()
         server.server_close()
         sock.close()
+
+
+@pytest.fixture
+def storescp(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
+    """DCMTK's storescp, bit-preserving, as the move destination DEST."""
+    out = tmp_path / "received"
+    out.mkdir()
+    port = free_port()
+    process = subprocess.Popen(
+        ["storescp", "-aet", "DEST", "+B", "+xa", "-od", str(out), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.3)
+    try:
+        yield "DEST", port, out
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ destinations, absent studies, C-CANCEL, and identifiers that select nothing they
 
 from __future__ import annotations
 
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,7 @@ from pynetdicom.sop_class import (
 from openvna.archive import Origin
 from openvna.dicom.uid import generate_uid
 from tests.factories import make_instance
-from tests.integration.dimse.conftest import AE_TITLE, DimseNode, free_port, needs_dcmtk
+from tests.integration.dimse.conftest import AE_TITLE, DimseNode, needs_dcmtk
 from tests.integration.dimse.peers import dataset_bytes, fresh_copy, stored_file
 
 pytestmark = pytest.mark.integration
@@ -43,25 +40,6 @@ def store_study(node: DimseNode, count: int, tmp_path: Path, **attributes: Any) 
         assert node.archive.store_dataset(ds, Origin.local()).ok
         stored.append(ds)
     return stored
-
-
-@pytest.fixture
-def storescp(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
-    """DCMTK's storescp, bit-preserving, as the move destination DEST."""
-    out = tmp_path / "received"
-    out.mkdir()
-    port = free_port()
-    process = subprocess.Popen(
-        ["storescp", "-aet", "DEST", "+B", "+xa", "-od", str(out), str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.3)
-    try:
-        yield "DEST", port, out
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture
