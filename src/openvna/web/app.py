@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from openvna.archive import Archive
 from openvna.errors import ArchiveError
 from openvna.settings import Settings
+from openvna.web.admin import routes as admin_routes
 from openvna.web.auth import ApiKeyMiddleware
 from openvna.web.dicomweb.routes import routes as dicomweb_routes
 from openvna.web.errors import handle_archive_error, handle_http_exception, handle_unexpected
@@ -83,6 +84,7 @@ def create_app(settings: Settings, archive: Archive) -> Starlette:
         routes=[
             Mount(DICOMWEB_PREFIX, routes=dicomweb_routes),
             Mount(FHIR_PREFIX, routes=fhir_routes),
+            Mount("/api", routes=admin_routes),
             *wado_uri_routes,
             *browser_routes,
         ],
