@@ -205,9 +205,16 @@ def rendered(ctx: Context, server: Server, rep: int) -> list[float]:
     return samples
 
 
+_QIDO_BY_ID = "QIDO-RS study search p50, PatientID"
+
+
 @measurement(
     "FHIR ImagingStudy search by patient p50",
-    Target("< 10 ms", absolute=10.0),
+    Target(
+        "<= 2x QIDO-RS by PatientID (issue 10), < 10 ms",
+        absolute=10.0,
+        reference=(_QIDO_BY_ID, 2.0),
+    ),
     "ms",
     False,
     requires="fhir",
@@ -237,6 +244,67 @@ def fhir_search(ctx: Context, server: Server, rep: int) -> list[float]:
             if found != expected:
                 raise CheckError(f"FHIR ImagingStudy?patient={ref}: {found} studies, {expected}")
             samples.append(got.seconds * 1000)
+    finally:
+        conn.close()
+    return samples
+
+
+@measurement(
+    "FHIR ImagingStudy search by identifier (Study UID) p50",
+    Target("<= 2x QIDO-RS by PatientID (issue 10)", reference=(_QIDO_BY_ID, 2.0)),
+    "ms",
+    False,
+    requires="fhir",
+    subjects=("openvna",),
+    note="one study a search, as QIDO by PatientID matches about one",
+)
+def fhir_identifier(ctx: Context, server: Server, rep: int) -> list[float]:
+    index = ctx.group("index")
+    assert server.fhir_path
+    conn = server.connection()
+    samples = []
+    try:
+        for i in range(ctx.requests):
+            study = index[(rep * ctx.requests * 7 + i * 13) % len(index)]
+            got = client.get(
+                conn,
+                f"{server.fhir_path}/ImagingStudy?identifier=urn:dicom:uid%7Curn:oid:{study.uid}",
+                "application/fhir+json",
+            )
+            entries = json.loads(got.body).get("entry", []) if got.status == 200 else []
+            if len(entries) != 1 or entries[0]["resource"]["numberOfInstances"] != 1:
+                raise CheckError(f"FHIR ImagingStudy?identifier={study.uid}: {len(entries)}")
+            samples.append(got.seconds * 1000)
+    finally:
+        conn.close()
+    return samples
+
+
+@measurement(
+    "FHIR ImagingStudy read, 500-instance study",
+    Target("<= 25 ms (issue 10)", absolute=25.0),
+    "ms",
+    False,
+    requires="fhir",
+    subjects=("openvna",),
+    note="series and instances listed, from the index's rows and stored JSON",
+)
+def fhir_read_big(ctx: Context, server: Server, rep: int) -> list[float]:
+    study = ctx.study("big")
+    assert server.fhir_path
+    conn = server.connection()
+    samples = []
+    try:
+        for i in range(ctx.requests + 1):
+            got = client.get(
+                conn, f"{server.fhir_path}/ImagingStudy/{study.uid}", "application/fhir+json"
+            )
+            body = json.loads(got.body) if got.status == 200 else {}
+            listed = sum(len(s.get("instance", [])) for s in body.get("series", []))
+            if listed != study.instances:
+                raise CheckError(f"FHIR ImagingStudy/{study.uid}: {listed} instances listed")
+            if i:
+                samples.append(got.seconds * 1000)
     finally:
         conn.close()
     return samples
