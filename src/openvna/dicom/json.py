@@ -273,7 +273,7 @@ def _json_dataset(obj: Any, prefix: str, bulk_data: BulkData | None, texts: list
             raise _bad(path, "an attribute must be an object")
         tag = int(key, 16)
         vr = attribute.get("vr")
-        if vr not in VALUE_REPRESENTATIONS:
+        if not isinstance(vr, str) or vr not in VALUE_REPRESENTATIONS:
             raise _bad(path, f"missing or invalid vr {vr!r}")
         if tag >> 16 == 0x0002 or not tag & 0xFFFF:
             continue

@@ -165,6 +165,19 @@ def read_header(path: Path) -> Header:
         The file has no preamble and ``DICM`` prefix, no Transfer Syntax UID, a header that does
         not parse, or is truncated anywhere, including in the Pixel Data.
     """
+    try:
+        return _read_header(path)
+    except (InvalidDicom, OSError):
+        raise
+    except Exception as exc:
+        # pydicom fails in many ways on hostile values while converting them (fuzzing found
+        # ValueError and KeyError from a Specific Character Set with a NUL, BytesLengthException
+        # from a File Meta group length of one byte...): whatever it is, the file is refused
+        # with what pydicom said, and the server goes on.
+        raise InvalidDicom(f"{path.name} has a malformed DICOM header: {exc}") from exc
+
+
+def _read_header(path: Path) -> Header:
     with path.open("rb") as raw:
         size = os.fstat(raw.fileno()).st_size
         head = raw.read(min(size, _FAST_HEAD))

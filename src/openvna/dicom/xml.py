@@ -165,6 +165,8 @@ def xml_to_json(data: bytes) -> DicomJson:
         root = fromstring(data, forbid_dtd=True)
     except (ET.ParseError, DefusedXmlException) as exc:
         raise BadRequest(f"Malformed DICOM XML: {exc}") from exc
+    except (LookupError, ValueError) as exc:  # a declared encoding expat cannot read
+        raise BadRequest(f"Malformed DICOM XML: {exc}") from exc
     if _local(root.tag) != "NativeDicomModel":
         raise BadRequest(f"DICOM XML root element is {_local(root.tag)!r}, not NativeDicomModel")
     return _dataset_json(root, "")
