@@ -61,6 +61,18 @@ def test_lossless_types_made_from_native_frames(live_server: Any, media_type: st
     assert np.array_equal(_decode(frames[1], syntax, ds), pixels[0])
 
 
+def test_htj2k_frames_made_from_native_frames(live_server: Any) -> None:
+    """image/jphc (not in dicomweb-client's list yet): asked with the bare Accept header."""
+    pixels = gray(frames=2)
+    ds = in_syntax(dataset(pixels), EXPLICIT)
+    item = store(live_server, ds)
+    accept = "multipart/related; type=image/jphc"
+    response = httpx.get(item.path(live_server) + "/frames/2", headers={"Accept": accept})
+    ((headers, data),) = parts(response)
+    assert headers["Content-Type"] == "image/jphc; transfer-syntax=1.2.840.10008.1.2.4.201"
+    assert np.array_equal(_decode(data, "1.2.840.10008.1.2.4.201", ds), pixels[1])
+
+
 def test_jpeg_of_8_bit_frames_and_406_for_12_bit(live_server: Any) -> None:
     pixels = gray(bits=8)
     item = store(live_server, in_syntax(dataset(pixels), EXPLICIT))

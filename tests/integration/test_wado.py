@@ -187,10 +187,10 @@ def test_transfer_syntax_as_stored_transcoded_or_refused_naming_both(live_server
     ((headers, data),) = parts_chunked(response)
     assert headers["Content-Type"] == f"application/dicom; transfer-syntax={EXPLICIT}"
     assert dcmread(BytesIO(data)).file_meta.TransferSyntaxUID == EXPLICIT
-    htj2k = "1.2.840.10008.1.2.4.201"
-    wrong = f"{DICOM_MULTIPART}; transfer-syntax={htj2k}"
+    jpx = "1.2.840.10008.1.2.4.92"  # JPEG 2000 Part 2: nothing here makes it
+    wrong = f"{DICOM_MULTIPART}; transfer-syntax={jpx}"
     response = httpx.get(jpeg.path(live_server), headers={"Accept": wrong})
-    assert_error(response, 406, htj2k, f"stored as {JPEG_BASELINE}")
+    assert_error(response, 406, jpx, f"stored as {JPEG_BASELINE}")
 
 
 def parts_chunked(response: httpx.Response) -> list[tuple[dict[str, str], bytes]]:
@@ -385,15 +385,15 @@ def test_compressed_frames_in_their_own_media_type(live_server, client, name, me
 def test_frames_not_stored_in_the_asked_type_are_made_or_406(live_server) -> None:
     """Issue 14: octet-stream without a syntax is the decoded frame, native little endian
     (PS3.18 Table 8.7.3-4), lossy or not; other compressed types are encoded from it; a type
-    nothing here can make (HTJ2K) is still a 406 naming what is available."""
+    nothing here can make (JPEG 2000 Part 2) is still a 406 naming what is available."""
     jpeg = store(live_server, "SC_rgb_jpeg_dcmtk.dcm")
     url = jpeg.path(live_server) + "/frames/1"
     response = httpx.get(url, headers={"Accept": "multipart/related; type=image/jp2"})
     ((headers, data),) = parts(response)
     assert headers["Content-Type"] == "image/jp2; transfer-syntax=1.2.840.10008.1.2.4.90"
     assert data[:4] == b"\xff\x4f\xff\x51"  # a J2K codestream (SOC, SIZ)
-    response = httpx.get(url, headers={"Accept": "multipart/related; type=image/jphc"})
-    assert_error(response, 406, "image/jphc", 'type="image/jpeg"')
+    response = httpx.get(url, headers={"Accept": "multipart/related; type=image/jpx"})
+    assert_error(response, 406, "image/jpx", 'type="image/jpeg"')
     lossless = store(live_server, "SC_rgb_jpeg_gdcm.dcm")
     octet = "multipart/related; type=application/octet-stream"
     response = httpx.get(lossless.path(live_server) + "/frames/1", headers={"Accept": octet})

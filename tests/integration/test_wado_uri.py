@@ -134,11 +134,11 @@ def test_application_dicom_in_explicit_le_by_default_and_asked_syntax(live_serve
                 live_server.url,
                 item,
                 contentType="application/dicom",
-                transferSyntax="1.2.840.10008.1.2.4.201",
+                transferSyntax="1.2.840.10008.1.2.4.92",
             )
         ),
         406,
-        "4.201",
+        "4.92",
     )
     assert_error(
         httpx.get(

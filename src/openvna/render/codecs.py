@@ -2,9 +2,10 @@
 
 Used by the frames resource (a frame in the media type asked for, PS3.18 Table 8.7.3-5) and by
 transcoding (a whole instance in another syntax). Encoders (STANDARDS.md §9 B1): pyjpegls for
-JPEG-LS, pylibjpeg-openjpeg for JPEG 2000, pydicom/pylibjpeg-rle for RLE, simplejpeg
-(libjpeg-turbo) for JPEG Baseline, Pillow for lossless PNG frames. pylibjpeg-openjpeg 2.6.0
-crashes when two threads encode JPEG 2000 at once, so its encoder runs under one lock.
+JPEG-LS, pylibjpeg-openjpeg for JPEG 2000, imagecodecs (OpenJPH) for HTJ2K, pydicom/pylibjpeg-rle
+for RLE, simplejpeg (libjpeg-turbo) for JPEG Baseline, Pillow for lossless PNG frames.
+pylibjpeg-openjpeg 2.6.0 crashes when two threads encode JPEG 2000 at once, so its encoder runs
+under one lock.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Final
 
+import imagecodecs
 import numpy as np
 import simplejpeg
 from PIL import Image
@@ -26,6 +28,7 @@ from openvna.render.frames import Decoded, pixel_options
 __all__ = [
     "ENCODABLE",
     "EXPLICIT_LE",
+    "HTJ2K",
     "J2K",
     "JPEG_BASELINE",
     "JPEG_LS",
@@ -41,14 +44,16 @@ EXPLICIT_LE: Final = "1.2.840.10008.1.2.1"
 JPEG_BASELINE: Final = "1.2.840.10008.1.2.4.50"
 JPEG_LS: Final = "1.2.840.10008.1.2.4.80"
 J2K: Final = "1.2.840.10008.1.2.4.90"
+HTJ2K: Final = "1.2.840.10008.1.2.4.201"
 RLE: Final = "1.2.840.10008.1.2.5"
 # The syntaxes this module can produce from any decodable frame (JPEG Baseline: 8-bit only).
-ENCODABLE: Final = frozenset({EXPLICIT_LE, JPEG_BASELINE, JPEG_LS, J2K, RLE})
+ENCODABLE: Final = frozenset({EXPLICIT_LE, JPEG_BASELINE, JPEG_LS, J2K, HTJ2K, RLE})
 # Lossy ones, with the method term of PS3.3 C.7.6.1.1.5.
 LOSSY: Final = {JPEG_BASELINE: "ISO_10918_1"}
 JPEG_QUALITY: Final = 90
 
 _J2K_LOCK: Final = threading.Lock()
+_HTJ2K_LOCK: Final = threading.Lock()  # OpenJPH's thread safety is not documented
 
 Array = np.ndarray[Any, Any]
 
@@ -81,6 +86,8 @@ def encode_frame(decoded: Decoded, syntax: str) -> Encoded:
         options["planar_configuration"] = 0
     if syntax == JPEG_BASELINE:
         return _jpeg_baseline(decoded, options)
+    if syntax == HTJ2K:
+        return _htj2k(decoded)
     if syntax not in ENCODABLE or syntax == EXPLICIT_LE:
         raise NotAcceptable(f"frames cannot be encoded as {syntax}")
     pixels = decoded.pixels
@@ -118,6 +125,17 @@ def _jpeg_baseline(decoded: Decoded, options: dict[str, Any]) -> Encoded:
         np.ascontiguousarray(pixels), quality=JPEG_QUALITY, colorspace="RGB", colorsubsampling="422"
     )
     return Encoded(data, "YBR_FULL_422")
+
+
+def _htj2k(decoded: Decoded) -> Encoded:
+    """HTJ2K lossless (PS3.5 A.4.13, reversible 5/3 wavelet: level 0) with OpenJPH."""
+    pixels = np.ascontiguousarray(decoded.pixels)
+    try:
+        with _HTJ2K_LOCK:
+            data = imagecodecs.htj2k_encode(pixels, level=0)
+    except (imagecodecs.Htj2kError, ValueError, TypeError) as exc:
+        raise NotAcceptable(f"this frame cannot be encoded as HTJ2K: {exc}") from exc
+    return Encoded(bytes(data), decoded.photometric)
 
 
 def png_frame(decoded: Decoded) -> bytes:

@@ -63,7 +63,7 @@ def decodable(syntax: str) -> bool:
 
 class PixelTranscoder:
     """The archive's Transcoder: any decodable syntax to Explicit VR Little Endian, JPEG-LS
-    lossless, JPEG 2000 lossless, RLE, or JPEG Baseline (8-bit data only)."""
+    lossless, JPEG 2000 lossless, HTJ2K lossless, RLE, or JPEG Baseline (8-bit data only)."""
 
     def targets(self, stored: str) -> frozenset[str]:
         """What an instance stored in ``stored`` can be sent as."""

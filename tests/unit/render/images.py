@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import imagecodecs
 import numpy as np
 from pydicom import Dataset
+from pydicom.encaps import encapsulate
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -19,6 +21,7 @@ from openvna.archive import Archive, Origin, StoredInstance
 from tests.factories import make_instance
 
 Array = np.ndarray[Any, Any]
+HTJ2K = "1.2.840.10008.1.2.4.201"
 
 NATIVE = (
     ImplicitVRLittleEndian,
@@ -91,6 +94,13 @@ def dataset(pixels: Array, color: bool = False, **attributes: Any) -> Dataset:
 def in_syntax(ds: Dataset, syntax: str) -> Dataset:
     """``ds`` stored in ``syntax`` (pydicom's encoders; native syntaxes are set on write)."""
     syntax = UID(syntax)
+    if syntax == HTJ2K:  # no pydicom encoder: OpenJPH through imagecodecs, lossless
+        pixels = ds.pixel_array
+        frames = pixels if int(ds.get("NumberOfFrames", 1) or 1) > 1 else pixels[None]
+        ds.PixelData = encapsulate([imagecodecs.htj2k_encode(f, level=0) for f in frames])
+        ds["PixelData"].VR = "OB"
+        ds.file_meta.TransferSyntaxUID = syntax
+        return ds
     if syntax.is_compressed:
         ds.compress(syntax, generate_instance_uid=False)
         return ds

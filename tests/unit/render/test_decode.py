@@ -19,7 +19,7 @@ from openvna.errors import BadRequest, NotAcceptable
 from openvna.render import decode_frame
 from tests.unit.render.images import LOSSLESS, NATIVE, dataset, gray, in_syntax, rgb, stored
 
-ENCODED_HERE = [s for s in LOSSLESS if s.endswith((".80", ".90", ".5"))]
+ENCODED_HERE = [s for s in LOSSLESS if s.endswith((".80", ".90", ".201", ".5"))]
 
 
 @pytest.mark.parametrize("syntax", [*NATIVE, *ENCODED_HERE])
