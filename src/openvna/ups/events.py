@@ -18,7 +18,9 @@ subscriptions in the same transaction, so a hub only looks up which of them it h
 Ids must become visible in order, or a reader that has seen id 8 would skip an id 7 committed
 later: SQLite has one writer at a time, and on PostgreSQL each emitting transaction takes a
 transaction-scoped advisory lock before it draws its id, so ids commit in the order drawn.
-Rows older than ``KEEP_SECONDS`` are pruned by the writers: a subscriber that was not connected
+The DIMSE door sends the same events as N-EVENT-REPORTs to subscribers it knows the address
+of; its processes take each event once (``claim_for_dimse``). Rows older than ``KEEP_SECONDS``
+are pruned by the writers: a subscriber that was not connected
 does not get the events it missed (PS3.18 §6.9.10.2 does not ask for queueing).
 """
 
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from openvna.dicom.json import DicomJson
 from openvna.ups.model import UPS_PUSH, State, Tag, empty, value
@@ -42,6 +44,7 @@ __all__ = [
     "EventType",
     "assigned",
     "cancel_requested",
+    "claim_for_dimse",
     "emit",
     "event_id_before",
     "events_after",
@@ -157,6 +160,28 @@ def events_after(conn: Connection, last: int, limit: int = 500) -> list[Event]:
         .limit(limit)
     )
     return [_event(row) for row in conn.execute(statement)]
+
+
+def claim_for_dimse(conn: Connection, last: int, limit: int = 100) -> list[Event]:
+    """The events after id ``last`` that no DIMSE process has taken yet, now taken by the
+    caller (in its write transaction): each N-EVENT-REPORT goes out from one process only,
+    however many DIMSE processes share the index."""
+    statement = (
+        select(ups_events.c.id, ups_events.c.recipients, ups_events.c.message)
+        .where(ups_events.c.id > last, ups_events.c.dimse_claimed.is_(False))
+        .order_by(ups_events.c.id)
+        .limit(limit)
+    )
+    taken = []
+    for row in conn.execute(statement).all():
+        claimed = conn.execute(
+            update(ups_events)
+            .where(ups_events.c.id == row.id, ups_events.c.dimse_claimed.is_(False))
+            .values(dimse_claimed=True)
+        )
+        if claimed.rowcount == 1:
+            taken.append(_event(row))
+    return taken
 
 
 def _event(row: Any) -> Event:

@@ -443,6 +443,10 @@ class Workitems:
         """Where a reader of the events made since ``created`` (a Unix time) starts."""
         return self._read(lambda conn: events.event_id_before(conn, created))
 
+    def claim_dimse_events(self, last: int) -> list[events.Event]:
+        """The events after id ``last`` for this DIMSE process to report (none another took)."""
+        return self._write(lambda conn: events.claim_for_dimse(conn, last))
+
     def events_after(self, last: int) -> list[events.Event]:
         """The events after id ``last``, oldest first (at most 500: read again for more)."""
         return self._read(lambda conn: events.events_after(conn, last))

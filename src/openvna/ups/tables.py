@@ -89,6 +89,8 @@ ups_events = Table(
     # AE titles the event goes to, separated by backslashes (PS3.5: an AE title holds none).
     Column("recipients", String, nullable=False),
     Column("message", LargeBinary, nullable=False),
+    # Set by the one DIMSE process that sends the event's N-EVENT-REPORTs (ups.events).
+    Column("dimse_claimed", Boolean, nullable=False, server_default="0"),
     Index("ix_ups_events_created", "created"),
 )
 

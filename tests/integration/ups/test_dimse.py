@@ -4,22 +4,25 @@ statuses of each refusal; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from pydicom import Dataset
 from pydicom.dataset import Dataset as PydicomDataset
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
 from openvna.dicom.json import json_to_dataset
-from tests.integration.dimse.conftest import AE_TITLE, DimseNode
+from tests.integration.dimse.conftest import AE_TITLE, DimseNode, free_port
 from tests.integration.ups.workitems import JSON, completion, workitem
 
 PUSH = "1.2.840.10008.5.1.4.34.6.1"
 WATCH = "1.2.840.10008.5.1.4.34.6.2"
 PULL = "1.2.840.10008.5.1.4.34.6.3"
+EVENT = "1.2.840.10008.5.1.4.34.6.4"
 GLOBAL = "1.2.840.10008.5.1.4.34.5"
 UID = "1.2.826.0.1.3680043.10.1234.50"
 TX = "1.2.826.0.1.3680043.10.1234.51"
@@ -123,3 +126,43 @@ def test_refused_creation(assoc: Association) -> None:
         assert status.Status == 0x0106
         assert named in status.ErrorComment
     assert assoc.send_n_get([0x00741000], PUSH, UID)[0].Status == 0xC307  # nothing was made
+
+
+def test_event_reports_reach_a_dicom_subscriber(dimse_factory: Callable[..., DimseNode]) -> None:
+    received: queue.Queue[tuple[int, Dataset, str]] = queue.Queue()
+
+    def on_report(event: Any) -> int:
+        uid = str(event.request.AffectedSOPInstanceUID)
+        received.put((int(event.event_type), event.event_information, uid))
+        return 0x0000
+
+    listener = AE("WATCHER")
+    listener.add_supported_context(EVENT)
+    port = free_port()
+    server = listener.start_server(
+        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_N_EVENT_REPORT, on_report)]
+    )
+    try:
+        node = dimse_factory(
+            dimse={"remotes": [{"aet": "WATCHER", "host": "127.0.0.1", "port": port}]}
+        )
+        scu = AE("WATCHER")
+        for uid in (PUSH, WATCH, PULL):
+            scu.add_requested_context(uid)
+        assoc = scu.associate(node.host, node.port, ae_title=AE_TITLE)
+        try:
+            subscribe = Dataset()
+            subscribe.ReceivingAE = "WATCHER"
+            subscribe.DeletionLock = "FALSE"
+            assert assoc.send_n_action(subscribe, 3, WATCH, GLOBAL)[0].Status == 0x0000
+            assert _created(assoc)[0] == 0x0000
+            assert _state(assoc, UID, "IN PROGRESS", TX).Status == 0x0000
+        finally:
+            assoc.release()
+        reports = [received.get(timeout=10) for _ in range(2)]
+        assert [(kind, info.ProcedureStepState, uid) for kind, info, uid in reports] == [
+            (1, "SCHEDULED", UID),
+            (1, "IN PROGRESS", UID),
+        ]
+    finally:
+        server.shutdown()
