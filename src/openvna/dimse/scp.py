@@ -30,6 +30,7 @@ from pynetdicom.transport import AssociationServer
 from openvna.archive import Archive
 from openvna.archive.remotes import RemoteRegistry, Right
 from openvna.dimse.contexts import add_scp_contexts
+from openvna.dimse.events import EventReporter
 from openvna.dimse.find import find_matches
 from openvna.dimse.negotiation import extended_negotiation
 from openvna.dimse.retrieve import get_instances, move_instances, send_files_as_stored
@@ -189,4 +190,7 @@ def _make(settings: Settings, archive: Archive, sock: socket.socket) -> DimseSer
     )
     assert isinstance(server, DimseServer)
     ae._servers.append(server)  # type: ignore[arg-type]  # shut down with the AE
+    # UPS events to the DICOM subscribers, while this server's socket is open (ups: dimse.events)
+    serving = lambda: sock.fileno() != -1  # noqa: E731
+    EventReporter(ae.ae_title, Workitems(archive), ae.remotes, serving).start()
     return server
