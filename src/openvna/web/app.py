@@ -47,7 +47,8 @@ class _TrailingSlash:
         await self.app(scope, receive, send)
 
 
-_MOUNTS = {DICOMWEB_PREFIX}
+# Mount roots keep their slash: ``/fhir/`` trimmed to ``/fhir`` would be redirected back.
+_MOUNTS = {DICOMWEB_PREFIX, FHIR_PREFIX}
 
 
 def create_app(settings: Settings, archive: Archive) -> Starlette:
