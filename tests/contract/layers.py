@@ -72,7 +72,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "dimse": _DOOR,
     "demo": _DOOR,
     "server": _DOOR | {"web", "dimse"},
-    "cli": _DOOR | {"server", "web", "demo"},
+    "cli": _DOOR | {"server", "web", "demo", "dimse"},
     "__main__": _DOOR | {"cli", "server", "web", "demo"},
     # Python runs openvna/__init__.py before any module of the package, so whatever it imported
     # every tier would import: it stays at the ground.
