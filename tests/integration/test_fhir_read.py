@@ -171,6 +171,7 @@ def test_unacceptable_formats_are_406(fhir_server: LiveServer, path: str, header
         "/Observation",
         "/Patient/siimjoe/_history/1/extra",
         "/Patient/bad%20id",
+        "/",
     ],
 )
 def test_unknown_ids_and_types_are_404(fhir_server: LiveServer, path: str):
