@@ -20,10 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import dataset, doors, measure, report, runner  # noqa: F401  (registers the rows)
+from bench import dataset, doors, measure, pixels, report, runner  # noqa: F401  (registers the rows)
 
 HERE = Path(__file__).resolve().parent
-PACKAGES = ["orthanc", "orthanc-dicomweb", "nginx-light", "dcmtk"]
+PACKAGES = ["orthanc", "orthanc-dicomweb", "orthanc-gdcm", "nginx-light", "dcmtk"]
 TOOLS = ["Orthanc", "nginx", "storescu", "storescp", "findscu", "movescu", "echoscu"]
 
 

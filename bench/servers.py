@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ORTHANC_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+# Orthanc decodes JPEG 2000 (rendering, transcoding) only through its GDCM plugin (Debian
+# orthanc-gdcm); loaded when installed, as a production Orthanc would have it.
+ORTHANC_GDCM = Path("/usr/share/orthanc/plugins/libOrthancGdcm.so")
 SCP_AET = "BENCHSCP"
 # DCMTK (inside Orthanc too) sets TCP_NODELAY on its sockets only when this is in the environment.
 DCMTK_ENV = {"TCP_NODELAY": "1"}
@@ -286,7 +289,7 @@ def start_orthanc(run_dir: Path, scp_port: int) -> Server:
         "HttpPort": port,
         "DicomPort": dimse_port,
         "DicomAet": "ORTHANC",
-        "Plugins": [str(ORTHANC_PLUGIN)],
+        "Plugins": [str(p) for p in (ORTHANC_PLUGIN, ORTHANC_GDCM) if p.exists()],
         "DicomWeb": {
             "Enable": True,
             "Root": "/dicom-web/",
