@@ -9,6 +9,7 @@ cannot both win.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import orjson
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select, true, update
 
 from openvna.dicom.json import DicomJson
-from openvna.dicom.matching import MatchTerm
+from openvna.dicom.matching import MatchTerm, Range
 from openvna.index.sqlmatch import condition
 from openvna.ups.model import FILTERED_GLOBAL, GLOBAL, Tag, first_value
 from openvna.ups.tables import ups_subscriptions, workitems
@@ -58,6 +59,7 @@ class Subscription:
     filter: list[tuple[str, str]] | None
 
 
+_OFFSET = re.compile(r"[+-]\d{4}$")
 # Attributes matched in SQL, on their column, with sqlmatch's kind; other keys are matched on
 # the stored JSON (ups.matching).
 _COLUMNS: dict[int, tuple[str, str]] = {
@@ -75,11 +77,31 @@ _COLUMNS: dict[int, tuple[str, str]] = {
 def sql_condition(term: MatchTerm, fuzzy: bool) -> ColumnElement[bool] | None:
     """The term as a condition on a column of ``workitems``, or None when it is matched on the
     stored JSON."""
+    if term.sequence is None and term.tag == _START and isinstance(term, Range):
+        return _start_range(term)
     mapped = _COLUMNS.get(term.tag) if term.sequence is None else None
     if mapped is None:
         return None
     name, kind = mapped
     return condition(workitems.c[name], kind, term, fuzzy)
+
+
+_START = 0x00404005  # Scheduled Procedure Step Start DateTime, the ``start_datetime`` column
+
+
+def _start_range(term: Range) -> ColumnElement[bool]:
+    """A DT range on ``start_datetime`` as ``ups.matching`` reads one: a bound given to the day
+    (or the hour...) takes in the whole of it, so the end compares the leading digits; offsets
+    are not compared."""
+    column = workitems.c.start_datetime
+    parts: list[ColumnElement[bool]] = [column != ""]
+    low = term.low and _OFFSET.sub("", term.low)
+    high = term.high and _OFFSET.sub("", term.high)
+    if low:
+        parts.append(column >= low)
+    if high:
+        parts.append(func.substr(column, 1, len(high)) <= high)
+    return and_(*parts)
 
 
 def _columns(uid: str, dataset: DicomJson, transaction_uid: str) -> dict[str, Any]:
