@@ -84,7 +84,7 @@ SEARCHES = {
     "SearchForUPS by PatientID (indexed column)": "PatientID=P{n}",
     "SearchForUPS state SCHEDULED, limit 100": "ProcedureStepState=SCHEDULED&limit=100",
     "SearchForUPS by label prefix job 1*": "ProcedureStepLabel=job%201*",
-    "SearchForUPS start DateTime range (stored JSON)": (
+    "SearchForUPS start DateTime range (column)": (
         "ScheduledProcedureStepStartDateTime=20261201-20261203"
     ),
     "SearchForUPS by workitem code (sequence, stored JSON)": (
