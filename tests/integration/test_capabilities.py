@@ -27,4 +27,10 @@ def test_capabilities_in_json(live_server) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["base"] == live_server.dicomweb
-    assert [r["path"] for r in body["resources"]] == ["studies", "series", "instances"]
+    paths = [r["path"] for r in body["resources"]]
+    assert paths == ["studies", "series", "instances", "workitems"]
+    workitems = body["resources"][3]
+    assert {m["id"] for m in workitems["methods"]} == {"SearchForUPS", "CreateUPS"}
+    workitem = workitems["resources"][0]
+    children = [r["path"] for r in workitem["resources"]]
+    assert children == ["state", "cancelrequest", "subscribers/{aetitle}"]

@@ -70,7 +70,31 @@ def _tree() -> _Resource:
             _Resource("studies", [_SEARCH, ("POST", "StoreInstances", (_JSON, _XML))], [study]),
             _Resource("series", [_SEARCH]),
             _Resource("instances", [_SEARCH]),
+            _workitems(),
         ],
+    )
+
+
+def _workitems() -> _Resource:
+    """UPS-RS (PS3.18 ch. 11; the workitems branch of Table H-1)."""
+    subscriber = _Resource(
+        "subscribers/{aetitle}",
+        [("POST", "CreateSubscription", ()), ("DELETE", "DeleteSubscription", ())],
+        [_Resource("suspend", [("POST", "SuspendGlobalSubscription", ())])],
+    )
+    workitem = _Resource(
+        "{workitem}",
+        [("GET", "RetrieveUPS", (_JSON, _XML)), ("POST", "UpdateUPS", ())],
+        [
+            _Resource("state", [("PUT", "ChangeUPSState", ())]),
+            _Resource("cancelrequest", [("POST", "RequestUPSCancellation", ())]),
+            subscriber,
+        ],
+    )
+    return _Resource(
+        "workitems",
+        [("GET", "SearchForUPS", (_JSON, _XML)), ("POST", "CreateUPS", ())],
+        [workitem],
     )
 
 
