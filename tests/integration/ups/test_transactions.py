@@ -4,6 +4,7 @@ a workitem, every refusal with its status and reason, JSON and XML bodies, persi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -327,3 +328,24 @@ def test_workitems_survive_a_restart(
     # the claim holds across processes: only the recorded Transaction UID completes it
     assert change_state(client, second.dicomweb, UID, "CANCELED", TX + "9").status_code == 409
     assert change_state(client, second.dicomweb, UID, "CANCELED", TX).status_code == 200
+
+
+def test_one_claim_wins_a_race(live_server: LiveServer, client: httpx.Client) -> None:
+    base = live_server.dicomweb
+    create(client, base, UID)
+
+    def claim(number: int) -> int:
+        with httpx.Client(timeout=30) as own:
+            return change_state(own, base, UID, "IN PROGRESS", f"{TX}.{number}").status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(claim, range(8)))
+    assert statuses == [200] + [409] * 7
+    comment = {"00400400": {"vr": "LT", "Value": ["claimed"]}}
+
+    def accepted(number: int) -> bool:
+        url = f"{base}/workitems/{UID}?transaction-uid={TX}.{number}"
+        return client.post(url, json=comment, headers=JSON).status_code == 200
+
+    # only the winner's Transaction UID is the workitem's lock
+    assert len([n for n in range(8) if accepted(n)]) == 1
