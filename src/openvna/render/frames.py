@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
+import imagecodecs
 import numpy as np
 from pydicom import Dataset, dcmread
 from pydicom.encaps import encapsulate
@@ -32,6 +33,8 @@ _HEADERS_LOCK: Final = threading.Lock()
 HEADER_CACHE_ENTRIES: Final = 256
 # Deflated data sets (PS3.5 A.5): the index cannot delimit frames inside the deflated stream.
 DEFLATED: Final = "1.2.840.10008.1.2.1.99"
+_HTJ2K_SYNTAXES: Final = frozenset({f"1.2.840.10008.1.2.4.{n}" for n in (201, 202, 203)})
+_J2K_SYNTAXES: Final = _HTJ2K_SYNTAXES | {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,9 @@ def decode_frame(instance: StoredInstance, number: int) -> Decoded:
         if instance.frame_count >= number:
             (content,) = instance.frames([number])
             data = content.read()
+            fast = _openjpeg_direct(syntax, data, options)
+            if fast is not None:
+                return Decoded(fast, options["photometric_interpretation"], header)
             source = encapsulate([data]) if syntax.is_compressed else data
             array, meta = decoder.as_array(source, index=0, **options)
         else:
@@ -127,6 +133,33 @@ def decode_frame(instance: StoredInstance, number: int) -> Decoded:
         raise _undecodable(instance, number, str(exc).splitlines()[0][:300]) from exc
     photometric = str(meta.get("photometric_interpretation", options["photometric_interpretation"]))
     return Decoded(array, photometric, header)
+
+
+def _openjpeg_direct(
+    syntax: str, data: bytes, options: dict[str, Any]
+) -> np.ndarray[Any, Any] | None:
+    """A grayscale JPEG 2000 / HTJ2K frame decoded by imagecodecs (OpenJPEG, OpenJPH), about a
+    third faster than through pylibjpeg-openjpeg (measured on bench CT frames): taken only when
+    its result is exactly what pydicom's path gives (shape, signedness, width); None otherwise,
+    and pydicom decodes (colour, sign mismatches between codestream and header...)."""
+    if syntax not in _J2K_SYNTAXES or options["samples_per_pixel"] != 1:
+        return None
+    try:
+        if syntax in _HTJ2K_SYNTAXES:
+            array: np.ndarray[Any, Any] = imagecodecs.htj2k_decode(data)
+        else:
+            array = imagecodecs.jpeg2k_decode(data)
+    except (imagecodecs.Jpeg2kError, imagecodecs.Htj2kError, ValueError, RuntimeError):
+        return None
+    kind = "i" if options["pixel_representation"] else "u"
+    width = 1 if options["bits_allocated"] <= 8 else 2
+    if (
+        array.shape != (options["rows"], options["columns"])
+        or array.dtype.kind != kind
+        or array.dtype.itemsize != width
+    ):
+        return None
+    return array
 
 
 def _decode_from_file(instance: StoredInstance, index: int) -> tuple[Any, dict[str, Any]]:

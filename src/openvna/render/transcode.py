@@ -11,7 +11,6 @@ do, not a new derived object stored anywhere.
 
 from __future__ import annotations
 
-import copy
 import io
 from typing import Final
 
@@ -28,6 +27,15 @@ from openvna.render.frames import decode_frame, frame_count, header_of
 
 __all__ = ["PixelTranscoder", "decodable"]
 
+# What transcoding writes anew (deleted from the copy of the header first).
+_REPLACED: Final = (
+    "PhotometricInterpretation",
+    "PlanarConfiguration",
+    "PixelData",
+    "LossyImageCompression",
+    "LossyImageCompressionRatio",
+    "LossyImageCompressionMethod",
+)
 # Syntaxes whose frames pydicom's backends here can decode (STANDARDS.md §9 B1).
 _DECODABLE: Final = frozenset(
     {
@@ -78,17 +86,26 @@ class PixelTranscoder:
                 uid=instance.sop_uid,
             )
         header = header_of(instance)
-        ds = copy.deepcopy(header)
+        # A shallow copy: the elements changed below are replaced, never modified in place,
+        # so the cached header stays as read (a deep copy cost ~15 ms of a CT slice's ~65).
+        ds = Dataset({tag: header.get_item(tag) for tag in header.keys()})
+        for keyword in _REPLACED:
+            if keyword in ds:
+                del ds[keyword]
+        if "PhotometricInterpretation" in header:
+            ds.PhotometricInterpretation = header.PhotometricInterpretation
         total = frame_count(instance, header)
         if total:
-            _set_pixels(ds, instance, total, transfer_syntax)
+            _set_pixels(ds, header, instance, total, transfer_syntax)
         ds.file_meta = _file_meta(header, transfer_syntax)
         buffer = io.BytesIO()
         dcmwrite(buffer, ds, enforce_file_format=True)
         return buffer.getvalue()
 
 
-def _set_pixels(ds: Dataset, instance: StoredInstance, total: int, syntax: str) -> None:
+def _set_pixels(
+    ds: Dataset, header: Dataset, instance: StoredInstance, total: int, syntax: str
+) -> None:
     frames: list[bytes] = []
     photometric = str(ds.PhotometricInterpretation)
     decoded_size = 0
@@ -114,13 +131,13 @@ def _set_pixels(ds: Dataset, instance: StoredInstance, total: int, syntax: str) 
         ds["PixelData"].VR = "OB"
         ds["PixelData"].is_undefined_length = True
     if syntax in LOSSY:
-        _mark_lossy(ds, decoded_size / max(sum(map(len, frames)), 1), LOSSY[syntax])
+        _mark_lossy(ds, header, decoded_size / max(sum(map(len, frames)), 1), LOSSY[syntax])
 
 
-def _mark_lossy(ds: Dataset, ratio: float, method: str) -> None:
+def _mark_lossy(ds: Dataset, earlier: Dataset, ratio: float, method: str) -> None:
     """PS3.3 C.7.6.1.1.5: "01" is never reset; ratio and method are appended in step order."""
-    ratios = [str(v) for v in _values(ds.get("LossyImageCompressionRatio"))]
-    methods = [str(v) for v in _values(ds.get("LossyImageCompressionMethod"))]
+    ratios = [str(v) for v in _values(earlier.get("LossyImageCompressionRatio"))]
+    methods = [str(v) for v in _values(earlier.get("LossyImageCompressionMethod"))]
     ds.LossyImageCompression = "01"
     ds.LossyImageCompressionRatio = [*ratios, f"{ratio:.2f}"]
     ds.LossyImageCompressionMethod = [*methods, method]

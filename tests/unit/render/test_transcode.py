@@ -82,3 +82,25 @@ def test_dcmtk_reads_what_is_made(archive: Archive, tmp_path: Path, target: str)
         out = tmp_path / "plain.dcm"
         subprocess.run(["dcmdjpeg", str(made), str(out)], check=True)
         assert np.abs(dcmread(out).pixel_array.astype(int) - pixels).max() < 16
+
+
+@pytest.mark.parametrize("source", [NATIVE[0], NATIVE[2]])
+def test_the_header_survives_any_source_encoding(archive: Archive, source: str) -> None:
+    """Implicit VR and big endian headers are written explicit little endian, values intact,
+    and the cached header of the stored instance is left as it was."""
+    from openvna.render import header_of
+
+    ds = dataset(gray(), PatientName="MÜLLER^JÖRG", SpecificCharacterSet="ISO_IR 100")
+    ds.WindowCenter, ds.WindowWidth = [40, 400], [350, 2000]
+    instance = stored(archive, in_syntax(ds, source))
+    for target in ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.50"):
+        if target.endswith(".50"):
+            with pytest.raises(NotAcceptable):
+                PixelTranscoder().transcode(instance, target)
+            continue
+        out = dcmread(io.BytesIO(PixelTranscoder().transcode(instance, target)))
+        assert out.PatientName == "MÜLLER^JÖRG"
+        assert [float(v) for v in out.WindowWidth] == [350, 2000]
+        assert out.Rows == 64 and out.PhotometricInterpretation == "MONOCHROME2"
+    assert "LossyImageCompression" not in header_of(instance)
+    assert header_of(instance).PhotometricInterpretation == "MONOCHROME2"
