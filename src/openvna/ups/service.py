@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from openvna.archive import Archive
 from openvna.dicom.json import DicomJson
@@ -190,7 +190,12 @@ class Workitems:
             if any(value(item, tag) for tag in _ASSIGNMENT):
                 events.emit(conn, recipients, events.assigned(uid, item))
 
-        self._write(run)
+        try:
+            self._write(run)
+        except IndexUnavailable as exc:
+            if isinstance(exc.__cause__, IntegrityError):  # a create of the same UID won
+                raise Conflict(f"The workitem {uid} already exists", code=0x0111) from exc
+            raise
         return Outcome(uid, warnings, status)
 
     def retrieve(self, uid: str) -> DicomJson:

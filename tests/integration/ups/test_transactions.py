@@ -349,3 +349,12 @@ def test_one_claim_wins_a_race(live_server: LiveServer, client: httpx.Client) ->
 
     # only the winner's Transaction UID is the workitem's lock
     assert len([n for n in range(8) if accepted(n)]) == 1
+
+
+def test_one_create_wins_a_race(live_server: LiveServer) -> None:
+    def create_one(_: int) -> int:
+        with httpx.Client(timeout=30) as own:
+            return create(own, live_server.dicomweb, UID).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sorted(pool.map(create_one, range(6))) == [201] + [409] * 5
