@@ -24,6 +24,7 @@ from openvna.web.iid import ENTRIES as BROWSER_ENTRIES
 from openvna.web.iid import credentials_page
 from openvna.web.iid import routes as browser_routes
 from openvna.web.session import Sessions
+from openvna.web.ui import routes as ui_routes
 from openvna.web.urls import DICOMWEB_PREFIX
 from openvna.web.wado_uri import routes as wado_uri_routes
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings, archive: Archive) -> Starlette:
             Mount("/api", routes=admin_routes),
             *wado_uri_routes,
             *browser_routes,
+            *ui_routes,
         ],
         middleware=middleware,
         exception_handlers={

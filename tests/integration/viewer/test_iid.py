@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 KEY = "iid-test-key-0123456789"
 IID = "/IHEInvokeImageDisplay"
 KOS = "1.2.840.10008.5.1.4.1.1.88.59"
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # a browser's navigation
 
 
 @pytest.fixture
@@ -188,7 +189,9 @@ def test_markup_is_never_reflected(server) -> None:
         response = _get(server, **params)
         assert response.status_code in (400, 404)
         assert "<script>" not in response.text
-    keyless = httpx.get(server.url + IID, params={"requestType": "STUDY", "studyUID": attack})
+    keyless = httpx.get(
+        server.url + IID, params={"requestType": "STUDY", "studyUID": attack}, headers=HTML
+    )
     assert keyless.status_code == 401
     assert "<script>" not in keyless.text
     assert "&lt;script&gt;" in keyless.text  # kept for the form, escaped
@@ -238,13 +241,18 @@ def test_authorization_header_at_an_entry_sets_the_cookie(server) -> None:
 
 def test_without_key_the_entries_ask_for_credentials(server) -> None:
     for path in (IID + "?requestType=STUDY&studyUID=1.2", "/viewer/viewer"):
-        response = httpx.get(server.url + path)
+        response = httpx.get(server.url + path, headers=HTML)
         assert response.status_code == 401
         assert response.headers["content-type"].startswith("text/html")
         assert "name='apikey'" in response.text
-    wrong = httpx.get(server.url + IID, params={"requestType": "STUDY", "apikey": "nope"})
+    wrong = httpx.get(
+        server.url + IID, params={"requestType": "STUDY", "apikey": "nope"}, headers=HTML
+    )
     assert wrong.status_code == 401
     assert "is wrong" in wrong.text
+    script = httpx.get(server.url + "/viewer/viewer")  # a script's request: the JSON error
+    assert script.status_code == 401
+    assert "API key is required" in script.json()["error"]
     assert httpx.get(server.dicomweb + "/studies?apikey=" + KEY).status_code == 401
 
 

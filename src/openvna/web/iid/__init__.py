@@ -11,7 +11,8 @@ from openvna.web.iid.pages import credentials_page
 
 __all__ = ["ENTRIES", "IID_PATH", "VIEWER_PREFIX", "credentials_page", "routes"]
 
-# Where a key may come in the URL and is exchanged for a session cookie (web/auth.py).
-ENTRIES = (IID_PATH, VIEWER_PREFIX)
+# Where a key may come in the URL and is exchanged for a session cookie (web/auth.py); the
+# explorer (web/ui) is one too.
+ENTRIES = (IID_PATH, VIEWER_PREFIX, "/ui")
 
 routes: list[BaseRoute] = [*invoke.routes, *viewer.routes]

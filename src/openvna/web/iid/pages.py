@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from openvna.settings import Settings
 from openvna.web.context import settings_of
+from openvna.web.errors import error_response
 
 __all__ = ["credentials_page", "frame_headers", "message_page", "not_installed_page"]
 
@@ -62,7 +63,10 @@ def not_installed_page(request: Request) -> HTMLResponse:
 
 
 def credentials_page(request: Request, status: int, reason: str) -> Response:
-    """The 401 of a browser entry: a form that asks for the API key and comes back here."""
+    """The 401 of a browser entry: a form that asks for the API key and comes back here; a
+    script's request (no text/html in Accept: the explorer's fetches) gets the JSON error."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return error_response(status, reason)
     hidden = "".join(
         f"<input type='hidden' name='{escape(name)}' value='{escape(value)}'>"
         for name, value in _kept(request.query_params.multi_items())

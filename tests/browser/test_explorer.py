@@ -1,0 +1,156 @@
+"""The explorer at /ui in headless Chromium: search with paging, patients, upload through STOW-RS
+with progress, a study's series thumbnails, an instance's tags, links, anonymize into a new
+study, the ZIP with its DICOMDIR, delete; and without the key, a credentials page and 401s."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from pydicom import dcmread
+from pydicom.uid import generate_uid
+
+from openvna.demo.patients import JOE_STUDY_UID
+from tests.browser.conftest import KEY, TIMEOUT_MS
+from tests.factories import make_instance
+
+pytestmark = pytest.mark.browser
+
+
+def _enter(page: Page, base: str) -> None:
+    page.goto(f"{base}/ui?apikey={KEY}")
+    assert page.url == f"{base}/ui"  # the key left the address bar for a session cookie
+    expect(page.locator("#studies tbody tr").first).to_be_visible(timeout=TIMEOUT_MS)
+
+
+def test_search_with_paging(page: Page, demo_server) -> None:
+    base, _ = demo_server
+    _enter(page, base)
+    page.fill("input[name=name]", "siim")
+    page.select_option("select[name=size]", "2")
+    page.click("form.search button[type=submit]")
+    rows = page.locator("#studies tbody tr")
+    expect(rows).to_have_count(2)
+    first_page = rows.all_inner_texts()
+    assert all("SIIM^" in row for row in first_page)
+    page.click("#next")
+    expect(page.locator("#page")).to_have_text("Page 2")
+    expect(rows.first).to_be_visible()
+    assert rows.all_inner_texts() != first_page
+    assert all("SIIM^" in row for row in rows.all_inner_texts())
+    page.fill("input[name=modality]", "CR")
+    page.fill("input[name=name]", "")
+    page.fill("input[name=from]", "2018-01-01")
+    page.click("form.search button[type=submit]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("SIIM^Joe")
+
+
+def test_patients_lead_to_their_studies(page: Page, demo_server) -> None:
+    base, _ = demo_server
+    _enter(page, base)
+    page.click("text=Patients")
+    page.fill("input[name=name]", "SIIM")
+    page.click("form.search button[type=submit]")
+    patient = page.locator("#patients tbody tr", has_text="siimjoe")
+    expect(patient).to_be_visible()
+    patient.click()
+    expect(page.locator("#studies tbody tr")).to_have_count(1)
+    expect(page.locator("#studies tbody tr").first).to_contain_text("XR CHEST PA AND LATERAL")
+
+
+def test_study_links_thumbnails_and_tags(page: Page, demo_server) -> None:
+    base, _ = demo_server
+    _enter(page, base)
+    page.locator(f"tr[data-study='{JOE_STUDY_UID}']").click()
+    thumbnails = page.locator("#series .card img")
+    expect(thumbnails).to_have_count(2)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#series .card img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=TIMEOUT_MS,
+    )
+    iid = page.locator("input[data-link=IID]").input_value()
+    assert iid == f"{base}/IHEInvokeImageDisplay?requestType=STUDY&studyUID={JOE_STUDY_UID}"
+    wado = page.locator("input[data-link=WADO-RS]").input_value()
+    assert httpx.get(wado + "/metadata", headers={"apikey": KEY}).status_code == 200
+    fhir = page.locator("input[data-link=FHIR]").input_value()
+    bundle = httpx.get(fhir, headers={"apikey": KEY, "Accept": "application/fhir+json"}).json()
+    assert bundle["entry"][0]["resource"]["resourceType"] == "ImagingStudy"
+    viewer = page.locator("#open-viewer").get_attribute("href")
+    assert viewer == f"/viewer/viewer?StudyInstanceUIDs={JOE_STUDY_UID}"
+    thumbnails.first.click()
+    page.locator("#instances .card").first.click()
+    tags = page.locator("#tags")
+    expect(tags).to_contain_text("PatientName")
+    expect(tags).to_contain_text("SIIM^Joe")
+    expect(tags).to_contain_text("(0010,0010)")
+
+
+def test_upload_anonymize_download_delete(page: Page, demo_server, tmp_path: Path) -> None:
+    base, _ = demo_server
+    study = generate_uid()
+    ds = make_instance(
+        study_uid=study, patient_name="UPLOAD^ME", patient_id="UP-1", rows=64, columns=64
+    )
+    path = tmp_path / "upload.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    _enter(page, base)
+    page.set_input_files("#files", str(path))
+    expect(page.locator("#upload-status")).to_have_text(
+        "1 stored, 0 failed (HTTP 200)", timeout=TIMEOUT_MS
+    )
+    assert page.locator("#upload-progress").get_attribute("value") == "100"
+    page.fill("input[name=id]", "UP-1")
+    page.click("form.search button[type=submit]")
+    page.locator(f"tr[data-study='{study}']").click()
+    expect(page.locator("#series .card")).to_have_count(1)
+
+    with page.expect_download(timeout=TIMEOUT_MS) as download:
+        page.click("#download")
+    with zipfile.ZipFile(download.value.path()) as archive:
+        names = archive.namelist()
+        assert "DICOMDIR" in names
+        dicomdir = dcmread(io.BytesIO(archive.read("DICOMDIR")))
+        records = [r.DirectoryRecordType for r in dicomdir.DirectoryRecordSequence]
+        assert records == ["PATIENT", "STUDY", "SERIES", "IMAGE"]
+        image = next(n for n in names if n != "DICOMDIR")
+        assert dcmread(io.BytesIO(archive.read(image))).SOPInstanceUID == ds.SOPInstanceUID
+
+    page.click("#anonymize")
+    page.wait_for_url(lambda url: "#/study/" in url and study not in url, timeout=TIMEOUT_MS)
+    copy = page.url.rsplit("/", 1)[1]
+    expect(page.locator("h2")).not_to_contain_text("UPLOAD^ME")
+    anonymized = httpx.get(
+        f"{base}/dicomweb/studies/{copy}/metadata", headers={"apikey": KEY}
+    ).json()[0]
+    assert anonymized["00100010"]["Value"][0]["Alphabetic"] != "UPLOAD^ME"
+    assert anonymized["00100020"]["Value"][0] != "UP-1"
+
+    page.goto(f"{base}/ui#/study/{study}")
+    expect(page.locator("h2")).to_contain_text("UPLOAD^ME")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete")
+    page.wait_for_url(f"{base}/ui#/", timeout=TIMEOUT_MS)
+    gone = httpx.get(f"{base}/dicomweb/studies?StudyInstanceUID={study}", headers={"apikey": KEY})
+    assert gone.status_code in (200, 204)
+    assert gone.content in (b"", b"[]")
+    kept = httpx.get(f"{base}/dicomweb/studies?StudyInstanceUID={copy}", headers={"apikey": KEY})
+    assert len(kept.json()) == 1
+
+
+def test_without_the_key(page: Page, demo_server) -> None:
+    base, _ = demo_server
+    response = page.goto(f"{base}/ui")
+    assert response is not None and response.status == 401
+    expect(page.get_by_role("heading", name="Credentials required")).to_be_visible()
+    tags = f"{base}/ui/api/studies/{JOE_STUDY_UID}/archive"
+    assert page.request.get(tags).status == 401
+    assert page.request.get(f"{base}/dicomweb/studies").status == 401
+    page.fill("input[name=apikey]", KEY)
+    page.click("button[type=submit]")
+    expect(page.locator("#studies tbody tr").first).to_be_visible(timeout=TIMEOUT_MS)
