@@ -96,7 +96,10 @@ class UpsHandlers:
             )
             reply = Dataset()
             if not uid:
+                # pynetdicom moves the UID into the response for a success only (PS3.7
+                # 10.1.5.1.4): the SCU must learn it, so B300 gives way to success here.
                 reply.AffectedSOPInstanceUID = outcome.uid
+                outcome = Outcome(outcome.uid, outcome.warnings)
             return outcome, reply
 
         return self._answer(work)
