@@ -29,7 +29,8 @@ from pynetdicom.transport import AssociationServer
 
 from openvna.archive import Archive
 from openvna.archive.remotes import RemoteRegistry, Right
-from openvna.dimse.contexts import add_scp_contexts
+from openvna.dimse.commitment import commitment_requested
+from openvna.dimse.contexts import STORAGE_COMMITMENT_PUSH, add_scp_contexts
 from openvna.dimse.events import EventReporter
 from openvna.dimse.find import find_matches
 from openvna.dimse.negotiation import extended_negotiation
@@ -95,7 +96,17 @@ def build_entity(settings: Settings, archive: Archive) -> tuple[ArchiveEntity, l
         (evt.EVT_C_ECHO, _echo),
         (evt.EVT_N_CREATE, _allowed(remotes, "store", ups.n_create)),
         (evt.EVT_N_SET, _allowed(remotes, "store", ups.n_set)),
-        (evt.EVT_N_ACTION, _allowed(remotes, "store", ups.n_action)),
+        (
+            evt.EVT_N_ACTION,
+            _by_class(
+                {
+                    STORAGE_COMMITMENT_PUSH: lambda e: commitment_requested(
+                        e, archive, remotes, title
+                    )
+                },
+                _allowed(remotes, "store", ups.n_action),
+            ),
+        ),
         (evt.EVT_N_GET, _allowed(remotes, "query", ups.n_get)),
         (evt.EVT_SOP_EXTENDED, extended_negotiation),
         (evt.EVT_C_STORE, _allowed(remotes, "store", lambda e: store_received(e, archive))),
@@ -119,6 +130,16 @@ def _find(event: Any, archive: Archive, ups: UpsHandlers, title: str) -> Iterato
     if is_ups_find(event):
         return ups.c_find(event)
     return find_matches(event, archive, title)
+
+
+def _by_class(handlers: dict[str, Callable[[Any], Any]], otherwise: Callable[[Any], Any]) -> Any:
+    """One handler per SOP class for an event pynetdicom binds once (N-ACTION: Storage
+    Commitment, UPS)."""
+
+    def handle(event: Any) -> Any:
+        return handlers.get(str(event.context.abstract_syntax), otherwise)(event)
+
+    return handle
 
 
 def _echo(event: Any) -> int:
