@@ -1,8 +1,9 @@
 """Rows of the pixel service (issue 14): rendered PNG, WADO-URI JPEG, a study's thumbnail once
 made, and JPEG 2000 instances transcoded to Explicit VR Little Endian on WADO-RS.
 
-Uncached rows ask a different frame each request (each repetition draws its own), so what is
-measured is decode + LUT + encode, not the render cache. The targets are issue 14's.
+Uncached rows ask a different frame each request and, so that no request of any repetition
+repeats another (openvna's render cache keys on frame and parameters), a window of its own: what
+is measured is decode + LUT + encode, on both servers. The targets are issue 14's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ def _distinct_files(ctx: Context, rep: int, count: int) -> list[Path]:
     rng = random.Random(1000 + rep)
     picks = rng.sample(range(len(files)), min(count, len(files)))
     return [ctx.dataset.path(files[i]) for i in picks]
+
+
+def _window(rep: int, i: int) -> tuple[int, int]:
+    """A CT soft-tissue window whose width differs for every request of the run."""
+    return 40, 400 + rep * 100 + i
 
 
 def _latencies(server: Server, paths: list[str], accept: str, magic: bytes) -> list[float]:
@@ -54,7 +60,11 @@ def _latencies(server: Server, paths: list[str], accept: str, magic: bytes) -> l
 )
 def rendered_png(ctx: Context, server: Server, rep: int) -> list[float]:
     files = _distinct_files(ctx, rep, ctx.requests + 1)
-    paths = [f"{measure.instance_path(server, p)}/frames/1/rendered" for p in files]
+    paths = [
+        f"{measure.instance_path(server, p)}/frames/1/rendered?window=%d,%d,linear"
+        % _window(rep, i)
+        for i, p in enumerate(files)
+    ]
     return _latencies(server, paths, "image/png", b"\x89PNG")
 
 
@@ -66,11 +76,12 @@ def rendered_png(ctx: Context, server: Server, rep: int) -> list[float]:
 )
 def wado_uri_jpeg(ctx: Context, server: Server, rep: int) -> list[float]:
     paths = []
-    for path in _distinct_files(ctx, rep + 50, ctx.requests + 1):
+    for i, path in enumerate(_distinct_files(ctx, rep + 50, ctx.requests + 1)):
         study, series, sop = measure.uids(path)
+        center, width = _window(rep, i)
         paths.append(
             f"/wado?requestType=WADO&studyUID={study}&seriesUID={series}&objectUID={sop}"
-            "&contentType=image/jpeg"
+            f"&contentType=image/jpeg&windowCenter={center}&windowWidth={width}"
         )
     return _latencies(server, paths, "*/*", b"\xff\xd8")
 
