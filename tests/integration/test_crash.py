@@ -1,7 +1,8 @@
 """Crash safety: the whole server tree killed with SIGKILL in the middle of a 1,000-instance
-STOW-RS from two clients, at three moments placed by counting acknowledged requests. After a
-restart every acknowledged instance is retrievable byte for byte, ``openvna check`` finds
-nothing (the restart removed what the crash left) and no spool file remains."""
+STOW-RS from two clients, at three moments placed by counting acknowledged requests, and the
+same during C-STOREs on two associations. After a restart every acknowledged instance is
+retrievable byte for byte, ``openvna check`` finds nothing (the restart removed what the crash
+left) and no spool file remains."""
 
 from __future__ import annotations
 
@@ -10,18 +11,24 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from pydicom import dcmread
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+from pynetdicom import AE
 
 from openvna.dicom.part10 import part10_bytes
 from openvna.dicom.uid import generate_uid
 from tests.factories import make_instance
 from tests.integration.test_wado import parts
-from tests.processes import serve_process
+from tests.processes import free_port, serve_process
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +93,31 @@ def _stow(
             return
 
 
+def _tree_killer(process: subprocess.Popen[bytes]) -> None:
+    for pid in _tree(process.pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _stored_after_restart(data: Path, studies: list[str]) -> dict[str, bytes]:
+    """SOP UID -> stored Part 10 bytes of ``studies``, from a restarted server (WADO-RS)."""
+    stored: dict[str, bytes] = {}
+    with serve_process(data, "--workers", "2") as (url, _):
+        for study in studies:
+            response = httpx.get(f"{url}/studies/{study}", headers={"Accept": STUDY_PARTS})
+            if response.status_code == 404:
+                continue
+            for _, blob in parts(response):
+                stored[dcmread(BytesIO(blob)).SOPInstanceUID] = blob
+    return stored
+
+
+def _assert_clean(data: Path) -> None:
+    result = _check(data)
+    assert result.returncode == 0, result.stdout
+    assert "0 problem(s)" in result.stdout
+    assert [p for p in (data / "spool").rglob("*") if p.is_file()] == []
+
+
 def _check(data: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "openvna", "check", "--data-dir", str(data)],
@@ -110,26 +142,79 @@ def test_a_killed_server_loses_nothing_it_acknowledged(tmp_path: Path, workload,
         for client in clients:
             client.start()
         assert kill.wait(120), f"only {len(acked)} requests were acknowledged"
-        for pid in _tree(process.pid):
-            os.kill(pid, signal.SIGKILL)
+        _tree_killer(process)
         killed.set()
         for client in clients:
             client.join(60)
     assert len(acked) < CLIENTS * REQUESTS  # the kill came mid-run
     expected = {sop: blob for instances in acked for sop, blob in instances.items()}
-
-    with serve_process(data, "--workers", "2") as (url, _):
-        stored: dict[str, bytes] = {}
-        for study, _ in workload:
-            response = httpx.get(f"{url}/studies/{study}", headers={"Accept": STUDY_PARTS})
-            if response.status_code == 404:
-                continue
-            for _, blob in parts(response):
-                stored[dcmread(BytesIO(blob)).SOPInstanceUID] = blob
+    stored = _stored_after_restart(data, [study for study, _ in workload])
     assert {sop: stored.get(sop) for sop in expected} == expected
     assert set(stored) >= set(expected)  # and maybe instances of the request cut short
+    _assert_clean(data)
 
-    result = _check(data)
-    assert result.returncode == 0, result.stdout
-    assert "0 problem(s)" in result.stdout
-    assert [p for p in (data / "spool").rglob("*") if p.is_file()] == []
+
+def _c_store(
+    port: int,
+    study: str,
+    acked: list[tuple[str, bytes]],
+    lock: threading.Lock,
+    kill: threading.Event,
+    kill_at: int,
+) -> None:
+    """C-STOREs on one association until the server dies; each success noted with the data
+    set's bytes as sent (explicit VR little endian)."""
+    ae = AE(ae_title="CRASHSCU")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    deadline = time.monotonic() + 60  # the DIMSE processes start beside the HTTP ones
+    while not (association := ae.associate("127.0.0.1", port, ae_title="OPENVNA")).is_established:
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+    try:
+        for _ in range(CLIENTS * REQUESTS * PER_REQUEST // CLIENTS):
+            ds = make_instance(study_uid=study, rows=32, columns=32)
+            status = association.send_c_store(ds)
+            if not association.is_established or status.get("Status") != 0x0000:
+                return
+            with lock:
+                acked.append((ds.SOPInstanceUID, _dataset_bytes(ds)))
+                if len(acked) >= kill_at:
+                    kill.set()
+    finally:
+        association.abort()
+
+
+def _dataset_bytes(ds: Any) -> bytes:
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, False  # explicit VR little endian
+    write_dataset(buffer, ds)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kill_at", [20, 150])
+def test_a_server_killed_during_c_stores_loses_nothing_it_acknowledged(
+    tmp_path: Path, kill_at: int
+) -> None:
+    data, port = tmp_path / "data", free_port()
+    studies = [generate_uid() for _ in range(CLIENTS)]
+    acked: list[tuple[str, bytes]] = []
+    lock, kill = threading.Lock(), threading.Event()
+    options = ("--workers", "1", "--dimse-port", str(port))
+    environ = {"OPENVNA_DIMSE__PROCESSES": "2"}
+    with serve_process(data, *options, environ=environ) as (_, process):
+        clients = [
+            threading.Thread(target=_c_store, args=(port, study, acked, lock, kill, kill_at))
+            for study in studies
+        ]
+        for client in clients:
+            client.start()
+        assert kill.wait(90), f"only {len(acked)} C-STOREs were acknowledged"
+        _tree_killer(process)
+        for client in clients:
+            client.join(60)
+    stored = _stored_after_restart(data, studies)
+    for sop, sent in acked:
+        assert sop in stored, f"acknowledged {sop} is lost"
+        assert stored[sop].endswith(sent)  # the data set as received, behind our File Meta
+    _assert_clean(data)
