@@ -134,11 +134,17 @@ def _become_supervisor(
 
 
 def _announce(settings: Settings) -> None:
+    from openvna.web.iid.ohif import default_dir, installed
+
     _warn_if_open(settings)
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    viewer = installed(settings.viewer.dir or default_dir())
     log.info(
         "openvna listening",
         extra={
-            "dicomweb": f"http://{settings.server.host}:{settings.server.port}/dicomweb",
+            "dicomweb": f"{base}/dicomweb",
+            "explorer": f"{base}/ui",
+            "viewer": f"{base}/viewer/" if viewer else "not installed: openvna viewer install",
             "data_dir": str(Path(settings.storage.data_dir).resolve()),
             "index": settings.index_url.split("@")[-1],
             "workers": settings.server.workers,
