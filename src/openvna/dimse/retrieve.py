@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydicom import Dataset, dcmread
+from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import build_context
 from pynetdicom.presentation import PresentationContext
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_CONTEXTS",
     "StoredFile",
+    "contexts_for_pairs",
     "get_instances",
     "move_instances",
     "selected_instances",
@@ -69,12 +71,12 @@ class StoredFile(Dataset):
     """A sub-operation's instance: its SOP class and instance UIDs (which pynetdicom reads to
     count failures) and the stored file to send."""
 
-    def __init__(self, path: Path, instance: StoredInstance) -> None:
+    def __init__(self, path: Path, sop_class_uid: str, sop_uid: str, syntax: str) -> None:
         super().__init__()
-        self.SOPClassUID = instance.sop_class_uid
-        self.SOPInstanceUID = instance.sop_uid
+        self.SOPClassUID = sop_class_uid
+        self.SOPInstanceUID = sop_uid
         self.stored_path = path
-        self.transfer_syntax = instance.transfer_syntax
+        self.transfer_syntax = syntax
 
 
 def send_files_as_stored(assoc: Association) -> None:
@@ -170,8 +172,14 @@ def move_instances(event: Event, archive: Archive, remotes: RemoteRegistry) -> I
 def contexts_for(instances: list[StoredInstance]) -> list[PresentationContext]:
     """One context per stored (SOP class, transfer syntax) pair, so that the destination may
     accept each syntax on its own; pairs beyond ``MAX_CONTEXTS`` fail their sub-operations."""
-    pairs = dict.fromkeys((i.sop_class_uid, i.transfer_syntax) for i in instances)
-    return [build_context(cls, syntax) for cls, syntax in list(pairs)[:MAX_CONTEXTS]]
+    return contexts_for_pairs([(i.sop_class_uid, i.transfer_syntax) for i in instances])
+
+
+def contexts_for_pairs(pairs: list[tuple[str, str]]) -> list[PresentationContext]:
+    """One context per (SOP class, transfer syntax), the first ``MAX_CONTEXTS``; an unknown
+    syntax ("") is proposed as explicit VR little endian."""
+    unique = dict.fromkeys((cls, syntax or ExplicitVRLittleEndian) for cls, syntax in pairs)
+    return [build_context(cls, syntax) for cls, syntax in list(unique)[:MAX_CONTEXTS]]
 
 
 def _send(event: Event, instances: list[StoredInstance]) -> Iterator[Response]:
@@ -185,6 +193,11 @@ def _send(event: Event, instances: list[StoredInstance]) -> Iterator[Response]:
 def _sendable(instance: StoredInstance) -> Dataset:
     content = instance.file()
     if content.filename is not None:
-        return StoredFile(Path(content.filename), instance)
+        return StoredFile(
+            Path(content.filename),
+            instance.sop_class_uid,
+            instance.sop_uid,
+            instance.transfer_syntax,
+        )
     # A blob store without local files: the instance decoded, encoded again as it was stored.
     return dcmread(io.BytesIO(content.read()))
