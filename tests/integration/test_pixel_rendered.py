@@ -135,3 +135,12 @@ def test_annotation_is_burned_in(live_server: Any) -> None:
         )
     )
     assert plain.max() == 0 and marked.max() > 200
+
+
+def test_capabilities_name_the_rendered_and_thumbnail_resources(live_server: Any) -> None:
+    response = httpx.get(
+        f"{live_server.dicomweb}/capabilities", headers={"Accept": "application/json"}
+    )
+    text = response.text
+    for name in ("RetrieveRenderedStudy", "RetrieveInstanceThumbnail", "RetrieveRenderedFrames"):
+        assert name in text, name

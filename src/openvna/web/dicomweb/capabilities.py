@@ -21,7 +21,25 @@ _DICOM = 'multipart/related; type="application/dicom"'
 _JSON = "application/dicom+json"
 _XML = 'multipart/related; type="application/dicom+xml"'
 _OCTETS = 'multipart/related; type="application/octet-stream"'
-_FRAMES = (_OCTETS, 'multipart/related; type="image/jpeg"', 'multipart/related; type="image/jp2"')
+_FRAMES = (
+    _OCTETS,
+    *(
+        f'multipart/related; type="{media}"'
+        for media in ("image/jpeg", "image/jls", "image/jp2", "image/jphc", "image/dicom-rle")
+    ),
+    "image/png",
+)
+# Rendered and thumbnail resources (§10.4.1.1.3, §10.4.3.3.4), made by the pixel service.
+_RENDERED = ("image/jpeg", "image/png", "image/gif")
+
+
+def _pictures(level: str) -> list[_Resource]:
+    return [
+        _Resource("rendered", [("GET", f"RetrieveRendered{level}", _RENDERED)]),
+        _Resource("thumbnail", [("GET", f"Retrieve{level}Thumbnail", _RENDERED)]),
+    ]
+
+
 _SEARCH = ("GET", "SearchFor", (_JSON, _XML))
 
 
@@ -38,8 +56,13 @@ def _tree() -> _Resource:
         [("GET", "RetrieveInstance", (_DICOM,)), ("DELETE", "DeleteInstance", ())],
         [
             _Resource("metadata", [("GET", "RetrieveInstanceMetadata", (_JSON, _XML))]),
-            _Resource("frames/{framelist}", [("GET", "RetrieveFrames", _FRAMES)]),
+            _Resource(
+                "frames/{framelist}",
+                [("GET", "RetrieveFrames", _FRAMES)],
+                _pictures("Frames"),
+            ),
             _Resource("bulkdata/{path}", [("GET", "RetrieveBulkdata", (_OCTETS,))]),
+            *_pictures("Instance"),
         ],
     )
     series = _Resource(
@@ -48,6 +71,7 @@ def _tree() -> _Resource:
         [
             _Resource("metadata", [("GET", "RetrieveSeriesMetadata", (_JSON, _XML))]),
             _Resource("instances", [_SEARCH], [instance]),
+            *_pictures("Series"),
         ],
     )
     study = _Resource(
@@ -61,6 +85,7 @@ def _tree() -> _Resource:
             _Resource("metadata", [("GET", "RetrieveStudyMetadata", (_JSON, _XML))]),
             _Resource("series", [_SEARCH], [series]),
             _Resource("instances", [_SEARCH]),
+            *_pictures("Study"),
         ],
     )
     return _Resource(
