@@ -34,6 +34,7 @@ log = logging.getLogger("openvna.archive")
 class Problem(Enum):
     MISSING_BLOB = "missing blob"
     WRONG_SIZE = "wrong size"
+    CHECKSUM_MISMATCH = "checksum mismatch"
     STRAY_BLOB = "stray blob"
 
 
@@ -84,9 +85,12 @@ def check(
     blobs: BlobStore,
     repair: bool = False,
     remove_row: Callable[[IndexedBlob], None] | None = None,
+    verify_checksums: bool = False,
 ) -> CheckReport:
     """Compare the index with the blob store; with ``repair`` fix what can be fixed
-    (``remove_row`` deletes an instance's row: the archive's delete)."""
+    (``remove_row`` deletes an instance's row: the archive's delete); ``verify_checksums``
+    reads every blob and compares its checksum with the one taken at ingest (a mismatch is
+    reported, not repaired: the bytes are damaged and only a copy elsewhere can help)."""
     on_disk = dict(blobs.inventory())
     in_flight = blobs.in_flight()
     rows = index.run_read(indexed_blobs)
@@ -106,6 +110,11 @@ def check(
         elif size != row.size:
             detail = f"{where}: blob {row.key} holds {size} bytes, the index says {row.size}"
             report.findings.append(Finding(Problem.WRONG_SIZE, row.key, detail))
+        elif verify_checksums and row.checksum is not None:
+            now = blobs.checksum(row.key)
+            if now != row.checksum:
+                detail = f"{where}: blob {row.key} has checksum {now}, at ingest {row.checksum}"
+                report.findings.append(Finding(Problem.CHECKSUM_MISMATCH, row.key, detail))
     for key, size in sorted(on_disk.items()):
         if key in named or key in in_flight:
             continue

@@ -133,9 +133,11 @@ class Archive:
         result = self._check(path, expect_study)
         if isinstance(result, Checked):
             try:
-                self.blobs.flush(path)
+                checksum = self.blobs.flush(path)
             except OutOfResources as exc:
                 return StoreOutcome.failed(OUT_OF_RESOURCES, exc.message, **result.uids)
+            record = dataclasses.replace(result.record, checksum=checksum)
+            return dataclasses.replace(result, record=record)
         return result
 
     def _store_prepared(self, prepared: list[Prepared], origin: Origin) -> list[StoreOutcome]:
@@ -264,10 +266,10 @@ class Archive:
         """Remove what processes that died left (``archive.integrity.recover``)."""
         return recover(self.index, self.blobs)
 
-    def check(self, repair: bool = False) -> CheckReport:
+    def check(self, repair: bool = False, verify_checksums: bool = False) -> CheckReport:
         """The index and the blob store compared (``openvna check``); ``repair`` quarantines
-        strays and removes rows whose blob is gone."""
-        return check_integrity(self.index, self.blobs, repair, self._remove_row)
+        strays and removes rows whose blob is gone; ``verify_checksums`` reads every blob."""
+        return check_integrity(self.index, self.blobs, repair, self._remove_row, verify_checksums)
 
     def _remove_row(self, row: IndexedBlob) -> None:
         """The row of an instance whose blob is gone (nothing to delete on disk)."""

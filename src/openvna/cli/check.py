@@ -24,17 +24,21 @@ def check(
             "and remove rows whose blob is gone."
         ),
     ] = False,
+    verify_checksums: Annotated[
+        bool,
+        typer.Option(help="Read every blob and compare its checksum with the one taken at ingest."),
+    ] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Compare the index with the stored blobs: rows whose blob is missing or of another size,
-    blobs no row names; print each, and a summary."""
+    """Compare the index with the stored blobs: rows whose blob is missing, of another size or
+    (with --verify-checksums) of other bytes, blobs no row names; print each, and a summary."""
     from openvna.runtime import build_archive
 
     settings = settings_or_exit(config, data_dir)
     archive = build_archive(settings)
     try:
-        report = archive.check(repair=repair)
+        report = archive.check(repair=repair, verify_checksums=verify_checksums)
     finally:
         archive.close()
     for finding in report.findings:

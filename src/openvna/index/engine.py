@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
@@ -97,6 +97,13 @@ def _require_known_schema(engine: Engine, url: str) -> None:
         )
 
 
+# Older schema versions brought up to this one in place (under the schema lock, in the version
+# check's transaction): version 1 lacked the instances' checksum, left NULL for their rows.
+_MIGRATIONS_FROM: dict[tuple[int, ...], tuple[str, ...]] = {
+    (1,): ("ALTER TABLE instances ADD COLUMN checksum VARCHAR(32)",),
+}
+
+
 def _record_schema_version(engine: Engine, url: str) -> None:
     with (
         engine.connect().execution_options(**{WRITE_OPTION: True}) as connection,
@@ -105,6 +112,11 @@ def _record_schema_version(engine: Engine, url: str) -> None:
         versions = [row.version for row in connection.execute(select(schema_info.c.version))]
         if not versions:
             connection.execute(insert(schema_info).values(version=SCHEMA_VERSION))
+            return
+        if tuple(versions) in _MIGRATIONS_FROM:
+            for statement in _MIGRATIONS_FROM[tuple(versions)]:
+                connection.exec_driver_sql(statement)
+            connection.execute(update(schema_info).values(version=SCHEMA_VERSION))
             return
     if versions != [SCHEMA_VERSION]:
         engine.dispose()

@@ -100,6 +100,7 @@ def _instance(record: InstanceRecord, sop_uid: str) -> dict[str, Any]:
         "transfer_syntax": record.transfer_syntax,
         "blob_key": record.blob_key,
         "size": record.size,
+        "checksum": record.checksum,
         "frames": orjson.dumps(record.frames).decode(),
         "pixel_vr": getattr(pixel, "vr", "OB") if pixel else None,
         "pixel_offset": pixel.offset if pixel else None,

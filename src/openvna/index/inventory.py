@@ -25,6 +25,7 @@ class IndexedBlob:
     study: str
     series: str
     sop: str
+    checksum: str | None
 
 
 def indexed_blobs(conn: Connection) -> list[IndexedBlob]:
@@ -36,6 +37,7 @@ def indexed_blobs(conn: Connection) -> list[IndexedBlob]:
             studies.c.study_uid,
             series.c.series_uid,
             instances.c.sop_uid,
+            instances.c.checksum,
         )
         .join(series, series.c.pk == instances.c.series_fk)
         .join(studies, studies.c.pk == instances.c.study_fk)

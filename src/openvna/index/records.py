@@ -32,6 +32,7 @@ class InstanceRecord:
     size: int
     frames: Frames = ()
     pixel_data: PixelDataLocation | None = None
+    checksum: str | None = None
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,9 @@ instances = Table(
     Column("transfer_syntax", Text, nullable=False),
     Column("blob_key", Text, nullable=False),
     Column("size", BigInteger, nullable=False),
+    # The blob's checksum ("xxh3:<hex>") taken as it was flushed at ingest; NULL for rows
+    # written before schema version 2.
+    Column("checksum", String(32)),
     Column("frames", Text, nullable=False),
     Column("pixel_vr", String(2)),
     Column("pixel_offset", BigInteger),
@@ -160,7 +163,7 @@ instances = Table(
 
 # Bump when a table changes; create_index refuses an index of another version with a clear
 # message instead of failing later on a missing column.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 schema_info = Table(
     "openvna_schema",

@@ -27,10 +27,11 @@ class BlobStore(Protocol):
         """Move a finished spool file into place atomically (fsync, rename); return its size."""
         ...
 
-    def flush(self, source: Path) -> None:
+    def flush(self, source: Path) -> str:
         """Make a finished spool file's bytes durable now (fsync), ahead of ``put_files``: a
         request's files are flushed while the rest of it still arrives, so that its end waits
-        for less (raises OutOfResources when the disk is full)."""
+        for less (raises OutOfResources when the disk is full). Returns the checksum of its
+        bytes (``storage.checksum``), recorded with the instance."""
         ...
 
     def put_files(
@@ -68,6 +69,11 @@ class BlobStore(Protocol):
         ...
 
     def exists(self, key: str) -> bool: ...
+
+    def checksum(self, key: str) -> str:
+        """The stored blob's checksum now, to compare with the one taken at ingest (raises
+        NotFound)."""
+        ...
 
     def placing(self, keys: Sequence[str]) -> AbstractContextManager[None]:
         """Mark ``keys`` as being stored by this process for the duration of the block (from

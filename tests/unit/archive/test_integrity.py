@@ -12,6 +12,7 @@ from pathlib import Path
 from openvna.archive import Archive, Origin
 from openvna.archive.integrity import Problem
 from openvna.dicom.part10 import part10_bytes
+from openvna.index.inventory import indexed_blobs
 from tests.factories import make_instance
 
 
@@ -95,4 +96,19 @@ def test_check_finds_and_repairs_what_can_be_repaired(archive: Archive) -> None:
     assert archive.index.count_instances() == 2
     after = archive.check()
     assert [(f.problem, f.key) for f in after.findings] == [(Problem.WRONG_SIZE, truncated)]
+    assert _blob(archive, fine).exists()
+
+
+def test_a_checksum_taken_at_ingest_finds_changed_bytes(archive: Archive) -> None:
+    changed, fine = _store(archive), _store(archive)
+    [row] = [r for r in archive.index.run_read(indexed_blobs) if r.key == changed]
+    assert row.checksum is not None and row.checksum.startswith("xxh3:")
+    path = _blob(archive, changed)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # a flipped bit in the pixels: same size
+    path.write_bytes(bytes(data))
+    assert archive.check().findings == []  # sizes agree: only reading the bytes tells
+    [finding] = archive.check(verify_checksums=True).findings
+    assert (finding.problem, finding.key) == (Problem.CHECKSUM_MISMATCH, changed)
+    assert f"at ingest {row.checksum}" in finding.detail
     assert _blob(archive, fine).exists()

@@ -158,3 +158,24 @@ def test_an_index_of_another_schema_is_refused_clearly(tmp_path, tampering, mess
     with pytest.raises(IndexUnavailable, match=message):
         create_index(url)
     create_index(url.replace("index.sqlite", "fresh.sqlite")).close()
+
+
+def test_an_index_of_schema_version_1_is_brought_up_to_date(
+    index_db_url: str, make_record: Callable[..., InstanceRecord]
+) -> None:
+    """Version 1 had no instance checksum: the column is added in place, old rows keep NULL."""
+    first = create_index(index_db_url)
+    first.add_instance(make_record("1.2.3.1.1"), replace=False)
+    with first.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE instances DROP COLUMN checksum"))
+        conn.execute(text("UPDATE openvna_schema SET version = 1"))
+    first.close()
+    again = create_index(index_db_url)
+    try:
+        with again.engine.connect() as conn:
+            assert conn.execute(text("SELECT version FROM openvna_schema")).scalar() == 2
+            assert conn.execute(text("SELECT checksum FROM instances")).all() == [(None,)]
+        again.add_instance(make_record("1.2.3.1.2"), replace=False)
+        assert again.count_instances() == 2
+    finally:
+        again.close()
