@@ -80,3 +80,58 @@ def test_a_12_bit_instance_cannot_be_jpeg_baseline(live_server: Any) -> None:
     response = httpx.get(item.path(live_server), headers={"Accept": accept})
     assert response.status_code == 406, response.text
     assert "8-bit" in response.json()["error"]
+
+
+TRANSCODED_INSTANCES = 400  # 512 x 512 x 16 bit, implicit VR: ~210 MB made on the fly
+
+
+def test_a_transcoded_study_streams_with_flat_server_memory(live_server: Any) -> None:
+    """Issue 14: transcoding streams instance by instance. The study is stored implicit VR, so
+    the default retrieve (Explicit VR LE, §8.7.3.4) makes every instance; the server (in this
+    process) must not grow by the study's size."""
+    from tests.integration.test_wado import _PeakRss
+
+    implicit = "1.2.840.10008.1.2"
+    study_uid, stored_bytes = _store_implicit(live_server, TRANSCODED_INSTANCES, implicit)
+    marker = f"Content-Type: application/dicom; transfer-syntax={EXPLICIT}".encode()
+    received = found = 0
+    tail = b""
+    sampler = _PeakRss()
+    baseline = sampler.peak
+    sampler.start()
+    try:
+        url = f"{live_server.dicomweb}/studies/{study_uid}"
+        with httpx.stream("GET", url, timeout=300) as response:
+            assert response.status_code == 200
+            for chunk in response.iter_raw(1 << 20):
+                received += len(chunk)
+                window = tail + chunk
+                found += window.count(marker)
+                tail = window[-(len(marker) - 1) :]
+    finally:
+        sampler.done.set()
+        sampler.join()
+    assert found == TRANSCODED_INSTANCES and received > stored_bytes > 200_000_000
+    growth_mb = (sampler.peak - baseline) / 1024
+    print(f"\ntranscoded {received / 1e6:.0f} MB, server RSS growth {growth_mb:.1f} MB")
+    assert growth_mb < 100, growth_mb
+
+
+def _store_implicit(server: Any, count: int, syntax: str) -> tuple[str, int]:
+    from pathlib import Path
+
+    from openvna.archive import Origin
+    from tests.factories import make_instance
+
+    template = make_instance(rows=512, columns=512)
+    template.file_meta.TransferSyntaxUID = syntax
+    spool = Path(server.archive.blobs.spool_dir())
+    total = 0
+    for number in range(1, count + 1):
+        template.SOPInstanceUID = generate_uid()
+        template.InstanceNumber = number
+        path = spool / f"{template.SOPInstanceUID}.dcm"
+        template.save_as(path, enforce_file_format=True)
+        total += path.stat().st_size
+        assert server.archive.store_file(path, Origin.local()).ok
+    return template.StudyInstanceUID, total
