@@ -144,3 +144,19 @@ def test_capabilities_name_the_rendered_and_thumbnail_resources(live_server: Any
     text = response.text
     for name in ("RetrieveRenderedStudy", "RetrieveInstanceThumbnail", "RetrieveRenderedFrames"):
         assert name in text, name
+
+
+def test_a_corrupt_frame_is_406_and_the_server_keeps_serving(live_server_factory: Any) -> None:
+    from pydicom.encaps import encapsulate, generate_frames
+
+    server = live_server_factory(storage={"validation": "lenient"})
+    ds = in_syntax(dataset(gray()), "1.2.840.10008.1.2.4.80")
+    (frame,) = list(generate_frames(ds.PixelData, number_of_frames=1))
+    ds.PixelData = encapsulate([frame[:20]])  # the JPEG-LS header cut short
+    item = store(server, ds)
+    for suffix in ("/rendered", "/frames/1/rendered", "/thumbnail"):
+        assert_error(httpx.get(item.path(server) + suffix), 406, "cannot be decoded")
+    octets = {"Accept": "multipart/related; type=application/octet-stream"}
+    assert_error(httpx.get(item.path(server) + "/frames/1", headers=octets), 406, "decoded")
+    good = store(server, in_syntax(dataset(gray()), EXPLICIT))
+    assert httpx.get(good.path(server) + "/rendered").status_code == 200
