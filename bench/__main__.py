@@ -44,13 +44,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def ensure_tools(allow_install: bool) -> None:
     """Install the Debian packages when a tool is missing; stop services they start."""
-    plugin_missing = not Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so").exists()
+    plugins = ("libOrthancDicomWeb.so", "libOrthancGdcm.so")
+    plugin_missing = not all(Path("/usr/share/orthanc/plugins", p).exists() for p in plugins)
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if not missing and not plugin_missing:
         return
     command = f"apt-get update && apt-get install -y {' '.join(PACKAGES)}"
     if not allow_install or os.geteuid() != 0:
-        sys.exit(f"missing {missing or 'the Orthanc DICOMweb plugin'}; run as root: {command}")
+        sys.exit(f"missing {missing or 'an Orthanc plugin'}; run as root: {command}")
     runner.log(f"installing: {command}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update"], check=True, env=env)
