@@ -41,7 +41,7 @@ from openvna.dimse.worklist import MODALITY_WORKLIST_FIND, is_worklist_find, wor
 from openvna.settings import Settings
 from openvna.ups import Workitems
 
-__all__ = ["ArchiveEntity", "DimseServer", "build_entity", "serve", "start"]
+__all__ = ["ArchiveEntity", "DimseServer", "build_entity", "serve", "server_on", "start"]
 
 log = logging.getLogger("openvna.dimse")
 
@@ -221,12 +221,18 @@ def serve(settings: Settings, archive: Archive, sock: socket.socket) -> None:
 
 def _make(settings: Settings, archive: Archive, sock: socket.socket) -> DimseServer:
     ae, handlers = build_entity(settings, archive)
+    server = server_on(ae, handlers, sock)
+    # UPS events to the DICOM subscribers, while this server's socket is open (ups: dimse.events)
+    serving = lambda: sock.fileno() != -1  # noqa: E731
+    EventReporter(ae.ae_title, Workitems(archive), ae.remotes, serving).start()
+    return server
+
+
+def server_on(ae: ArchiveEntity, handlers: list[Any], sock: socket.socket) -> DimseServer:
+    """``ae``'s association server on the listening ``sock`` (not started)."""
     server = ae.make_server(
         sock.getsockname(), evt_handlers=handlers, server_class=DimseServer, listening=sock
     )
     assert isinstance(server, DimseServer)
     ae._servers.append(server)  # type: ignore[arg-type]  # shut down with the AE
-    # UPS events to the DICOM subscribers, while this server's socket is open (ups: dimse.events)
-    serving = lambda: sock.fileno() != -1  # noqa: E731
-    EventReporter(ae.ae_title, Workitems(archive), ae.remotes, serving).start()
     return server
