@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from openvna.cli import check, demo, dump, import_, pixels, scu, serve, ups, viewer
+from openvna.cli import check, demo, dump, import_, pixels, proxy, scu, serve, ups, viewer
 from openvna.errors import ArchiveError
 
 __all__ = ["app", "main"]
@@ -25,7 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (serve, demo, import_, dump, check, viewer, ups, pixels, scu):
+for module in (serve, demo, import_, dump, check, viewer, ups, pixels, scu, proxy):
     module.register(app)
 
 
