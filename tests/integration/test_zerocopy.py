@@ -243,6 +243,7 @@ def test_a_client_leaving_a_pipelined_connection_logs_no_error(
     """Several requests sent at once on one connection, which the client then resets: the
     server closes the connection (it does not read while requests wait, so it learns of the
     reset only from the failed send), no error is logged and nothing stays open."""
+    caplog.set_level(logging.DEBUG, logger="openvna.server")
     _, _, zero = servers
     url = httpx.URL(f"{zero}/studies/{study}")
     request = f"GET {url.raw_path.decode()} HTTP/1.1\r\nHost: x\r\nAccept: {STUDY_PARTS}\r\n\r\n"
@@ -260,6 +261,8 @@ def test_a_client_leaving_a_pipelined_connection_logs_no_error(
         time.sleep(0.01)
     assert server.server_state.connections == set()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    gone = [r for r in caplog.records if r.getMessage() == "client went away during a response"]
+    assert len(gone) == 3 and {r.levelno for r in gone} == {logging.DEBUG}  # once a connection
 
 
 def test_a_blob_changed_on_disk_cuts_the_response_and_nothing_else(

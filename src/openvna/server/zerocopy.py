@@ -27,6 +27,7 @@ defined by the app's side, ``web.sendfiles``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 from typing import Any, Final, cast
@@ -39,6 +40,8 @@ from openvna.web.sendfiles import SENDFILES, SendFile
 
 __all__ = ["BODY_BUFFER", "OPEN_AHEAD", "ZeroCopyHttpToolsProtocol"]
 
+
+log = logging.getLogger("openvna.server")
 
 # Items opened together ahead of the one being sent: the kernel is asked to read in those of
 # their files that are not in memory at once, so sendfile rarely waits for the disk, and no
@@ -171,6 +174,10 @@ class _ZeroCopyCycle(RequestResponseCycle):
                     # and the connection, its queued cycles and the server's shutdown would hang.
                     self.disconnected = True
                     self.transport.close()
+                    log.debug(
+                        "client went away during a response",
+                        extra={"path": self.scope.get("path", "")},
+                    )
                     return
                 if not sender.finished:
                     await _writable(out)
