@@ -155,6 +155,15 @@ def test_post_patient_is_matched_by_identifier(fhir_server: LiveServer):
     assert again.status_code == 200 and again.json()["id"] == created["id"]
     assert again.json()["meta"]["versionId"] == "2"
     outcome(post(fhir_server, "/Patient", {"resourceType": "Patient", "gender": "male"}), 400)
+    # Found by search as well, though no study names it; the DICOM patient written over once.
+    for query in ("identifier=urn:oid:1.2.3.4|MRN-9", "identifier=MRN-9", f"_id={created['id']}"):
+        bundle = get(fhir_server, f"/Patient?{query}").json()
+        validate(bundle)
+        assert [e["resource"]["id"] for e in bundle["entry"]] == [created["id"]], query
+        assert bundle["total"] == 1
+    joe_found = get(fhir_server, "/Patient?identifier=siimjoe").json()
+    assert [e["resource"]["id"] for e in joe_found["entry"]] == ["siimjoe"]
+    assert get(fhir_server, "/Patient?name=Newman").json()["total"] == 0  # names: DICOM only
 
 
 @pytest.mark.engines("sqlite")

@@ -17,8 +17,16 @@ from openvna.fhir import values as v
 from openvna.fhir.bundle import history_bundle, searchset
 from openvna.fhir.endpoints import Bases, endpoint, endpoints
 from openvna.fhir.mapping import patient, patient_key
+from openvna.fhir.params import split_values
 from openvna.fhir.patients import find_patient, key_terms
-from openvna.fhir.search import Controls, ParsedSearch, paging, parse_search, read_controls
+from openvna.fhir.search import (
+    MAX_COUNT,
+    Controls,
+    ParsedSearch,
+    paging,
+    parse_search,
+    read_controls,
+)
 from openvna.fhir.shaping import shape
 from openvna.fhir.studies import STUDY_ENDPOINTS, find_study_uid, imaging_studies
 from openvna.fhir.terms import any_of, single, tag_of
@@ -116,6 +124,9 @@ class FhirService:
         if resource_type == "Patient":
             total, datasets = self._patient_page(parsed, page_size)
             matches = self._patients(datasets)
+            written = self._written_patients(params, {r["id"] for r in matches})
+            total += len(written)
+            matches += written if controls.offset == 0 and page_size else []
             included = self._studies_of(datasets) if controls.revinclude else []
         else:
             total, datasets = self._study_page(parsed, page_size)
@@ -139,6 +150,28 @@ class FhirService:
         written = self.store.currents("Patient", [r["id"] for r in derived])
         merged = [merge_patient(r, _loaded(written.get(r["id"]))) for r in derived]
         return [r for r in merged if r is not None]
+
+    def _written_patients(
+        self, params: Sequence[tuple[str, str]], found: set[str]
+    ) -> list[Resource]:
+        """Patients an EHR wrote that the DICOM search did not find (no study names them yet,
+        or only their written identifier matches), for searches by ``_id`` and ``identifier``
+        alone: exact lookups in the written links. They follow the DICOM matches on the first
+        page and count in the total."""
+        names = {name for name, _ in params if not name.startswith("_") or name == "_id"}
+        if not names or not names <= {"_id", "identifier"}:
+            return []
+        filters = [(name, split_values(name, value)) for name, value in params if name in names]
+        _, stored = self.store.search("Patient", filters, MAX_COUNT, 0)
+        extra = []
+        for item in stored:
+            if item.resource_id in found:
+                continue
+            ds = find_patient(self.archive, item.resource_id)
+            merged = merge_patient(patient(ds) if ds else None, stored_resource(item))
+            if merged is not None:
+                extra.append(merged)
+        return extra
 
     def _search_written(
         self, resource_type: str, params: Sequence[tuple[str, str]], bases: Bases, strict: bool
