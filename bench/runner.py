@@ -86,7 +86,7 @@ def start_all(
     if options.with_openvna:
         log("starting openvna")
         try:
-            running["openvna"] = servers.start_openvna(run_dir)
+            running["openvna"] = servers.start_openvna(run_dir, scp_port)
         except (servers.ServerError, OSError) as exc:
             notes.append(f"openvna did not start: {exc}")
             log(f"openvna did not start: {exc}")

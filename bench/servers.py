@@ -45,6 +45,7 @@ ORTHANC_SETTINGS: dict[str, object] = {
     "DicomCheckCalledAet": False,
     "DicomAlwaysAllowFind": True,
     "DicomAlwaysAllowMove": True,
+    "DicomAlwaysAllowGet": True,
     "UnknownSopClassAccepted": True,
     "LimitFindResults": 0,
     "LimitFindInstances": 0,
@@ -308,14 +309,15 @@ def start_orthanc(run_dir: Path, scp_port: int) -> Server:
     return server
 
 
-def start_openvna(run_dir: Path) -> Server:
-    """``openvna serve`` on its embedded default storage (SQLite + filesystem) in ``run_dir``."""
+def start_openvna(run_dir: Path, scp_port: int) -> Server:
+    """``openvna serve`` on its embedded default storage (SQLite + filesystem) in ``run_dir``,
+    its DIMSE SCP (default processes) knowing the bench's storescp as a C-MOVE destination."""
     home = run_dir / "openvna"
     shutil.rmtree(home, ignore_errors=True)
     (home / "data").mkdir(parents=True)
     port, dimse_port = free_port(), free_port()
-    # The DIMSE door will take its port from the settings; until then nothing answers there.
-    env = {"OPENVNA_SERVER__LOG_LEVEL": "warning"}
+    remotes = [{"aet": SCP_AET, "host": "127.0.0.1", "port": scp_port}]
+    env = {"OPENVNA_SERVER__LOG_LEVEL": "warning", "OPENVNA_DIMSE__REMOTES": json.dumps(remotes)}
     # The interpreter running the bench has openvna; its console script may not be on PATH.
     argv = [
         sys.executable,
@@ -326,6 +328,8 @@ def start_openvna(run_dir: Path) -> Server:
         "127.0.0.1",
         "--port",
         str(port),
+        "--dimse-port",
+        str(dimse_port),
         "--data-dir",
         str(home / "data"),
     ]
