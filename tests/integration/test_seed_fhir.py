@@ -6,6 +6,7 @@ patients' studies."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from openvna.demo.patients import CATALOGUE
 from tests.conftest import LiveServer
 from tests.fhir_check import FHIR_NS, validate, validate_xml
 from tests.fhir_demo import API_KEY, HEADERS, fhir_demo_dir, fhir_server
+from tests.processes import serve_process
 
 pytestmark = pytest.mark.integration
 __all__ = ["fhir_demo_dir", "fhir_server"]
@@ -23,8 +25,7 @@ __all__ = ["fhir_demo_dir", "fhir_server"]
 STUDY_UID = "1.3.6.1.4.1.14519.5.2.1.7777.9002.198875685720513246512710453733"
 
 
-def _walk(server: LiveServer) -> None:
-    base = server.url
+def _walk(base: str) -> None:
     # "http://hackathon.siim.org/fhir/Patient/siimjoe/"
     patient = httpx.get(f"{base}/fhir/Patient/siimjoe/", headers={"apikey": API_KEY})
     assert patient.status_code == 200, patient.text
@@ -55,7 +56,7 @@ def _walk(server: LiveServer) -> None:
     validate(endpoint)
     assert endpoint["connectionType"]["code"] == "dicom-wado-rs"
     dicomweb = endpoint["address"]
-    assert dicomweb == server.dicomweb
+    assert dicomweb == f"{base}/dicomweb"
 
     # QIDO-RS: the study's instances are those the ImagingStudy lists.
     listed = {(s.uid, i.uid) for s in study.series for i in s.instance}
@@ -79,7 +80,7 @@ def _walk(server: LiveServer) -> None:
 
 @pytest.mark.engines("sqlite")
 def test_exercise_from_fhir_to_the_pixels(fhir_server: LiveServer):
-    _walk(fhir_server)
+    _walk(fhir_server.url)
 
 
 @pytest.mark.engines("postgresql")
@@ -89,4 +90,18 @@ def test_exercise_from_fhir_to_the_pixels_on_postgresql(
     server = live_server_factory(auth={"api_keys": [API_KEY]})
     siim = tuple(study for study in CATALOGUE if study.patient.name.startswith("SIIM^"))
     load_demo(server.archive, siim)
-    _walk(server)
+    _walk(server.url)
+
+
+def test_exercise_against_openvna_serve_demo_with_two_workers(tmp_path: Path) -> None:
+    """Verbatim against ``openvna serve --demo`` (two worker processes, one index): each step
+    answers the same from either worker, so the ids are the same in every process."""
+    with serve_process(tmp_path / "data", "--workers", "2", "--demo", headers=HEADERS) as (url, _):
+        base = url.removesuffix("/dicomweb")
+        _walk(base)
+        seen = set()
+        for _ in range(6):  # new connections: both workers answer
+            with httpx.Client(headers=HEADERS) as client_:
+                bundle = client_.get(f"{base}/fhir/ImagingStudy?patient=siimjoe").json()
+                seen.add(tuple(e["fullUrl"] for e in bundle["entry"]))
+        assert seen == {(f"{base}/fhir/ImagingStudy/a257132503242682",)}
