@@ -197,6 +197,10 @@ def test_malformed_objects_are_refused_each_with_its_reason_and_part(live_server
     warning = response.headers["warning"]
     for number, (_, _, reason) in enumerate(cases, start=1):
         assert f"{reason:04X} part {number}: " in warning
+        # The words in the body too, in the item's private block (PS3.5 §7.8).
+        item = failed[number - 1]
+        assert item["00090010"] == {"vr": "LO", "Value": ["OPENVNA"]}
+        assert item["00091010"]["Value"][0].startswith(f"part {number}: ")
     assert "frame 1 does not start like a JPEG Baseline" in warning
     assert "spool" not in warning and ".part" not in warning
     [stored] = _items(response.json(), "00081199")

@@ -254,7 +254,7 @@ def _sequence(items: Any) -> dict[str, Any]:
 def _failed_item(outcome: StoreOutcome) -> dict[str, Any]:
     item = _reference(outcome)
     item["00081197"] = _us(outcome.failure_reason)
-    return item
+    return _with_reason_text(item, outcome)
 
 
 def _stored_item(outcome: StoreOutcome, base: str) -> dict[str, Any]:
@@ -263,7 +263,21 @@ def _stored_item(outcome: StoreOutcome, base: str) -> dict[str, Any]:
     item["00081190"] = _url(url)
     if outcome.warning_reason is not None:
         item["00081196"] = _us(outcome.warning_reason)
-    return dict(sorted(item.items()))
+    return dict(sorted(_with_reason_text(item, outcome).items()))
+
+
+# The Store Instances Response Module (PS3.18 Table I.1-1) has reason codes but no attribute for
+# the words; they go in a private block of the item (PS3.5 §7.8: any data set may carry one,
+# and a client that does not know it ignores it), as well as in the Warning header.
+PRIVATE_CREATOR = "OPENVNA"
+_CREATOR_TAG, _REASON_TEXT_TAG = "00090010", "00091010"
+
+
+def _with_reason_text(item: dict[str, Any], outcome: StoreOutcome) -> dict[str, Any]:
+    if outcome.message:
+        item[_CREATOR_TAG] = {"vr": "LO", "Value": [PRIVATE_CREATOR]}
+        item[_REASON_TEXT_TAG] = {"vr": "LT", "Value": [outcome.message[:10240]]}
+    return item
 
 
 def _reference(outcome: StoreOutcome) -> dict[str, Any]:
