@@ -88,7 +88,7 @@ class PixelTranscoder:
         header = header_of(instance)
         # A shallow copy: the elements changed below are replaced, never modified in place,
         # so the cached header stays as read (a deep copy cost ~15 ms of a CT slice's ~65).
-        ds = Dataset({tag: header.get_item(tag) for tag in header.keys()})
+        ds = Dataset(dict(header.items()))
         for keyword in _REPLACED:
             if keyword in ds:
                 del ds[keyword]
