@@ -18,6 +18,7 @@ __all__ = [
     "ACSN",
     "DICOM_UID_SYSTEM",
     "SOP_CLASS_SYSTEM",
+    "V2_0203",
     "identifier_system",
     "imaging_study",
     "instance_entry",

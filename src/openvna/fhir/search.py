@@ -117,7 +117,7 @@ def parse_search(
         elif name in _CONTROLS:
             control_values.setdefault(name, []).append(value)
             used.append((name, value))
-        elif base in supported and _modifier_ok(supported[base][0], modifier):
+        elif base in supported and _modifier_ok(resource_type, base, supported[base][0], modifier):
             criteria.append((base, modifier or None, value))
             used.append((name, value))
         elif strict:
@@ -127,10 +127,14 @@ def parse_search(
     return ParsedSearch(resource_type, controls, parse(archive, criteria), tuple(used))
 
 
-def _modifier_ok(kind: str, modifier: str) -> bool:
+def _modifier_ok(resource_type: str, name: str, kind: str, modifier: str) -> bool:
+    """The modifiers openvna implements (search.html#modifiers): ``:exact`` and ``:contains``
+    on strings, ``:of-type`` on ImagingStudy's identifier (the accession number, type ACSN)."""
     if not modifier:
         return True
-    return kind == "string" and modifier in ("exact", "contains")
+    if kind == "string":
+        return modifier in ("exact", "contains")
+    return (resource_type, name, modifier) == ("ImagingStudy", "identifier", "of-type")
 
 
 def _controls(resource_type: str, found: dict[str, list[str]], strict: bool) -> Controls:

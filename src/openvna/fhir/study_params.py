@@ -15,7 +15,7 @@ from openvna.errors import BadRequest
 from openvna.fhir import values as v
 from openvna.fhir.criteria import Builder, Criteria, Handler, Narrowing, build_criteria, only_one
 from openvna.fhir.ids import parse_patient_id
-from openvna.fhir.mapping import DICOM_UID_SYSTEM, SOP_CLASS_SYSTEM
+from openvna.fhir.mapping import DICOM_UID_SYSTEM, SOP_CLASS_SYSTEM, V2_0203
 from openvna.fhir.params import date_bounds, reference_id, token
 from openvna.fhir.patients import key_terms
 from openvna.fhir.studies import STUDY_ENDPOINTS, find_study_uid
@@ -44,7 +44,22 @@ def _subject(built: Builder, name: str, modifier: str | None, values: list[str])
 
 
 def _study_identifiers(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
-    built.terms.append(_study_identifier(values))
+    if modifier == "of-type":
+        built.terms.append(any_of("AccessionNumber", [_of_type(value) for value in values]))
+    else:
+        built.terms.append(_study_identifier(values))
+
+
+def _of_type(value: str) -> str:
+    """``identifier:of-type=<type system>|<type code>|<value>`` (R4 search.html#token): the
+    accession number is the identifier of type v2-0203 ACSN (FS-02)."""
+    parts = value.split("|")
+    if len(parts) != 3 or not parts[2]:
+        raise BadRequest(f"identifier:of-type: {value!r} is not system|code|value")
+    system, code, accession = parts
+    if (system, code) != (V2_0203, "ACSN"):
+        raise BadRequest(f"identifier:of-type: only {V2_0203}|ACSN (accession) is indexed")
+    return accession
 
 
 def _started(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
