@@ -80,8 +80,8 @@ def test_an_unknown_key_in_the_environment_or_the_file_is_an_error(tmp_path: Pat
     with pytest.raises(SettingsError, match=r"server\.prot"):
         load_settings(None, environ={"OPENVNA_SERVER__PROT": "1"})
     config = tmp_path / "openvna.toml"
-    config.write_text("[dimse]\nport = 104\n")  # no DIMSE listener (yet): not a setting
-    with pytest.raises(SettingsError, match="dimse"):
+    config.write_text("[dimse]\nprot = 104\n")  # a misspelt key of a known section
+    with pytest.raises(SettingsError, match=r"dimse\.prot"):
         load_settings(config, environ={})
 
 
