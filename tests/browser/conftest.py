@@ -21,7 +21,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from openvna.cli.options import DEMO_API_KEY
-from openvna.demo import CATALOGUE, store_study
+from openvna.demo import CATALOGUE, load_demo, store_study
 from openvna.demo.patients import THOMPSON_STUDY_UID, StudySpec
 from openvna.runtime import build_archive
 from openvna.settings import load_settings
@@ -73,18 +73,29 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def demo_server(
-    tmp_path_factory: pytest.TempPathFactory, viewer_dir: Path
-) -> Iterator[tuple[str, str]]:
-    """``openvna serve --demo`` plus the 100-slice CT, serving the installed viewer, whose IID
-    page another origin (``FRAME_PARENT``) may embed; yields (base URL, embedding origin)."""
-    data = tmp_path_factory.mktemp("browser-data")
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the demo and the 100-slice CT, made once: a loaded machine may
+    take longer to generate them than a server start is given."""
+    data = tmp_path_factory.mktemp("browser-demo")
     archive = build_archive(load_settings(None, {"storage": {"data_dir": data}}, environ={}))
     try:
+        load_demo(archive)
         store_study(archive, ct100_study())
     finally:
         archive.close()
+    return data
+
+
+@pytest.fixture(scope="module")
+def demo_server(
+    tmp_path_factory: pytest.TempPathFactory, viewer_dir: Path, demo_data: Path
+) -> Iterator[tuple[str, str]]:
+    """``openvna serve --demo`` (over a copy of ``demo_data``: the explorer's tests change it),
+    serving the installed viewer, whose IID page another origin may embed; yields (base URL,
+    embedding origin)."""
+    data = tmp_path_factory.mktemp("browser-data") / "data"
+    shutil.copytree(demo_data, data)
     parent = f"http://127.0.0.1:{_parent_port()}"
     env = {
         "OPENVNA_VIEWER__DIR": str(viewer_dir),
