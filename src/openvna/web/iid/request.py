@@ -103,7 +103,8 @@ def _patient(given: dict[str, str], common: IidRequest) -> IidRequest:
     parts = raw.split("^")
     patient_id = parts[0]
     issuer = _issuer(parts[3]) if len(parts) > 3 else ""
-    if not patient_id or len(patient_id) > 64 or "\\" in patient_id:
+    if not patient_id or len(patient_id) > 64 or any(c in patient_id for c in "\\*?"):
+        # an identifier, never a pattern: '*' would otherwise match every patient
         raise IidError("patientID does not start with a patient identifier (CX.1)")
     lower = _datetime(given, "lowerDateTime")
     upper = _datetime(given, "upperDateTime")
