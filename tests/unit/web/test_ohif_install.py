@@ -15,8 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from openvna.cli.main import app
 from openvna.web.iid.ohif import ViewerInstallError, install, installed
+
+runner = CliRunner()
 
 INDEX = (
     '<!doctype html><html><head><script>window.PUBLIC_URL="/"</script>'
@@ -155,3 +159,21 @@ def test_members_escaping_the_directory_are_refused(registry, tmp_path) -> None:
 def test_an_unreachable_registry_is_one_sentence(tmp_path) -> None:
     with pytest.raises(ViewerInstallError, match=r"cannot read @ohif/app@3\.13\.2"):
         install(tmp_path / "viewer", "3.13.2", "http://127.0.0.1:9")
+
+
+def test_the_command_installs_and_says_where(registry, tmp_path) -> None:
+    url, _ = registry
+    root = tmp_path / "viewer"
+    result = runner.invoke(app, ["viewer", "install", "--dir", str(root), "--registry", url])
+    assert result.exit_code == 0, result.output
+    assert f"viewer installed: {root / '3.13.2'} (served at /viewer)" in result.output
+    assert installed(root) == root / "3.13.2"
+
+
+def test_the_command_fails_in_one_line(registry, tmp_path) -> None:
+    url, state = registry
+    state.integrity = "sha512-" + base64.b64encode(hashlib.sha512(b"x").digest()).decode()
+    result = runner.invoke(app, ["viewer", "install", "--dir", str(tmp_path), "--registry", url])
+    assert result.exit_code == 1
+    assert "does not match the registry's integrity" in result.output
+    assert "Traceback" not in result.output
