@@ -5,7 +5,6 @@ than failing at the first byte."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from openvna.dicom.xml import json_to_xml, xml_to_json
 from openvna.errors import ArchiveError
 from openvna.runtime import configure_libraries
 from openvna.web.multipart import read_parts
+from tests.asyncrun import run_async
 from tests.factories import make_instance
 
 # A warning is not a failure: pydicom warns and reads on (and logs it, in the server).
@@ -156,5 +156,5 @@ def test_the_multipart_reader_splits_or_is_a_bad_request(
             for part in parts:
                 part.read_bytes()
 
-    _typed(lambda: asyncio.run(run()))
+    _typed(lambda: run_async(run()))
     assert list(spool.iterdir()) == []  # every spool file removed, refused or not

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from starlette.requests import Request
 
 from openvna.errors import BadRequest, PayloadTooLarge
 from openvna.web.multipart import MEMORY_LIMIT, Part, parse_content_type, read_parts
+from tests.asyncrun import run_async
 
 BOUNDARY = "b0undary"
 
@@ -56,7 +56,7 @@ def _read(
         async with read_parts(_request(chunks, **kw), boundary, spool, limit) as parts:
             return [(p.headers, p.read_bytes(), p.path is not None) for p in parts]
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def test_parts_keep_their_headers_and_bytes_across_chunk_borders(tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_large_parts_spool_to_files_that_are_removed_on_exit(tmp_path: Path) -> 
             taken.unlink()
         assert list(tmp_path.iterdir()) == []
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_part_properties_strip_parameters_and_brackets() -> None:
@@ -179,7 +179,7 @@ def test_an_unusable_boundary_is_a_bad_request(tmp_path: Path, boundary: str) ->
             pass
 
     with pytest.raises(BadRequest, match="unusable multipart boundary"):
-        asyncio.run(run())
+        run_async(run())
 
 
 def test_a_part_over_the_limit_is_payload_too_large(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from openvna.web.multipart_out import (
     single_part_response,
 )
 from openvna.web.sendfiles import SENDFILES, SendFile
+from tests.asyncrun import run_async
 
 
 def _collect(body: AsyncIterable[bytes | memoryview]) -> tuple[bytes, list[int]]:
@@ -36,7 +37,7 @@ def _collect(body: AsyncIterable[bytes | memoryview]) -> tuple[bytes, list[int]]
         assert all(type(chunk) is bytes for chunk in chunks)
         return b"".join(chunks), [len(c) for c in chunks]
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def _parse(data: bytes, boundary: str) -> list[tuple[dict[str, str], bytes]]:
@@ -228,7 +229,7 @@ def _send_zero_copy(response: BlobResponse) -> tuple[bytes, list[str], list[Send
             chunks.append(message["body"])
 
     scope = {"type": "http", "method": "GET", "extensions": {SENDFILES: {}}}
-    asyncio.run(response(scope, receive, send))
+    run_async(response(scope, receive, send))
     return b"".join(chunks), kinds, files
 
 
