@@ -53,8 +53,10 @@ def viewer_dir() -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One chromium a module: sync Playwright runs its event loop on this thread while it is
+    open, so it is closed before the tests of another module (asyncio.run) run here."""
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.fail("the Debian chromium is needed: apt-get install chromium (as .ci/run does)")

@@ -54,6 +54,7 @@ def test_patients_lead_to_their_studies(page: Page, demo_server) -> None:
     base, _ = demo_server
     _enter(page, base)
     page.click("text=Patients")
+    expect(page.locator("#patients")).to_be_visible()  # the studies form (also 'name') is gone
     page.fill("input[name=name]", "SIIM")
     page.click("form.search button[type=submit]")
     patient = page.locator("#patients tbody tr", has_text="siimjoe")
