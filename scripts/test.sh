@@ -8,14 +8,16 @@ cd "$(dirname "$0")/.."
 # service stopped: the tests start their own); chromium for the browser tests (Playwright drives
 # it: no browser download).
 if ! command -v dcm2json >/dev/null 2>&1 || ! command -v Orthanc >/dev/null 2>&1 \
-  || [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || ! command -v chromium >/dev/null 2>&1; then
+  || [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || ! command -v chromium >/dev/null 2>&1 \
+  || ! command -v dciodvfy >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq dcmtk orthanc orthanc-dicomweb chromium >/dev/null
+    apt-get update -qq && apt-get install -y -qq dcmtk orthanc orthanc-dicomweb chromium dicom3tools >/dev/null
     service orthanc stop >/dev/null 2>&1 || true
   else
-    echo "note: DCMTK, Orthanc or chromium is missing and this is not root: install dcmtk," \
-      "orthanc, orthanc-dicomweb and chromium, or the tests that need them fail" >&2
+    echo "note: DCMTK, Orthanc, chromium or dicom3tools is missing and this is not root: install" \
+      "dcmtk, orthanc, orthanc-dicomweb, chromium and dicom3tools, or the tests that need them" \
+      "fail or skip" >&2
   fi
 fi
 
