@@ -31,7 +31,7 @@ from openvna.errors import InvalidDicom, OutOfResources
 from openvna.index import InstanceRecord
 from openvna.storage import BlobStore
 
-__all__ = ["Checked", "check", "place"]
+__all__ = ["Checked", "blob_key", "check", "place", "sop_of_key"]
 
 _UIDField = Literal["study_uid", "series_uid", "sop_instance_uid", "sop_class_uid"]
 _IDENTIFYING: tuple[tuple[str, _UIDField], ...] = (
@@ -110,11 +110,7 @@ def _record(header: Header, uids: InstanceUIDs) -> InstanceRecord:
     metadata = dataset_to_json(header.dataset, lambda tag_path: prefix + tag_path)
     if header.pixel_data is not None:
         metadata["7FE00010"] = {"vr": header.pixel_data.vr, "BulkDataURI": prefix + "7FE00010"}
-    # A fresh key per store: a replaced blob stays valid until the index has committed.
-    key = (
-        f"{uids['study_uid']}/{uids['series_uid']}/"
-        f"{uids['sop_instance_uid']}.{secrets.token_hex(4)}.dcm"
-    )
+    key = blob_key(uids)
     return InstanceRecord(
         metadata=metadata,
         transfer_syntax=header.transfer_syntax,
@@ -123,6 +119,20 @@ def _record(header: Header, uids: InstanceUIDs) -> InstanceRecord:
         frames=header.frames,
         pixel_data=header.pixel_data,
     )
+
+
+def blob_key(uids: InstanceUIDs) -> str:
+    """``study/series/<sop>.<token>.dcm``: a fresh key per store, so a replaced blob stays
+    valid until the index has committed its successor."""
+    return (
+        f"{uids['study_uid']}/{uids['series_uid']}/"
+        f"{uids['sop_instance_uid']}.{secrets.token_hex(4)}.dcm"
+    )
+
+
+def sop_of_key(key: str) -> str:
+    """The SOP Instance UID a ``blob_key`` was made for."""
+    return key.rsplit("/", 1)[-1].rsplit(".", 2)[0]
 
 
 def place(blobs: BlobStore, batch: Sequence[Checked]) -> list[Checked | StoreOutcome]:

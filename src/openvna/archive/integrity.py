@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from openvna.archive.ingest import sop_of_key
 from openvna.index import Index
 from openvna.index.inventory import IndexedBlob, indexed_blobs, indexed_keys
 from openvna.storage import BlobStore
@@ -65,7 +66,7 @@ def recover(index: Index, blobs: BlobStore) -> int:
     found = blobs.leftovers()
     removed = 0
     if found.placing:
-        sops = [_sop_of(key) for key in found.placing]
+        sops = [sop_of_key(key) for key in found.placing]
         kept = index.run_read(lambda conn: indexed_keys(conn, sops))
         for key in found.placing:
             if key not in kept:
@@ -125,8 +126,3 @@ def check(
         detail = f"blob {key} ({size} bytes) is named by no index row"
         report.findings.append(Finding(Problem.STRAY_BLOB, key, detail, repaired))
     return report
-
-
-def _sop_of(key: str) -> str:
-    """The SOP Instance UID in a blob key (``study/series/<sop>.<token>.dcm``, ingest)."""
-    return key.rsplit("/", 1)[-1].rsplit(".", 2)[0]
