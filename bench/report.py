@@ -47,6 +47,7 @@ class Row:
     samples: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    crashes: dict[str, list[str]] = field(default_factory=dict)
 
     def stats(self, subject: str) -> Stats | None:
         samples = self.samples.get(subject)
@@ -106,6 +107,9 @@ def _cell(row: Row, subject: str) -> str:
     if subject in row.skipped:
         return row.skipped[subject]
     stats = row.stats(subject)
+    if subject in row.crashes:
+        died = f"died {len(row.crashes[subject])}x"
+        return f"{stats.text()}, {died}" if stats else died
     return stats.text() if stats else "—"
 
 
@@ -148,6 +152,12 @@ def markdown(rows: list[Row], info: dict[str, object]) -> str:
         )
     notes = [f"- {r.measurement.name}: {r.measurement.note}" for r in rows if r.measurement.note]
     errors = [f"- {r.measurement.name} [{s}]: {e}" for r in rows for s, e in r.errors.items()]
+    errors += [
+        f"- {r.measurement.name} [{s}]: the server died ({', '.join(d)}) and was restarted; "
+        "the figure is over the repetitions it finished"
+        for r in rows
+        for s, d in r.crashes.items()
+    ]
     extra = info.get("notes") or []
     assert isinstance(extra, list)
     if notes or extra:
@@ -173,6 +183,7 @@ def as_json(rows: list[Row], info: dict[str, object]) -> str:
                 "samples": row.samples,
                 "errors": row.errors,
                 "skipped": row.skipped,
+                "crashes": row.crashes,
                 "stats": {s: vars(st) for s in m.subjects if (st := row.stats(s))},
             }
         )

@@ -96,6 +96,8 @@ def start_all(
     running["nginx"] = servers.Server("nginx", port, "", nginx, static, capabilities={"static"})
     ctx = Context(dataset, options.sizes, running, run_dir, options.work, options.requests)
     ctx.state["scp_inbox"] = str(inbox)
+    # Asked now, while every server is known to be up.
+    ctx.state["versions"] = versions(ctx)
     return ctx
 
 
@@ -143,9 +145,20 @@ def eligible(ctx: Context, m: Measurement, row: Row) -> list[servers.Server]:
 
 
 def run_rep(ctx: Context, m: Measurement, server: servers.Server, rep: int, row: Row) -> None:
+    """One repetition; a reference server that dies is noted, restarted, and measured on.
+
+    The reference crashing is its own defect, not a failed check of ours: the repetition's
+    samples are lost, the row says how often it died, and the later rows still have it.
+    """
     try:
         row.samples.setdefault(server.name, []).extend(m.func(ctx, server, rep))
     except Exception as exc:
+        death = server.process.death()
+        if death is not None and server.name == "orthanc":
+            row.crashes.setdefault(server.name, []).append(death)
+            log(f"  {server.name} died ({death}) in repetition {rep + 1}; restarting it")
+            servers.restart_orthanc(server)
+            return
         row.errors[server.name] = f"{type(exc).__name__}: {exc}"
         log(f"  {server.name} failed: {row.errors[server.name]}")
 
@@ -159,7 +172,7 @@ def describe(ctx: Context, options: Options, notes: list[str], seconds: float) -
         "repetitions": options.sizes.reps,
         "requests per repetition (latency rows)": options.requests,
         "run time": f"{seconds / 60:.1f} min",
-        "versions": versions(ctx),
+        "versions": ctx.state["versions"],
         "orthanc_settings": servers.ORTHANC_SETTINGS,
     }
     for server in ctx.servers.values():

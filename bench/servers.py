@@ -99,6 +99,9 @@ class Process:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
 
     @classmethod
     def spawn(
@@ -110,7 +113,7 @@ class Process:
         cwd: Path | None = None,
     ) -> Process:
         log.parent.mkdir(parents=True, exist_ok=True)
-        with deferred_signals(), log.open("wb") as out:
+        with deferred_signals(), log.open("ab") as out:
             popen = subprocess.Popen(
                 argv,
                 stdout=out,
@@ -119,9 +122,18 @@ class Process:
                 env={**os.environ, **(env or {})},
                 cwd=cwd,
             )
-            process = cls(name, popen, log)
+            process = cls(name, popen, log, argv, env, cwd)
             LIVE.append(process)
         return process
+
+    def death(self) -> str | None:
+        """How the process ended ("signal 11 (SIGSEGV)", "exit 1"), or None while it runs."""
+        code = self.popen.poll()
+        if code is None:
+            return None
+        if code < 0:
+            return f"signal {-code} ({signal.Signals(-code).name})"
+        return f"exit {code}"
 
     @property
     def pid(self) -> int:
@@ -307,6 +319,18 @@ def start_orthanc(run_dir: Path, scp_port: int) -> Server:
     server = Server("orthanc", port, "/dicom-web", process, home / "db", dimse_port, "ORTHANC")
     _ready(server, "/system")
     return server
+
+
+def restart_orthanc(server: Server) -> None:
+    """Start Orthanc again after it died: same command, ports and data; its log is appended to.
+
+    Debian 12's Orthanc 1.10.1 with its GDCM plugin 1.5 dies of SIGSEGV after a handful of
+    JPEG 2000 to Explicit VR Little Endian transcodes over WADO-RS (reproduced with a bare
+    loop of GETs), so a row can lose the reference mid-run; the rows after it still need it.
+    """
+    old = server.process
+    server.process = Process.spawn(old.name, old.argv, old.log, old.env, old.cwd)
+    _ready(server, "/system")
 
 
 def start_openvna(run_dir: Path, scp_port: int) -> Server:
