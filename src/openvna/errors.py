@@ -8,10 +8,12 @@ body, dimse/status.py to a DIMSE status, cli/main.py to an exit code)::
     │   ├── InvalidUID
     │   ├── InvalidQuery
     │   └── InvalidDicom
+    ├── Forbidden                      403
     ├── NotFound                       404
     ├── NotAcceptable                  406
     ├── PayloadTooLarge                413
     ├── UnsupportedMediaType           415
+    ├── BadGateway                     502
     ├── OutOfResources                 503 / 0xA700
     └── IndexUnavailable               503
 """
@@ -22,7 +24,9 @@ from typing import ClassVar
 
 __all__ = [
     "ArchiveError",
+    "BadGateway",
     "BadRequest",
+    "Forbidden",
     "IndexUnavailable",
     "InvalidDicom",
     "InvalidQuery",
@@ -67,6 +71,13 @@ class InvalidDicom(BadRequest):
     dimse_status = 0xC000
 
 
+class Forbidden(ArchiveError):
+    """Known, but not allowed (a remote node without the right an operation needs)."""
+
+    http_status = 403
+    dimse_status = 0x0124  # PS3.7 C.5.20 Refused: Not Authorized
+
+
 class NotFound(ArchiveError):
     http_status = 404
     dimse_status = 0xC000
@@ -83,6 +94,13 @@ class PayloadTooLarge(ArchiveError):
 
 class UnsupportedMediaType(ArchiveError):
     http_status = 415
+
+
+class BadGateway(ArchiveError):
+    """A remote node (DIMSE peer) could not be reached, refused the association or answered
+    with a failure; the message says which, with the peer's reason."""
+
+    http_status = 502
 
 
 class OutOfResources(ArchiveError):
