@@ -26,6 +26,7 @@ __all__ = [
     "Tag",
     "creation_problems",
     "empty",
+    "enumeration_problems",
     "final_state_problems",
     "first_value",
     "now_datetime",
@@ -168,6 +169,17 @@ def creation_problems(dataset: DicomJson) -> list[str]:
     state = first_value(dataset, Tag.STATE)
     if state != State.SCHEDULED:
         problems.append(f"Procedure Step State (0074,1000) must be SCHEDULED, not {state!r}")
+    problems += enumeration_problems(dataset)
+    problems += [
+        f"{_name(tag)} must be empty on creation" for tag in _CREATE_EMPTY if value(dataset, tag)
+    ]
+    return problems
+
+
+def enumeration_problems(dataset: DicomJson) -> list[str]:
+    """Priority and Input Readiness State outside their enumerated values (Table CC.2.5-3),
+    as sent on N-CREATE or N-SET; absent ones are not this check's business."""
+    problems = []
     priority = first_value(dataset, Tag.PRIORITY)
     if priority is not None and priority not in PRIORITIES:
         problems.append(
@@ -178,9 +190,6 @@ def creation_problems(dataset: DicomJson) -> list[str]:
         problems.append(
             f"Input Readiness State {readiness!r} is not READY, UNAVAILABLE or INCOMPLETE"
         )
-    problems += [
-        f"{_name(tag)} must be empty on creation" for tag in _CREATE_EMPTY if value(dataset, tag)
-    ]
     return problems
 
 

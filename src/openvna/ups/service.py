@@ -38,13 +38,12 @@ from openvna.ups.model import (
     CREATE_TYPE2,
     FILTERED_GLOBAL,
     GLOBAL,
-    PRIORITIES,
-    READINESS,
     UPS_PUSH,
     State,
     Tag,
     creation_problems,
     empty,
+    enumeration_problems,
     final_state_problems,
     first_value,
     now_datetime,
@@ -574,17 +573,7 @@ def _update_value_problems(changes: DicomJson) -> list[str]:
     for tag in (Tag.PRIORITY, Tag.LABEL, Tag.START_DATETIME, Tag.INPUT_READINESS):
         if tag in changes and not value(changes, tag):
             problems.append(f"{tag} is Type 1 and cannot be emptied")
-    priority = first_value(changes, Tag.PRIORITY)
-    if priority is not None and priority not in PRIORITIES:
-        problems.append(
-            f"Scheduled Procedure Step Priority {priority!r} is not HIGH, MEDIUM or LOW"
-        )
-    readiness = first_value(changes, Tag.INPUT_READINESS)
-    if readiness is not None and readiness not in READINESS:
-        problems.append(
-            f"Input Readiness State {readiness!r} is not READY, UNAVAILABLE or INCOMPLETE"
-        )
-    return problems
+    return problems + enumeration_problems(changes)
 
 
 def _filter_terms(params: list[tuple[str, str]]) -> tuple[MatchTerm, ...]:
