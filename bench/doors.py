@@ -135,32 +135,41 @@ def cstore_ingest(ctx: Context, server: Server, rep: int) -> list[float]:
     return measure.ingested(ctx, server, studies, seconds)
 
 
-@measurement(
-    "C-FIND study level p50 (findscu, by PatientID)",
-    Target("<= 0.5x Orthanc", ratio=0.5),
-    "ms",
-    False,
-    requires="dimse",
-    note="each sample spawns findscu and opens an association",
-)
-def cfind(ctx: Context, server: Server, rep: int) -> list[float]:
-    queries = ctx.state.setdefault("qido-id", measure.qido_queries(ctx, "id"))
+def cfind_latencies(ctx: Context, server: Server, rep: int, kind: str) -> list[float]:
+    """findscu at study level with the QIDO row's searches of ``kind``; every answer counted."""
+    queries = ctx.state.setdefault(f"qido-{kind}", measure.qido_queries(ctx, kind))
     assert isinstance(queries, list)
     samples = []
     for i in range(ctx.requests):
-        pid = queries[(rep * ctx.requests + i) % len(queries)]["PatientID"]
-        query = keys(
-            "QueryRetrieveLevel=STUDY", f"PatientID={pid}", "StudyInstanceUID", "PatientName"
-        )
+        params = queries[(rep * ctx.requests + i) % len(queries)]
+        ((key, value),) = params.items()
+        query = keys("QueryRetrieveLevel=STUDY", f"{key}={value}", "StudyInstanceUID")
         seconds, output = run_tool(scu("findscu", server, "-S", "-v", *query))
         found = len(PENDING.findall(output))
-        expected = measure.expected_count(ctx, server, {"PatientID": pid})
+        expected = measure.expected_count(ctx, server, params)
         if found != expected:
-            raise CheckError(
-                f"{server.name} C-FIND PatientID={pid}: {found} studies, {expected} match"
-            )
+            raise CheckError(f"{server.name} C-FIND {key}={value}: {found} studies, {expected}")
         samples.append(seconds * 1000)
     return samples
+
+
+def _cfind_row(kind: str, label: str) -> None:
+    def run(ctx: Context, server: Server, rep: int) -> list[float]:
+        return cfind_latencies(ctx, server, rep, kind)
+
+    run.__name__ = f"cfind_{kind}"
+    measurement(
+        f"C-FIND study level p50 (findscu), {label}",
+        Target("<= 0.5x Orthanc", ratio=0.5),
+        "ms",
+        False,
+        requires="dimse",
+        note="each sample spawns findscu and opens an association",
+    )(run)
+
+
+for _kind, _label in measure.SEARCHES:
+    _cfind_row(_kind, _label)
 
 
 @measurement(

@@ -230,11 +230,16 @@ def _qido_row(kind: str, label: str) -> None:
     )(run)
 
 
-for _kind, _label in zip(
-    QIDO_KINDS,
-    ("PatientName prefix*", "PatientID", "StudyDate 7-day range", "ModalitiesInStudy=PT"),
-    strict=True,
-):
+# The four study searches of the QIDO-RS rows; the C-FIND rows (bench/doors.py) ask the same.
+SEARCHES = tuple(
+    zip(
+        QIDO_KINDS,
+        ("PatientName prefix*", "PatientID", "StudyDate 7-day range", "ModalitiesInStudy=PT"),
+        strict=True,
+    )
+)
+
+for _kind, _label in SEARCHES:
     _qido_row(_kind, _label)
 
 
