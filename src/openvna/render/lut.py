@@ -23,6 +23,8 @@ __all__ = ["FUNCTIONS", "Window", "display", "window_of_header"]
 
 FUNCTIONS: Final = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 _MONOCHROME: Final = ("MONOCHROME1", "MONOCHROME2")
+# Below this many pixels a frame is mapped pixel by pixel (a table would not be cheaper).
+_TABLE_MIN_PIXELS: Final = 4096
 
 Array = np.ndarray[Any, Any]
 
@@ -102,7 +104,37 @@ def display(
 
 
 def _grayscale(pixels: Array, photometric: str, header: Dataset, window: Window | None) -> Array:
-    values = apply_modality_lut(pixels, header)
+    """Grayscale stored values to display values, through a table when that is cheaper.
+
+    PS3.4 N.2's grayscale pipeline maps each stored value on its own, so an integer frame's
+    display values can be computed once per value of its range and looked up: a 512x512 CT
+    slice of 12 bits has 262,144 pixels but at most 4,096 values (~0.4 ms instead of ~3.5 ms,
+    bench/RESULTS.md). The table spans the frame's own minimum to maximum, so the range a
+    frame without a window is shown in is the same either way; a Modality LUT Sequence need
+    not be monotonic, so a frame with one is mapped pixel by pixel.
+    """
+    if (
+        pixels.dtype.kind not in "iu"
+        or not pixels.dtype.isnative
+        or pixels.size < _TABLE_MIN_PIXELS
+        or "ModalityLUTSequence" in header
+    ):
+        return _mapped(pixels, photometric, header, window)
+    low, high = int(pixels.min()), int(pixels.max())
+    if high - low >= pixels.size // 2:
+        return _mapped(pixels, photometric, header, window)
+    table = _mapped(np.arange(low, high + 1, dtype=pixels.dtype), photometric, header, window)
+    # Offsets from the minimum, computed in the unsigned type of the same width: the modular
+    # difference is exact for signed values too, as the range fits the width.
+    unsigned = np.dtype(f"u{pixels.dtype.itemsize}")
+    offsets = pixels.view(unsigned) - unsigned.type(low % (1 << (8 * pixels.dtype.itemsize)))
+    shown: Array = np.take(table, offsets)
+    return shown
+
+
+def _mapped(values: Array, photometric: str, header: Dataset, window: Window | None) -> Array:
+    """Modality LUT, VOI LUT and Presentation LUT applied to each value (PS3.4 N.2)."""
+    values = apply_modality_lut(values, header)
     if window is not None:
         shown = window.apply(values)
     elif "VOILUTSequence" in header and len(header.VOILUTSequence):

@@ -117,3 +117,34 @@ def test_16_bit_rgb_keeps_its_top_8_bits() -> None:
     values = np.array([[[65535, 256, 0]]], dtype=np.uint16)
     got = display(values, "RGB", _header(BitsStored=16))
     assert got.tolist() == [[[255, 1, 0]]]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "low", "high", "window"),
+    [
+        (np.uint16, 0, 4096, Window(40, 400)),
+        (np.int16, -2000, 3000, Window(100, 700, "SIGMOID")),
+        (np.int16, -32768, -30000, Window(-31000, 900, "LINEAR_EXACT")),
+        (np.uint8, 0, 256, Window(128, 1)),
+    ],
+)
+def test_a_large_frame_maps_each_value_as_a_single_row_does(
+    dtype: type, low: int, high: int, window: Window
+) -> None:
+    """A frame with more pixels than values is mapped through a table of its value range:
+    each pixel must show what its value shows in a one-row frame (mapped value by value)."""
+    frame = np.random.default_rng(5).integers(low, high, (192, 192)).astype(dtype)
+    header = _header(PixelRepresentation=int(frame.dtype.kind == "i"))
+    header.RescaleSlope, header.RescaleIntercept = -1.5, 12
+    got = display(frame, "MONOCHROME1", header, window)
+    by_row = np.concatenate([display(row[None], "MONOCHROME1", header, window) for row in frame])
+    assert np.array_equal(got, by_row)
+
+
+def test_a_large_signed_frame_without_window_uses_its_range() -> None:
+    frame = np.random.default_rng(6).integers(-1000, 1001, (128, 128)).astype(np.int16)
+    frame[0, :2] = -1000, 1000
+    got = display(frame, "MONOCHROME2", _header(PixelRepresentation=1))
+    expected = np.rint(np.clip((frame / 2000.0 + 0.5) * 255, 0, 255))
+    assert np.abs(got.astype(int) - expected).max() <= 1
+    assert got[0, 0] == 0 and got[0, 1] == 255
