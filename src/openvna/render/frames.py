@@ -11,6 +11,7 @@ replaced, so a cached header can never be stale. Decoding is pydicom 3's pixel b
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ HEADER_CACHE_ENTRIES: Final = 256
 # Deflated data sets (PS3.5 A.5): the index cannot delimit frames inside the deflated stream.
 DEFLATED: Final = "1.2.840.10008.1.2.1.99"
 _HTJ2K_SYNTAXES: Final = frozenset({f"1.2.840.10008.1.2.4.{n}" for n in (201, 202, 203)})
+# OpenJPEG decodes a frame's code-blocks on this many threads (a 512x512 CT slice in ~20 ms on
+# two cores rather than ~33 ms on one, bench/RESULTS.md).
+DECODE_THREADS: Final = min(os.cpu_count() or 1, 4)
 _J2K_SYNTAXES: Final = _HTJ2K_SYNTAXES | {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"}
 
 
@@ -148,7 +152,7 @@ def _openjpeg_direct(
         if syntax in _HTJ2K_SYNTAXES:
             array: np.ndarray[Any, Any] = imagecodecs.htj2k_decode(data)
         else:
-            array = imagecodecs.jpeg2k_decode(data)
+            array = imagecodecs.jpeg2k_decode(data, numthreads=DECODE_THREADS)
     except (imagecodecs.Jpeg2kError, imagecodecs.Htj2kError, ValueError, RuntimeError):
         return None
     kind = "i" if options["pixel_representation"] else "u"

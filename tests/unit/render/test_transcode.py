@@ -104,3 +104,22 @@ def test_the_header_survives_any_source_encoding(archive: Archive, source: str) 
         assert out.Rows == 64 and out.PhotometricInterpretation == "MONOCHROME2"
     assert "LossyImageCompression" not in header_of(instance)
     assert header_of(instance).PhotometricInterpretation == "MONOCHROME2"
+
+
+def test_elements_it_does_not_replace_keep_their_stored_bytes(archive: Archive) -> None:
+    """A compressed instance's data set is Explicit VR Little Endian (PS3.5 A.4), as the one
+    made is: what transcoding does not replace goes out byte for byte as stored (a known
+    element a modality sent as UN stays UN, a private one keeps its bytes), not parsed and
+    encoded again."""
+    ds = dataset(gray(), ImageType=["ORIGINAL", "PRIMARY", "AXIAL"])
+    ds.private_block(0x0009, "OPENVNA TEST", create=True).add_new(0x01, "UN", b"\x01\x02\x03\x04")
+    ds.add_new(0x00181030, "UN", b"HEAD ")  # Protocol Name (LO) sent as UN
+    instance = stored(archive, in_syntax(ds, "1.2.840.10008.1.2.4.90"))
+    with instance.file().open() as handle:
+        before = dcmread(handle, stop_before_pixels=True)
+    made = PixelTranscoder().transcode(instance, "1.2.840.10008.1.2.1")
+    after = dcmread(io.BytesIO(made), stop_before_pixels=True)
+    tags = list(before.keys())
+    assert list(after.keys()) == tags
+    for tag in tags:
+        assert after.get_item(tag).value == before.get_item(tag).value, tag
