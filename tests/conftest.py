@@ -18,6 +18,7 @@ import uvicorn
 
 from openvna.archive import Archive
 from openvna.runtime import build_archive
+from openvna.server.http import scu_maker
 from openvna.server.zerocopy import ZeroCopyHttpToolsProtocol
 from openvna.settings import Settings, load_settings
 from openvna.web.app import create_app
@@ -92,7 +93,7 @@ def live_server_factory(
         settings = settings_factory(**sections)
         archive = build_archive(settings)
         config = uvicorn.Config(
-            create_app(settings, archive),
+            create_app(settings, archive, scu_maker(settings, archive)),
             host="127.0.0.1",
             port=0,
             log_level="warning",

@@ -23,6 +23,7 @@ from openvna.archive import Archive
 from openvna.archive.outcome import Origin
 from openvna.runtime import build_archive
 from openvna.server import zerocopy
+from openvna.server.http import scu_maker
 from openvna.server.zerocopy import OPEN_AHEAD, ZeroCopyHttpToolsProtocol
 from openvna.settings import Settings
 from openvna.web.app import create_app
@@ -49,7 +50,7 @@ def servers(
     """(archive, plain uvicorn URL, zero-copy uvicorn URL), both over the same archive."""
     settings = settings_factory()
     archive = build_archive(settings)
-    app = create_app(settings, archive)
+    app = create_app(settings, archive, scu_maker(settings, archive))
     running: list[tuple[_Server, threading.Thread]] = []
     urls = []
     for http in ("httptools", ZeroCopyHttpToolsProtocol):

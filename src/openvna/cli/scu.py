@@ -17,7 +17,7 @@ from openvna.cli.options import ConfigOption, DataDirOption, settings_or_exit
 from openvna.errors import ArchiveError
 
 if TYPE_CHECKING:
-    from openvna.dimse.scu import Remote, Transfer
+    from openvna.archive.scu import Remote, Transfer
     from openvna.settings import Settings
 
 __all__ = ["register"]
@@ -44,18 +44,19 @@ def _setup(config: Path | None, data_dir: Path | None, target: str) -> tuple[Set
     settings = settings_or_exit(config, data_dir)
     dimse = settings.dimse
     registry = RemoteRegistry(dimse.remotes, settings.storage.data_dir, dimse.allow_unknown)
-    try:
-        return settings, parse_remote(target, registry)
-    except ArchiveError as exc:
-        typer.echo(f"openvna: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
+    return settings, _usage(lambda: parse_remote(target, registry))
 
 
 def _query(level: str, keys: list[str] | None) -> Any:
-    from openvna.dimse.scu import identifier
+    from openvna.archive.exchange import identifier
 
+    return _usage(lambda: identifier(level, keys or []))
+
+
+def _usage(action: Any) -> Any:
+    """Parse what the user typed; a mistake is one line and exit status 2."""
     try:
-        return identifier(level, keys or [])
+        return action()
     except ArchiveError as exc:
         typer.echo(f"openvna: {exc.message}", err=True)
         raise typer.Exit(2) from exc
@@ -163,8 +164,10 @@ def get(
     settings, target = _setup(config, data_dir, remote)
     query = _query(level, key)
     calling = aet or settings.dimse.ae_title
+    on_store = scu.writing_to(out)
     _transfer(
-        "C-GET", lambda progress: scu.get(calling, target, query, out, model, timeout, progress)
+        "C-GET",
+        lambda progress: scu.get(calling, target, query, on_store, model, timeout, progress),
     )
 
 
@@ -204,33 +207,21 @@ def retrieve(
 ) -> None:
     """Query a remote PACS and C-MOVE what matches into openvna (the remote must know this
     archive's AE title, dimse.ae_title, as a destination, and `openvna serve` must run)."""
+    from openvna.archive import exchange
     from openvna.dimse import scu
 
     settings, target = _setup(config, data_dir, remote)
     query = _query(level, key)
-    calling = aet or settings.dimse.ae_title
-    unique = {"PATIENT": "PatientID", "STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID"}
-    unique_key = unique.get(level.upper(), "SOPInstanceUID")
-    if unique_key not in query:
-        query.add_new(unique_key, "LO" if unique_key == "PatientID" else "UI", None)
-    matches = _failing(lambda: list(scu.find(calling, target, query, model, timeout)))
-    typer.echo(f"{len(matches)} {level.lower()} match(es) on {target.aet}")
-    failed = 0
-    for match in matches:
-        moved = scu.identifier(level, [])
-        for parent in ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
-            if parent in match and match.get(parent):
-                moved.add_new(parent, "LO" if parent == "PatientID" else "UI", match.get(parent))
-            if parent == unique_key:
-                break
-        result = _failing(
-            lambda query=moved: scu.move(
-                calling, target, query, settings.dimse.ae_title, model, timeout
-            )
-        )
-        typer.echo(_summary(f"C-MOVE {match.get(unique_key)}", result))
-        failed += 0 if result.ok else 1
-    raise typer.Exit(1 if failed else 0)
+    port = scu.DimseScu(aet or settings.dimse.ae_title, timeout)
+    own = settings.dimse.ae_title
+    root = _usage(lambda: exchange.require_level(level, model))[1]
+
+    def run(progress: Any) -> Any:
+        count, result = exchange.retrieve(port, target, query, own, root, progress)
+        typer.echo(f"{count} {level.lower()} match(es) on {target.aet}")
+        return result
+
+    _transfer("C-MOVE", run)
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -244,14 +235,16 @@ def _files(paths: list[Path]) -> list[Path]:
 
 
 def _stored_files(settings: Settings, study: str, series: str | None) -> list[Path]:
+    from openvna.archive.exchange import stored_paths
     from openvna.runtime import build_archive
 
     archive = build_archive(settings)
+    resource = {"StudyInstanceUID": study, **({"SeriesInstanceUID": series} if series else {})}
     try:
-        files = [instance.file().filename for instance in archive.retrieve(study, series)]
+        paths: list[Path] = _usage(lambda: stored_paths(archive, [resource]))
     finally:
         archive.close()
-    return [Path(name) for name in files if name]
+    return paths
 
 
 def _transfer(name: str, run: Any) -> None:

@@ -91,7 +91,7 @@ def run(settings: Settings, *, demo: bool = False) -> None:
     archive = _prepare(settings, demo)
     try:
         _announce(settings)
-        app = http.settled(create_app(settings, archive))
+        app = http.settled(create_app(settings, archive, http.scu_maker(settings, archive)))
         http.run_uvicorn(app, server.host, server.port, sock)
     finally:
         archive.close()

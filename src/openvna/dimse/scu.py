@@ -1,28 +1,29 @@
-"""The SCU side (issue 9, "SCU"): echo, find, move, get and send to a remote node, and retrieve
-(find there, then move here). The CLI (``cli/scu.py``) prints; this module speaks DIMSE.
+"""The SCU side (issue 9, "SCU"): echo, find, move, get and send to a remote node. The CLI
+(``cli/scu.py``) prints; the admin REST API reaches it as the ``archive.scu.Scu`` port
+(``DimseScu``); this module speaks DIMSE.
 
 A remote is given as ``AET@host:port`` or by the AE title of a known remote node (settings or
-``/api/remotes``). Query keys are DCMTK's ``-k`` form: ``Keyword=value`` or ``gggg,eeee=value``,
-a key without ``=`` asking for that attribute back (universal matching). Files go out as they lie
-on disk (pynetdicom's chunked send of a path, no decoding), each over a presentation context of
-its own SOP class and transfer syntax.
+``/api/remotes``). Files go out as they lie on disk (pynetdicom's chunked send of a path, no
+decoding), each over a presentation context of its own SOP class and transfer syntax. A remote
+that cannot be reached, rejects the association (with its PS3.8 Table 9-21 reason) or answers
+a failure raises ``DimseFailure``, a ``BadGateway``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pydicom import Dataset
-from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pynetdicom import AE, _config, build_context, build_role, evt
 from pynetdicom.association import Association
 from pynetdicom.dsutils import encode_file_meta, split_dataset
 
+from openvna.archive import Archive
 from openvna.archive.remotes import RemoteRegistry
+from openvna.archive.scu import Model, Progress, Remote, Transfer
 from openvna.dimse.contexts import (
     FIND_MODELS,
     GET_MODELS,
@@ -32,19 +33,19 @@ from openvna.dimse.contexts import (
     VERIFICATION,
 )
 from openvna.dimse.retrieve import MAX_CONTEXTS
-from openvna.errors import BadRequest
+from openvna.dimse.store import store_received
+from openvna.errors import BadGateway, BadRequest
 
 __all__ = [
     "DimseFailure",
-    "Remote",
-    "Transfer",
+    "DimseScu",
     "echo",
     "find",
     "get",
-    "identifier",
     "move",
     "parse_remote",
     "send_files",
+    "writing_to",
 ]
 
 _config.STORE_SEND_CHUNKED_DATASET = True
@@ -53,30 +54,8 @@ _MODELS = {"study": 1, "patient": 0}
 _PREAMBLE = bytes(128) + b"DICM"
 
 
-class DimseFailure(Exception):
+class DimseFailure(BadGateway):
     """The remote cannot be reached, refuses the association, or answers with a failure."""
-
-
-@dataclass(frozen=True)
-class Remote:
-    aet: str
-    host: str
-    port: int
-
-
-@dataclass
-class Transfer:
-    """What a C-MOVE, C-GET or a send came to (PS3.4 C.4.2.1.5 counts, or one per file)."""
-
-    completed: int = 0
-    failed: int = 0
-    warning: int = 0
-    status: int = 0x0000
-    failed_uids: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0 and self.status in (0x0000, 0xB000)
 
 
 def parse_remote(text: str, registry: RemoteRegistry) -> Remote:
@@ -90,27 +69,6 @@ def parse_remote(text: str, registry: RemoteRegistry) -> Remote:
     return Remote(node.aet, node.host, node.port)
 
 
-def identifier(level: str, keys: Iterable[str]) -> Dataset:
-    """A query identifier from ``-k`` keys (BadRequest names a key that is not an attribute)."""
-    ds = Dataset()
-    ds.QueryRetrieveLevel = level.upper()
-    for key in keys:
-        name, _, value = key.partition("=")
-        name = name.strip()
-        tag = _tag(name)
-        ds.add_new(tag, dictionary_VR(tag), value or None)
-    return ds
-
-
-def _tag(name: str) -> int:
-    if re.fullmatch(r"[0-9A-Fa-f]{4},[0-9A-Fa-f]{4}", name):
-        return int(name.replace(",", ""), 16)
-    tag = tag_for_keyword(name)
-    if tag is None:
-        raise BadRequest(f"{name}: not a DICOM keyword (or gggg,eeee)")
-    return int(tag)
-
-
 def _associate(
     calling: str, remote: Remote, contexts: list[Any], timeout: float, **kwargs: Any
 ) -> Association:
@@ -119,10 +77,20 @@ def _associate(
     for name in ("acse_timeout", "dimse_timeout", "network_timeout"):
         setattr(ae, name, timeout)
     ae.requested_contexts = contexts
-    assoc = ae.associate(remote.host, remote.port, ae_title=remote.aet, **kwargs)
+    try:
+        assoc = ae.associate(remote.host, remote.port, ae_title=remote.aet, **kwargs)
+    except OSError as exc:  # a host name that does not resolve
+        raise DimseFailure(f"{remote} cannot be reached: {exc}") from exc
+    answer = assoc.acceptor.primitive  # its A-ASSOCIATE-AC or -RJ, if it answered at all
+    if assoc.is_rejected and answer is not None:
+        raise DimseFailure(
+            f"{remote} rejected the association: {answer.reason_str} ({answer.result_str})"
+        )
     if not assoc.is_established:
-        why = "rejected the association" if assoc.is_rejected else "did not answer"
-        raise DimseFailure(f"{remote.aet}@{remote.host}:{remote.port} {why}")
+        accepted = answer is not None and answer.result == 0x00
+        raise DimseFailure(
+            f"{remote} {'accepted no presentation context' if accepted else 'did not answer'}"
+        )
     return assoc
 
 
@@ -161,7 +129,7 @@ def move(
     destination: str,
     model: str = "study",
     timeout: float = 30,
-    progress: Callable[[Transfer, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Transfer:
     """C-MOVE to ``destination`` (an AE the remote knows)."""
     uid = MOVE_MODELS[_MODELS[model]]
@@ -173,19 +141,9 @@ def move(
             assoc.release()
 
 
-def get(
-    calling: str,
-    remote: Remote,
-    query: Dataset,
-    directory: Path,
-    model: str = "study",
-    timeout: float = 30,
-    progress: Callable[[Transfer, int], None] | None = None,
-) -> Transfer:
-    """C-GET, each instance written to ``directory`` as received (Part 10, named by its SOP
-    Instance UID). Storage contexts are proposed for every storage SOP class in the uncompressed
-    syntaxes (a remote that stores compressed images sends them decompressed or fails them)."""
-    uid = GET_MODELS[_MODELS[model]]
+def writing_to(directory: Path) -> Callable[[Any], int]:
+    """A C-STORE handler for ``get`` that writes each instance to ``directory`` as received
+    (Part 10, named by its SOP Instance UID)."""
     directory.mkdir(parents=True, exist_ok=True)
 
     def on_store(event: Any) -> int:
@@ -195,6 +153,24 @@ def get(
         )
         return 0x0000
 
+    return on_store
+
+
+def get(
+    calling: str,
+    remote: Remote,
+    query: Dataset,
+    on_store: Callable[[Any], Any],
+    model: str = "study",
+    timeout: float = 30,
+    progress: Progress | None = None,
+) -> Transfer:
+    """C-GET, each instance the remote sends on the association (PS3.4 C.4.3) handed to
+    ``on_store`` (``writing_to`` a directory, or the archive's C-STORE handler), whose status
+    answers the sub-operation. Storage contexts are proposed for every storage SOP class in the
+    uncompressed syntaxes (a remote that stores compressed images sends them decompressed or
+    fails them)."""
+    uid = GET_MODELS[_MODELS[model]]
     classes = STORAGE_CLASSES[: MAX_CONTEXTS - 1]
     storage = [build_context(c, list(UNCOMPRESSED)) for c in classes]
     roles = [build_role(c, scp_role=True) for c in classes]
@@ -218,7 +194,7 @@ def send_files(
     remote: Remote,
     paths: list[Path],
     timeout: float = 30,
-    progress: Callable[[Transfer, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Transfer:
     """C-STORE each Part 10 file as it lies on disk, over one association (contexts by SOP
     class and transfer syntax; files beyond ``MAX_CONTEXTS`` pairs go on further
@@ -266,7 +242,7 @@ def _store_one(assoc: Association, path: Path, sop: str, result: Transfer) -> No
         result.failed_uids.append(sop)
 
 
-def _counted(responses: Any, progress: Callable[[Transfer, int], None] | None) -> Transfer:
+def _counted(responses: Any, progress: Progress | None) -> Transfer:
     result = Transfer()
     for status, answer in responses:
         code = _status(status)
@@ -294,3 +270,50 @@ def _status(status: Dataset) -> int:
 def _comment(status: Dataset) -> str:
     comment = status.get("ErrorComment")
     return f": {comment}" if comment else ""
+
+
+class DimseScu:
+    """The ``archive.scu.Scu`` port over this module: calling as ``calling``, waiting
+    ``timeout`` seconds for the remote, storing what a C-GET brings into ``archive`` through
+    the SCP's own C-STORE path (the same checks, duplicates policy and statuses). Without an
+    archive (the CLI, whose ``get`` writes to a directory) a C-GET has nowhere to go."""
+
+    def __init__(self, calling: str, timeout: float, archive: Archive | None = None) -> None:
+        self.calling = calling
+        self.timeout = timeout
+        self.archive = archive
+
+    def echo(self, remote: Remote) -> int:
+        return echo(self.calling, remote, self.timeout)
+
+    def find(self, remote: Remote, query: Dataset, model: Model) -> Iterator[Dataset]:
+        return find(self.calling, remote, query, model, self.timeout)
+
+    def move(
+        self,
+        remote: Remote,
+        query: Dataset,
+        destination: str,
+        model: Model,
+        progress: Progress | None = None,
+    ) -> Transfer:
+        return move(self.calling, remote, query, destination, model, self.timeout, progress)
+
+    def get(
+        self, remote: Remote, query: Dataset, model: Model, progress: Progress | None = None
+    ) -> Transfer:
+        archive = self.archive
+        if archive is None:
+            raise BadRequest("C-GET into the archive needs an archive to store into")
+        return get(
+            self.calling,
+            remote,
+            query,
+            lambda event: store_received(event, archive),
+            model,
+            self.timeout,
+            progress,
+        )
+
+    def send(self, remote: Remote, paths: list[Path], progress: Progress | None = None) -> Transfer:
+        return send_files(self.calling, remote, paths, self.timeout, progress)

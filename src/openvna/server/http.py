@@ -26,9 +26,14 @@ from openvna.server.supervisor import WORKER_SETTINGS
 from openvna.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from starlette.applications import Starlette
 
-__all__ = ["main", "run_uvicorn", "settled", "worker_app"]
+    from openvna.archive import Archive
+    from openvna.archive.scu import Scu
+
+__all__ = ["main", "run_uvicorn", "scu_maker", "settled", "worker_app"]
 
 log = logging.getLogger("openvna")
 
@@ -44,7 +49,20 @@ def worker_app() -> Starlette:
 
     settings = Settings.model_validate_json(os.environ[WORKER_SETTINGS])
     configure_logging(settings.server.log_level)
-    return settled(create_app(settings, build_archive(settings)))
+    archive = build_archive(settings)
+    return settled(create_app(settings, archive, scu_maker(settings, archive)))
+
+
+def scu_maker(settings: Settings, archive: Archive) -> Callable[[], Scu]:
+    """What builds the admin API's SCU: ``dimse.scu.DimseScu`` calling as this archive's AE
+    title, imported only when a request first needs it (pynetdicom: 7 MB, 0.2 s)."""
+
+    def make() -> Scu:
+        from openvna.dimse.scu import DimseScu
+
+        return DimseScu(settings.dimse.ae_title, settings.dimse.timeout, archive)
+
+    return make
 
 
 def settled(app: Starlette) -> Starlette:

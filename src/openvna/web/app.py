@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -12,6 +13,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openvna.archive import Archive
+from openvna.archive.scu import Scu
 from openvna.errors import ArchiveError
 from openvna.settings import Settings
 from openvna.web.admin import routes as admin_routes
@@ -52,8 +54,10 @@ class _TrailingSlash:
 _MOUNTS = {DICOMWEB_PREFIX, FHIR_PREFIX}
 
 
-def create_app(settings: Settings, archive: Archive) -> Starlette:
-    """Build the app over an archive; the caller owns the archive's lifetime."""
+def create_app(settings: Settings, archive: Archive, make_scu: Callable[[], Scu]) -> Starlette:
+    """Build the app over an archive; the caller owns the archive's lifetime. ``make_scu``
+    builds the SCU the admin API drives (``dimse.scu.DimseScu``: the web door may not import
+    the DIMSE one), at its first use."""
     middleware = [
         Middleware(
             CORSMiddleware,
@@ -100,4 +104,5 @@ def create_app(settings: Settings, archive: Archive) -> Starlette:
     )
     app.state.settings = settings
     app.state.archive = archive
+    app.state.make_scu = make_scu
     return app

@@ -1,5 +1,7 @@
 """The admin REST API under ``/api`` (behind the API keys like every other path)."""
 
-from openvna.web.admin.remotes import routes
+from openvna.web.admin import jobs, remotes, scu
 
 __all__ = ["routes"]
+
+routes = [*remotes.routes, *scu.routes, *jobs.routes]

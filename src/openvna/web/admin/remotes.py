@@ -27,10 +27,10 @@ from openvna.errors import BadRequest, NotFound
 from openvna.settings import RemoteNode
 from openvna.web.context import settings_of
 
-__all__ = ["routes"]
+__all__ = ["json_body", "json_response", "registry_of", "routes"]
 
 
-def _registry(request: Request) -> RemoteRegistry:
+def registry_of(request: Request) -> RemoteRegistry:
     state = request.app.state
     registry = getattr(state, "remotes", None)
     if not isinstance(registry, RemoteRegistry):
@@ -42,7 +42,7 @@ def _registry(request: Request) -> RemoteRegistry:
     return registry
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
@@ -51,21 +51,21 @@ def _shown(registry: RemoteRegistry, node: RemoteNode) -> dict[str, Any]:
 
 
 async def list_remotes(request: Request) -> Response:
-    registry = _registry(request)
-    return _json([_shown(registry, node) for node in registry.nodes()])
+    registry = registry_of(request)
+    return json_response([_shown(registry, node) for node in registry.nodes()])
 
 
 async def get_remote(request: Request) -> Response:
-    registry = _registry(request)
+    registry = registry_of(request)
     aet = request.path_params["aet"]
     node = registry.get(aet)
     if node is None:
         raise NotFound(f"no remote node {aet}")
-    return _json(_shown(registry, node))
+    return json_response(_shown(registry, node))
 
 
 async def put_remote(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     aet = request.path_params["aet"]
     if body.get("aet", aet) != aet:
         raise BadRequest(f"the body names {body['aet']!r}, the path {aet!r}", attribute="aet")
@@ -73,11 +73,11 @@ async def put_remote(request: Request) -> Response:
 
 
 async def post_remote(request: Request) -> Response:
-    return _stored(request, await _body(request))
+    return _stored(request, await json_body(request))
 
 
 async def delete_remote(request: Request) -> Response:
-    _registry(request).delete(request.path_params["aet"])
+    registry_of(request).delete(request.path_params["aet"])
     return Response(status_code=204)
 
 
@@ -88,12 +88,12 @@ def _stored(request: Request, body: dict[str, Any]) -> Response:
         problem = exc.errors()[0]
         field = ".".join(str(part) for part in problem["loc"])
         raise BadRequest(f"{field}: {problem['msg']}", attribute=field or None) from None
-    registry = _registry(request)
+    registry = registry_of(request)
     created = registry.put(node)
-    return _json(_shown(registry, node), 201 if created else 200)
+    return json_response(_shown(registry, node), 201 if created else 200)
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
