@@ -3,7 +3,6 @@ service for them, so the FHIR door never reaches the index itself (``index.resou
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
@@ -20,6 +19,7 @@ from openvna.index.resources import (
     search,
     version,
 )
+from openvna.index.schema import utc_stamp
 
 __all__ = ["ResourceStore", "StoredResource", "VersionConflict", "WriteConflict"]
 
@@ -41,7 +41,7 @@ class ResourceStore:
     ) -> StoredResource:
         """Write the next version in one transaction: ``build(version, last_updated)`` makes its
         JSON; ``expect_version`` (If-Match; 0: must not exist) else VersionConflict (412)."""
-        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp = utc_stamp()
         listed = list(links)
         return self.index.run_write(
             partial(

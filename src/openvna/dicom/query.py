@@ -20,6 +20,7 @@ from openvna.errors import InvalidQuery
 
 __all__ = [
     "QIDO_RETURN_KEYS",
+    "Changed",
     "Level",
     "Query",
     "parse_qido",
@@ -44,6 +45,18 @@ class Level(StrEnum):
 
 
 @dataclass(frozen=True)
+class Changed:
+    """A condition on when a study last changed in the index (``studies.updated``, UTC instants
+    in the index's fixed-width text form): from ``start`` (included) to ``stop`` (excluded),
+    None an open end; ``outside`` inverts it. No DICOM attribute holds this: the FHIR door's
+    ``_lastUpdated`` (R4 search.html#lastUpdated) asks for it."""
+
+    start: str | None
+    stop: str | None
+    outside: bool = False
+
+
+@dataclass(frozen=True)
 class Query:
     """A search: the level, the UIDs fixed by the resource path, the terms, what to return and
     the paging.
@@ -54,6 +67,10 @@ class Query:
     is no limit (C-FIND); ``offset`` skips that many matches first. ``combined_datetime``: a
     date range and its time range match as one date-time range (``matching.combine_date_time``;
     QIDO-RS always, C-FIND when extended negotiation accepted it, PS3.4 C.5.1.1).
+
+    Two refinements no DICOM door makes, for FHIR search: ``excluded`` groups of terms, an
+    entity matching every term of a group being left out (``ne`` of a date, ``gender=unknown``),
+    and ``changed``, conditions on the study's change time (``Changed``).
     """
 
     level: Level
@@ -67,6 +84,8 @@ class Query:
     combined_datetime: bool = False
     limit: int | None = 1000
     offset: int = 0
+    excluded: tuple[tuple[MatchTerm, ...], ...] = ()
+    changed: tuple[Changed, ...] = ()
 
 
 def resolve_attribute(text: str) -> tuple[int, str, str]:

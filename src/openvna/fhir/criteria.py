@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from openvna.archive import Archive
 from openvna.dicom.json import DicomJson
-from openvna.dicom.matching import MatchTerm
-from openvna.dicom.query import Query
+from openvna.dicom.matching import MatchTerm, Range
+from openvna.dicom.query import Changed, Query
 from openvna.errors import BadRequest
-from openvna.fhir.params import split_values
+from openvna.fhir.params import DateBounds, split_values
 
 __all__ = ["Builder", "Criteria", "Handler", "Narrowing", "build_criteria", "only_one"]
 
@@ -27,11 +27,15 @@ class Narrowing:
 
 @dataclass(frozen=True)
 class Criteria:
+    """What a search selects: ``terms``, ``excluded`` and ``changed`` as in ``Query``."""
+
     terms: tuple[MatchTerm, ...] = ()
     narrowings: tuple[Narrowing, ...] = ()
     nothing: bool = False
     fuzzy: bool = False
     patient_checks: tuple[Callable[[DicomJson], bool], ...] = field(default=())
+    excluded: tuple[tuple[MatchTerm, ...], ...] = ()
+    changed: tuple[Changed, ...] = ()
 
 
 class Builder:
@@ -42,13 +46,32 @@ class Builder:
         self.terms: list[MatchTerm] = []
         self.narrowings: list[Narrowing] = []
         self.checks: list[Callable[[DicomJson], bool]] = []
+        self.excluded: list[tuple[MatchTerm, ...]] = []
+        self.changed: list[Changed] = []
         self.nothing = False
         self.fuzzy = False
 
     def criteria(self) -> Criteria:
         return Criteria(
-            tuple(self.terms), tuple(self.narrowings), self.nothing, self.fuzzy, tuple(self.checks)
+            tuple(self.terms),
+            tuple(self.narrowings),
+            self.nothing,
+            self.fuzzy,
+            tuple(self.checks),
+            tuple(self.excluded),
+            tuple(self.changed),
         )
+
+    def dates(self, bounds: DateBounds) -> None:
+        """A date search's ranges (``params.date_bounds``): matched, or for ``ne`` excluded
+        from what has a date at all (a missing date matches no date search)."""
+        ranges = tuple(t for t in (bounds.date, bounds.time) if t is not None)
+        if not bounds.outside:
+            self.terms += ranges
+            return
+        date = bounds.date
+        self.terms.append(Range(date.tag, date.keyword, date.vr, None, None))
+        self.excluded.append(ranges)
 
 
 Handler = Callable[[Builder, str, str | None, list[str]], None]

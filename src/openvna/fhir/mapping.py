@@ -161,12 +161,14 @@ def imaging_study(
     resource_id: str,
     endpoints: Sequence[str],
     based_on: Sequence[Resource] = (),
+    last_updated: str | None = None,
 ) -> Resource:
     """An ImagingStudy (FS-01…FS-19) from the study's attributes (with ModalitiesInStudy and the
     PS3.4 C.3.4 counts), its series and each series' ``instance`` entries (``instance_entry``,
     keyed by Series Instance UID).
     ``endpoints`` are the Endpoint ids the study and its series point at, ``based_on`` the
-    references to the orders it fulfils (FS-08)."""
+    references to the orders it fulfils (FS-08), ``last_updated`` when the archive last changed
+    the study (``meta.lastUpdated``, R4 resource.html#Meta: follows its instances and orders)."""
     references = [{"reference": f"Endpoint/{e}"} for e in endpoints]
     modalities = [m for m in v.values(study, "00080061") if m and m not in _NOT_ACQUISITION]
     tz = v.text(study, "00080201")
@@ -174,6 +176,7 @@ def imaging_study(
     resource: Resource = {
         "resourceType": "ImagingStudy",
         "id": resource_id,
+        "meta": {"lastUpdated": last_updated} if last_updated else None,
         "identifier": _study_identifiers(study),
         # FS-04: what the index lists has at least one stored instance.
         "status": "available",

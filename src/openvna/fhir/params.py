@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass
 
 from openvna.dicom.matching import Range
+from openvna.dicom.query import Changed
 from openvna.errors import BadRequest
 
 __all__ = [
     "DateBounds",
     "date_bounds",
+    "instant_bounds",
     "reference_id",
     "split_values",
     "token",
@@ -63,23 +65,24 @@ def reference_id(name: str, value: str, resource_type: str) -> str | None:
 class DateBounds:
     """A search date's prefix and its DICOM ranges: the date range, and the time range when the
     value was given to the second or finer (then matched with the date as one moment, PS3.4
-    C.2.2.2.5.4). The time zone of the value is not applied: DICOM dates and times are local."""
+    C.2.2.2.5.4). The time zone of the value is not applied: DICOM dates and times are local.
+    ``outside`` (prefix ``ne``): the match is everything with a date that is not in the ranges."""
 
     date: Range
     time: Range | None
+    outside: bool = False
 
 
 def date_bounds(name: str, value: str, date_tag: int, time_tag: int) -> DateBounds:
     """One ``started``/``birthdate`` value (R4 search.html#prefix, #date) as DICOM ranges.
 
-    The value is an interval at its precision (``2020`` is the whole year): ``eq`` that
-    interval, ``ge``/``le`` from its start / to its end, ``gt``/``sa`` after its end, ``lt``/``eb``
-    before its start, ``ap`` as ``eq``. ``ne`` cannot be one range and is refused.
+    The value is an interval at its precision (``2020`` is the whole year), and so is the
+    stored date (a day) or date and time (a second): ``eq`` the stored interval within the
+    value's, ``ne`` not within it, ``ge``/``le`` from its start / to its end, ``gt``/``sa``
+    after its end, ``lt``/``eb`` before its start (for an interval no wider than the value's,
+    "starts after" and "overlaps the range above" are the same), ``ap`` as ``eq``.
     """
-    prefix, text = (value[:2], value[2:]) if value[:2] in _PREFIXES else ("eq", value)
-    if prefix == "ne":
-        raise BadRequest(f"{name}: the prefix 'ne' is not supported", attribute=name)
-    start, end, timed = _interval(name, text)
+    prefix, start, end, timed = _prefixed(name, value)
     low: dt.datetime | None = start
     high: dt.datetime | None = end
     if prefix in ("gt", "sa"):
@@ -97,8 +100,9 @@ def date_bounds(name: str, value: str, date_tag: int, time_tag: int) -> DateBoun
         low.strftime("%Y%m%d") if low else None,
         high.strftime("%Y%m%d") if high else None,
     )
+    outside = prefix == "ne"
     if not timed:
-        return DateBounds(day_range, None)
+        return DateBounds(day_range, None, outside)
     time_range = Range(
         time_tag,
         "time",
@@ -106,7 +110,41 @@ def date_bounds(name: str, value: str, date_tag: int, time_tag: int) -> DateBoun
         low.strftime("%H%M%S.%f") if low else None,
         high.strftime("%H%M%S.%f") if high else None,
     )
-    return DateBounds(day_range, time_range)
+    return DateBounds(day_range, time_range, outside)
+
+
+def instant_bounds(name: str, value: str) -> Changed:
+    """One ``_lastUpdated`` value (R4 search.html#lastUpdated) over the index's change times,
+    which are instants (a millisecond wide): the value's interval at its precision, in UTC
+    (its offset applied; none given: UTC, the zone of the stored times), half open, then the
+    prefix as in ``date_bounds``."""
+    prefix, start, end, _timed = _prefixed(name, value, utc=True)
+    stop = _shift(name, end, _MICRO)
+    first, after = _instant(start), _instant(stop)
+    if prefix in ("gt", "sa"):
+        return Changed(after, None)
+    if prefix in ("lt", "eb"):
+        return Changed(None, first)
+    if prefix == "ge":
+        return Changed(first, None)
+    if prefix == "le":
+        return Changed(None, after)
+    return Changed(first, after, outside=prefix == "ne")
+
+
+def _instant(moment: dt.datetime) -> str:
+    """A UTC moment in the index's form (``schema.utc_stamp``), rounded up to the millisecond
+    so that a half-open bound stays exact."""
+    rounded = moment + dt.timedelta(microseconds=-moment.microsecond % 1000)
+    return rounded.strftime("%Y-%m-%dT%H:%M:%S.") + f"{rounded.microsecond // 1000:03d}Z"
+
+
+def _prefixed(
+    name: str, value: str, *, utc: bool = False
+) -> tuple[str, dt.datetime, dt.datetime, bool]:
+    prefix, text = (value[:2], value[2:]) if value[:2] in _PREFIXES else ("eq", value)
+    start, end, timed = _interval(name, text, utc=utc)
+    return prefix, start, end, timed
 
 
 def _shift(name: str, moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
@@ -116,11 +154,13 @@ def _shift(name: str, moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
         raise BadRequest(f"{name}: the date is out of range", attribute=name) from None
 
 
-def _interval(name: str, text: str) -> tuple[dt.datetime, dt.datetime, bool]:
+def _interval(name: str, text: str, *, utc: bool = False) -> tuple[dt.datetime, dt.datetime, bool]:
+    """The first and last microsecond of a date or dateTime at its precision, and whether it
+    has a time; with ``utc`` in UTC (a given offset applied), else as written (local)."""
     match = _FHIR_DATE.match(text)
     if match is None:
         raise BadRequest(f"{name}: {text!r} is not a FHIR date or dateTime", attribute=name)
-    year, month, day, hour, minute, second, fraction, _zone = match.groups()
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
     try:
         if hour is not None:
             start = dt.datetime(
@@ -128,7 +168,14 @@ def _interval(name: str, text: str) -> tuple[dt.datetime, dt.datetime, bool]:
             )
             micro = int((fraction or ".0")[1:7].ljust(6, "0"))
             start = start.replace(microsecond=micro)
-            width = dt.timedelta(seconds=1 if second is not None else 60)
+            digits = len(fraction or ".") - 1
+            width = (
+                dt.timedelta(microseconds=10 ** max(0, 6 - digits))
+                if digits
+                else dt.timedelta(seconds=1 if second is not None else 60)
+            )
+            if utc and zone not in (None, "Z"):
+                start = _shift(name, start, -_offset(zone))
             return start, start + width - _MICRO, True
         start = dt.datetime(int(year), int(month or 1), int(day or 1))
     except ValueError:
@@ -140,3 +187,9 @@ def _interval(name: str, text: str) -> tuple[dt.datetime, dt.datetime, bool]:
     else:
         last = start.replace(month=12, day=31)
     return start, last.replace(hour=23, minute=59, second=59, microsecond=999999), False
+
+
+def _offset(zone: str) -> dt.timedelta:
+    hours, minutes = zone[1:].split(":")
+    offset = dt.timedelta(hours=int(hours), minutes=int(minutes))
+    return -offset if zone[0] == "-" else offset

@@ -10,13 +10,14 @@ from openvna.dicom.matching import MatchTerm
 from openvna.errors import BadRequest
 from openvna.fhir import values as v
 from openvna.fhir.criteria import Builder, Criteria, Handler, build_criteria, only_one
-from openvna.fhir.params import date_bounds, token
+from openvna.fhir.params import DateBounds, date_bounds, token
 from openvna.fhir.patients import find_patient
 from openvna.fhir.terms import any_of, single, tag_of, wildcard
 
 __all__ = ["patient_criteria"]
 
-_GENDERS = {"male": "M", "female": "F", "other": "O"}
+_SEXES = {"male": "M", "female": "F", "other": "O"}
+_GENDER_SYSTEM = "http://hl7.org/fhir/administrative-gender"
 
 
 def patient_criteria(archive: Archive, criteria: list[tuple[str, str | None, str]]) -> Criteria:
@@ -46,11 +47,20 @@ def _names(built: Builder, name: str, modifier: str | None, values: list[str]) -
 def _birthdate(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
     only_one(name, values)
     birth = tag_of("PatientBirthDate"), tag_of("PatientBirthTime")
-    built.terms.append(date_bounds(name, values[0], *birth).date)
+    bounds = date_bounds(name, values[0], *birth)
+    built.dates(DateBounds(bounds.date, None, bounds.outside))
 
 
 def _genders(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
-    built.terms.append(any_of("PatientSex", [_gender(value) for value in values]))
+    """administrative-gender codes; ``unknown`` is what the mapping gives a Patient's Sex that
+    is absent or not M, F or O (PT-03): matched as not being one of the codes not asked for."""
+    codes = {_gender(value) for value in values}
+    if "unknown" not in codes:
+        built.terms.append(any_of("PatientSex", sorted(_SEXES[c] for c in codes)))
+        return
+    others = sorted(sex for code, sex in _SEXES.items() if code not in codes)
+    if others:
+        built.excluded.append((any_of("PatientSex", others),))
 
 
 _PATIENT_HANDLERS: dict[str, Handler] = {
@@ -70,9 +80,9 @@ def _pair(ds: DicomJson) -> tuple[str, str]:
 
 def _gender(value: str) -> str:
     system, code = token(value)
-    if code in _GENDERS and system in (None, "", "http://hl7.org/fhir/administrative-gender"):
-        return _GENDERS[code]
-    raise BadRequest(f"gender: {value!r} is not male, female or other")
+    if (code in _SEXES or code == "unknown") and system in (None, "", _GENDER_SYSTEM):
+        return code
+    raise BadRequest(f"gender: {value!r} is not male, female, other or unknown")
 
 
 def _patient_identifier(values: list[str]) -> list[MatchTerm]:

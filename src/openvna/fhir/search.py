@@ -49,7 +49,7 @@ SEARCH_PARAMETERS: dict[str, dict[str, tuple[str, str]]] = {
         "family": ("string", "Family name, starts with"),
         "given": ("string", "Given or middle name, starts with"),
         "birthdate": ("date", "Patient's Birth Date (0010,0030)"),
-        "gender": ("token", "Patient's Sex (0010,0040): male, female, other"),
+        "gender": ("token", "Patient's Sex (0010,0040): male, female, other, unknown"),
     },
     "ImagingStudy": {
         "_id": ("token", "Logical id (accession number or Study Instance UID)"),
@@ -66,6 +66,7 @@ SEARCH_PARAMETERS: dict[str, dict[str, tuple[str, str]]] = {
         "endpoint": ("reference", "Endpoint of the study"),
         "basedon": ("reference", "ServiceRequest whose identifier is the accession number"),
         "reason": ("token", "Reason for Performed Procedure Code Sequence (0040,1012)"),
+        "_lastUpdated": ("date", "When the study last changed in the archive (meta.lastUpdated)"),
     },
 }
 INCLUDES = {
@@ -99,6 +100,9 @@ class ParsedSearch:
     controls: Controls
     criteria: Criteria
     used: tuple[tuple[str, str], ...]
+    # The criteria as given, (parameter, modifier, value): what written-back Patients are
+    # checked against (``patient_match``).
+    given: tuple[tuple[str, str | None, str], ...] = ()
 
 
 def parse_search(
@@ -124,7 +128,9 @@ def parse_search(
             raise BadRequest(f"unknown search parameter {name!r} for {resource_type}")
     controls = _controls(resource_type, control_values, strict)
     parse = patient_criteria if resource_type == "Patient" else study_criteria
-    return ParsedSearch(resource_type, controls, parse(archive, criteria), tuple(used))
+    return ParsedSearch(
+        resource_type, controls, parse(archive, criteria), tuple(used), tuple(criteria)
+    )
 
 
 def _modifier_ok(resource_type: str, name: str, kind: str, modifier: str) -> bool:

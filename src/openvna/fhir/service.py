@@ -5,19 +5,23 @@ gone. Resources are plain dicts; no validation layer runs per request (the tests
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from openvna.archive import Archive
 from openvna.archive.resources import ResourceStore, StoredResource
 from openvna.dicom.json import DicomJson
+from openvna.dicom.matching import MatchTerm
 from openvna.dicom.query import Level, Query
 from openvna.errors import BadRequest, NotFound
 from openvna.fhir import values as v
 from openvna.fhir.bundle import history_bundle, searchset
 from openvna.fhir.endpoints import Bases, endpoint, endpoints
+from openvna.fhir.ids import parse_patient_id
 from openvna.fhir.mapping import patient, patient_key
 from openvna.fhir.params import split_values
+from openvna.fhir.patient_match import OVERRIDDEN, patient_matches
 from openvna.fhir.patients import find_patient, key_terms
 from openvna.fhir.search import (
     MAX_COUNT,
@@ -30,7 +34,7 @@ from openvna.fhir.search import (
 from openvna.fhir.shaping import shape
 from openvna.fhir.studies import STUDY_ENDPOINTS, find_study_uid, imaging_studies
 from openvna.fhir.terms import any_of, single, tag_of
-from openvna.fhir.writeback import WRITABLE, WriteBack, stored_resource
+from openvna.fhir.writeback import OVERRIDES, WRITABLE, WriteBack, stored_resource
 from openvna.fhir.written import (
     STORED_PARAMETERS,
     merge_patient,
@@ -43,6 +47,7 @@ __all__ = ["RESOURCE_TYPES", "FhirService"]
 Resource = dict[str, Any]
 RESOURCE_TYPES = ("Patient", "ImagingStudy", "Endpoint", "DiagnosticReport", "ServiceRequest")
 _STUDY_UID = tag_of("StudyInstanceUID")
+_EVERY = 2**31 - 1  # no limit: every written Patient of a kind is checked
 
 
 class FhirService:
@@ -122,9 +127,11 @@ class FhirService:
         controls = parsed.controls
         page_size = 0 if controls.summary == "count" else controls.count
         if resource_type == "Patient":
-            total, datasets = self._patient_page(parsed, page_size)
+            overriding = self._overriding_patients(parsed)
+            total, datasets = self._patient_page(parsed, page_size, overriding)
             matches = self._patients(datasets)
             written = self._written_patients(params, {r["id"] for r in matches})
+            written += [r for r in overriding if patient_matches(r, parsed.given)]
             total += len(written)
             matches += written if controls.offset == 0 and page_size else []
             included = self._studies_of(datasets) if controls.revinclude else []
@@ -173,6 +180,23 @@ class FhirService:
                 extra.append(merged)
         return extra
 
+    def _overriding_patients(self, parsed: ParsedSearch) -> list[Resource]:
+        """The Patients (as read) with a written-back element that the search matches on
+        (name, birthDate, gender): they are matched here on those values (``patient_match``),
+        and their DICOM patients left out of the index's search, which knows only the DICOM
+        values. Like ``_written_patients`` they follow the index's matches on the first page."""
+        elements = sorted({OVERRIDDEN[name] for name, _, _ in parsed.given if name in OVERRIDDEN})
+        if not elements:
+            return []
+        _, stored = self.store.search("Patient", [(OVERRIDES, elements)], _EVERY, 0)
+        found = []
+        for item in stored:
+            ds = find_patient(self.archive, item.resource_id)
+            merged = merge_patient(patient(ds) if ds else None, stored_resource(item))
+            if merged is not None:
+                found.append(merged)
+        return found
+
     def _search_written(
         self, resource_type: str, params: Sequence[tuple[str, str]], bases: Bases, strict: bool
     ) -> Resource:
@@ -216,14 +240,29 @@ class FhirService:
             if not uids:
                 return 0, []
             terms.append(any_of("StudyInstanceUID", sorted(uids)))
-        query = Query(Level.STUDY, tuple(terms), include_all=True, combined_datetime=True)
+        query = Query(
+            Level.STUDY,
+            tuple(terms),
+            include_all=True,
+            combined_datetime=True,
+            excluded=criteria.excluded,
+            changed=criteria.changed,
+        )
         return self._page(query, controls, size)
 
-    def _patient_page(self, parsed: ParsedSearch, size: int) -> tuple[int, list[DicomJson]]:
+    def _patient_page(
+        self, parsed: ParsedSearch, size: int, overriding: list[Resource]
+    ) -> tuple[int, list[DicomJson]]:
         criteria = parsed.criteria
         if criteria.nothing:
             return 0, []
-        query = Query(Level.PATIENT, criteria.terms, include_all=True, fuzzymatching=criteria.fuzzy)
+        query = Query(
+            Level.PATIENT,
+            criteria.terms,
+            include_all=True,
+            fuzzymatching=criteria.fuzzy,
+            excluded=criteria.excluded + _patients_terms(overriding),
+        )
         total, found = self._page(query, parsed.controls, size)
         checks = criteria.patient_checks
         return total, [ds for ds in found if all(check(ds) for check in checks)]
@@ -294,6 +333,19 @@ class FhirService:
             count=len(found),
             matches=found,
         )
+
+
+def _patients_terms(resources: list[Resource]) -> tuple[tuple[MatchTerm, ...], ...]:
+    """The DICOM patients of some Patients, as groups of terms (one per issuer)."""
+    by_issuer: dict[str, list[str]] = defaultdict(list)
+    for resource in resources:
+        keys = parse_patient_id(resource["id"])
+        if keys:
+            by_issuer[keys[-1].issuer].append(keys[-1].patient_id)
+    return tuple(
+        (any_of("PatientID", ids), single("IssuerOfPatientID", issuer))
+        for issuer, ids in sorted(by_issuer.items())
+    )
 
 
 def _loaded(stored: StoredResource | None) -> Resource | None:

@@ -51,8 +51,9 @@ def imaging_studies(
 ) -> list[dict[str, Any]]:
     """The ImagingStudy of each study dataset (a STUDY-level find with ``include_all``), in
     the same order, with its series and (unless ``with_instances`` is False) their instances,
-    and ``basedOn`` the ServiceRequests written back with its accession number (FS-08): one
-    read of the index for the whole page (``archive.listing``)."""
+    ``basedOn`` the ServiceRequests written back with its accession number (FS-08), and
+    ``meta.lastUpdated`` when the study last changed: one read of the index for the whole page
+    (``archive.listing``)."""
     if not studies:
         return []
     uids = [v.text(ds, _STUDY_UID) for ds in studies]
@@ -88,6 +89,7 @@ def imaging_studies(
             resource_id=study_id(uid, accession, shared),
             endpoints=STUDY_ENDPOINTS,
             based_on=requests.get(accession, []),
+            last_updated=listing.changed.get(uid),
         )
         found.append(resource)
     return found

@@ -16,7 +16,7 @@ from openvna.fhir import values as v
 from openvna.fhir.criteria import Builder, Criteria, Handler, Narrowing, build_criteria, only_one
 from openvna.fhir.ids import parse_patient_id
 from openvna.fhir.mapping import DICOM_UID_SYSTEM, SOP_CLASS_SYSTEM, V2_0203
-from openvna.fhir.params import date_bounds, reference_id, token
+from openvna.fhir.params import date_bounds, instant_bounds, reference_id, token
 from openvna.fhir.patients import key_terms
 from openvna.fhir.studies import STUDY_ENDPOINTS, find_study_uid
 from openvna.fhir.terms import any_of, tag_of
@@ -64,8 +64,12 @@ def _of_type(value: str) -> str:
 
 def _started(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
     only_one(name, values)
-    bounds = date_bounds(name, values[0], tag_of("StudyDate"), tag_of("StudyTime"))
-    built.terms += [t for t in (bounds.date, bounds.time) if t is not None]
+    built.dates(date_bounds(name, values[0], tag_of("StudyDate"), tag_of("StudyTime")))
+
+
+def _last_updated(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
+    """``_lastUpdated``: the study's change time in the index (``meta.lastUpdated``)."""
+    built.changed.append(instant_bounds(name, only_one(name, values)))
 
 
 def _modalities(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
@@ -125,6 +129,7 @@ _STUDY_HANDLERS: dict[str, Handler] = {
     "status": _status,
     "endpoint": _endpoint,
     "basedon": _based_on,
+    "_lastUpdated": _last_updated,
 }
 
 

@@ -24,12 +24,14 @@ from openvna.archive import Archive
 from openvna.archive.resources import ResourceStore, StoredResource
 from openvna.errors import BadRequest
 from openvna.fhir.ids import PatientKey, is_fhir_id, patient_id
+from openvna.fhir.patient_match import OVERRIDDEN
 from openvna.fhir.patients import find_patient
 from openvna.fhir.studies import find_study_uid
 
-__all__ = ["WRITABLE", "WriteBack", "Written", "links_of", "stored_resource"]
+__all__ = ["OVERRIDES", "WRITABLE", "WriteBack", "Written", "links_of", "stored_resource"]
 
 WRITABLE = ("Patient", "DiagnosticReport", "ServiceRequest")
+OVERRIDES = "overrides"  # the link naming a Patient element an EHR wrote
 Resource = dict[str, Any]
 
 
@@ -76,6 +78,9 @@ class WriteBack:
     ) -> Written:
         body = {k: v for k, v in resource.items() if k not in ("id", "meta")}
         links = [("_id", resource_id), *links_of(self.archive, resource_type, body)]
+        if resource_type == "Patient":
+            # The demographics it overrides, which Patient search matches on (patient_match).
+            links += [(OVERRIDES, e) for e in dict.fromkeys(OVERRIDDEN.values()) if e in body]
 
         def build(version: int, stamp: str) -> bytes:
             meta = {**resource.get("meta", {}), "versionId": str(version), "lastUpdated": stamp}

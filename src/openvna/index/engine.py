@@ -14,14 +14,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from openvna.errors import IndexUnavailable
 from openvna.index.core import WRITE_OPTION, Index
-from openvna.index.schema import SCHEMA_VERSION, metadata, schema_info
+from openvna.index.schema import SCHEMA_VERSION, metadata, schema_info, utc_stamp
 
 __all__ = ["create_index"]
 
@@ -97,10 +107,17 @@ def _require_known_schema(engine: Engine, url: str) -> None:
         )
 
 
-# Older schema versions brought up to this one in place (under the schema lock, in the version
-# check's transaction): version 1 lacked the instances' checksum, left NULL for their rows.
-_MIGRATIONS_FROM: dict[tuple[int, ...], tuple[str, ...]] = {
-    (1,): ("ALTER TABLE instances ADD COLUMN checksum VARCHAR(32)",),
+# The steps that bring an older schema up to this one in place (under the schema lock, in the
+# version check's transaction), by the version they start from: version 1 lacked the instances'
+# checksum (left NULL for their rows), version 2 the studies' change time, which existing rows
+# get as the moment of the migration (the index kept no earlier one: "changed no later than").
+_MIGRATIONS_FROM: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE instances ADD COLUMN checksum VARCHAR(32)",),
+    2: (
+        "ALTER TABLE studies ADD COLUMN updated VARCHAR(32) DEFAULT '' NOT NULL",
+        "UPDATE studies SET updated = :now",
+        "CREATE INDEX ix_studies_updated ON studies (updated)",
+    ),
 }
 
 
@@ -113,9 +130,11 @@ def _record_schema_version(engine: Engine, url: str) -> None:
         if not versions:
             connection.execute(insert(schema_info).values(version=SCHEMA_VERSION))
             return
-        if tuple(versions) in _MIGRATIONS_FROM:
-            for statement in _MIGRATIONS_FROM[tuple(versions)]:
-                connection.exec_driver_sql(statement)
+        if len(versions) == 1 and versions[0] in _MIGRATIONS_FROM:
+            now = utc_stamp()
+            for step in range(versions[0], SCHEMA_VERSION):
+                for statement in _MIGRATIONS_FROM[step]:
+                    connection.execute(text(statement), {"now": now} if ":now" in statement else {})
             connection.execute(update(schema_info).values(version=SCHEMA_VERSION))
             return
     if versions != [SCHEMA_VERSION]:

@@ -1,8 +1,8 @@
 """Whole studies listed for resources that show them entire (FHIR ImagingStudy with its series
 and instances): their series rows, every instance's indexed columns and stored JSON bytes
 (unparsed: a 500-instance study costs one SELECT and no JSON parsing here, where ``read.page``
-parses the study and series JSON of every row), and how many studies carry each of some
-accession numbers, all in the caller's one read transaction."""
+parses the study and series JSON of every row), when each study last changed, and how many
+studies carry each of some accession numbers, all in the caller's one read transaction."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ __all__ = [
     "ListedInstance",
     "ListedSeries",
     "accession_counts",
+    "change_times",
     "list_instances",
     "list_series",
 ]
@@ -72,6 +73,7 @@ _INSTANCES = (
         instances.c.pk,
     )
 )
+_CHANGES = select(studies.c.study_uid, studies.c.updated).where(studies.c.study_uid.in_(_UIDS))
 _ACCESSIONS = (
     select(studies.c.accession_number, func.count())
     .where(studies.c.accession_number.in_(bindparam("accessions", expanding=True)))
@@ -95,6 +97,14 @@ def accession_counts(conn: Connection, accessions: Sequence[str]) -> dict[str, i
         return {}
     rows = conn.execute(_ACCESSIONS, {"accessions": list(accessions)})
     return {row[0]: int(row[1]) for row in rows}
+
+
+def change_times(conn: Connection, study_uids: Sequence[str]) -> dict[str, str]:
+    """When each of the studies last changed (``studies.updated``), by Study Instance UID."""
+    if not study_uids:
+        return {}
+    rows = conn.execute(_CHANGES, {"uids": list(study_uids)})
+    return {row.study_uid: row.updated for row in rows if row.updated}
 
 
 def list_instances(conn: Connection, study_uids: Sequence[str]) -> list[ListedInstance]:

@@ -5,7 +5,8 @@ shape: the query level's table joined to its parents, so study terms also match 
 instance levels, and results carry the parents' attributes (§10.6.3.3). Order is stable (patients
 by name, studies newest first, then series and instances by number, then insertion) so that
 limit/offset pages do not shift. The patient level reads the patients table; patient attributes
-kept only on the study rows (birth date, sex) match through the patient's studies.
+kept only on the study rows (birth date, sex) match through the patient's studies. FHIR search
+adds groups of terms that exclude (``NOT (...)``) and conditions on a study's change time.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, not_, select
 
 from openvna.dicom.json import DicomJson
 from openvna.dicom.matching import (
@@ -23,7 +24,7 @@ from openvna.dicom.matching import (
     Universal,
     combine_date_time,
 )
-from openvna.dicom.query import Level, Query
+from openvna.dicom.query import Changed, Level, Query
 from openvna.index import results
 from openvna.index.levels import (
     COMPUTED,
@@ -80,11 +81,35 @@ def plan(query: Query) -> Plan:
         where.append(studies.c.study_uid == query.study_uid)
     if query.series_uid is not None:
         where.append(series.c.series_uid == query.series_uid)
-    modality_join = None
     unsupported: list[str] = []
-    terms = list(query.terms)
+    modality_join = _term_conditions(query, query.terms, where, unsupported)
+    for group in query.excluded:
+        inside: list[ColumnElement[bool]] = []
+        joined = _term_conditions(query, group, inside, unsupported)
+        if joined is not None:
+            inside.append(_in_modality(joined))
+        if inside:
+            where.append(not_(and_(*inside)))
+    if query.level is not Level.PATIENT:
+        where += [_changed_condition(changed) for changed in query.changed]
+    wanted = frozenset(tag_hex(t) for t in (*query.includefields, *query.return_keys)) | {
+        tag_hex(t.tag if t.sequence is None else t.sequence) for t in query.terms
+    }
+    return Plan(where, modality_join, wanted, unsupported)
+
+
+def _term_conditions(
+    query: Query,
+    given: tuple[MatchTerm, ...],
+    where: list[ColumnElement[bool]],
+    unsupported: list[str],
+) -> str | None:
+    """Add the conditions of ``given`` to ``where`` and the keywords the index cannot match to
+    ``unsupported``; answer the modality to join on, if one term asks for it."""
+    modality_join = None
+    terms = list(given)
     if query.combined_datetime:
-        ranges, terms = combine_date_time(query.terms)
+        ranges, terms = combine_date_time(given)
         for moment in ranges:
             combined = _date_time_condition(query, moment)
             if combined is None:
@@ -98,13 +123,33 @@ def plan(query: Query) -> Plan:
         if found is None:
             unsupported.append(term.keyword)
         elif isinstance(found, str):
-            modality_join = found
+            if modality_join is None:
+                modality_join = found
+            else:
+                where.append(_in_modality(found))
         else:
             where.append(found)
-    wanted = frozenset(tag_hex(t) for t in (*query.includefields, *query.return_keys)) | {
-        tag_hex(t.tag if t.sequence is None else t.sequence) for t in query.terms
-    }
-    return Plan(where, modality_join, wanted, unsupported)
+    return modality_join
+
+
+def _in_modality(modality: str) -> ColumnElement[bool]:
+    """The studies with a series of ``modality``, as a condition (not a join)."""
+    return studies.c.pk.in_(
+        select(study_modalities.c.study_fk).where(study_modalities.c.modality == modality)
+    )
+
+
+def _changed_condition(changed: Changed) -> ColumnElement[bool]:
+    """``Changed`` on the study's change time; a study with none (``''``) is in no range."""
+    column = studies.c.updated
+    inside: list[ColumnElement[bool]] = [column != ""]
+    if changed.start is not None:
+        inside.append(column >= changed.start)
+    if changed.stop is not None:
+        inside.append(column < changed.stop)
+    if changed.outside:
+        return and_(column != "", not_(and_(*inside)))
+    return and_(*inside)
 
 
 def _condition(query: Query, term: MatchTerm) -> ColumnElement[bool] | str | None:

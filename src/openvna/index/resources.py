@@ -9,6 +9,10 @@ them on SQLite and PostgreSQL alike:
   second insert, the conditional update the second bump);
 - ``fhir_links``: the search values of the current version (name, value), so search is a join
   on an indexed column and never parses JSON.
+
+A write that adds or drops an ``accession`` link (a ServiceRequest's identifiers) changes the
+ImagingStudy of the studies with that accession number (its ``basedOn``): their
+``studies.updated`` is set in the same transaction.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from openvna.errors import ArchiveError
-from openvna.index.schema import metadata
+from openvna.index.schema import metadata, studies
 
 __all__ = [
     "StoredResource",
@@ -165,12 +169,36 @@ def save(
         )
     except IntegrityError as exc:
         raise WriteConflict(f"{resource_type}/{resource_id} was changed meanwhile") from exc
-    _relink(conn, resource_type, resource_id, links)
+    listed = list(dict.fromkeys(links))
+    before = _values(conn, resource_type, resource_id, _ACCESSION)
+    _relink(conn, resource_type, resource_id, listed)
+    changed = before ^ {value for name, value in listed if name == _ACCESSION}
+    if changed:
+        conn.execute(
+            update(studies)
+            .where(studies.c.accession_number.in_(sorted(changed)))
+            .values(updated=last_updated)
+        )
     return StoredResource(resource_type, resource_id, number, last_updated, data)
 
 
+_ACCESSION = "accession"
+
+
+def _values(conn: Connection, resource_type: str, resource_id: str, name: str) -> set[str]:
+    """The current values of one link of a resource."""
+    found = conn.execute(
+        select(fhir_links.c.value).where(
+            fhir_links.c.resource_type == resource_type,
+            fhir_links.c.resource_id == resource_id,
+            fhir_links.c.name == name,
+        )
+    )
+    return {row.value for row in found}
+
+
 def _relink(
-    conn: Connection, resource_type: str, resource_id: str, links: Iterable[tuple[str, str]]
+    conn: Connection, resource_type: str, resource_id: str, links: Sequence[tuple[str, str]]
 ) -> None:
     conn.execute(
         delete(fhir_links).where(
@@ -179,7 +207,7 @@ def _relink(
     )
     rows = [
         {"resource_type": resource_type, "resource_id": resource_id, "name": n, "value": v[:256]}
-        for n, v in dict.fromkeys(links)
+        for n, v in links
     ]
     if rows:
         conn.execute(insert(fhir_links), rows)

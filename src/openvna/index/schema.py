@@ -13,6 +13,8 @@ sorting agrees between the engines.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -38,6 +40,7 @@ __all__ = [
     "series",
     "studies",
     "study_modalities",
+    "utc_stamp",
 ]
 
 metadata = MetaData()
@@ -89,8 +92,13 @@ studies = Table(
     Column("num_instances", Integer, nullable=False, server_default="0"),
     Column("modalities", Text, nullable=False, server_default=""),
     Column("sop_classes", Text, nullable=False, server_default=""),
+    # When the study last changed in the index (an instance stored or deleted, a ServiceRequest
+    # naming its accession number written), UTC as ``YYYY-MM-DDTHH:MM:SS.mmmZ``: fixed width, so
+    # text order is time order on both engines (the FHIR ImagingStudy's meta.lastUpdated).
+    Column("updated", String(32), nullable=False, server_default=""),
     _json("json"),
     Index("ix_studies_date", "study_date", "pk"),
+    Index("ix_studies_updated", "updated"),
     Index("ix_studies_patient_id", "patient_id"),
     Index("ix_studies_patient_name", "patient_name_upper"),
     Index("ix_studies_patient_fk", "patient_fk"),
@@ -163,7 +171,14 @@ instances = Table(
 
 # Bump when a table changes; create_index refuses an index of another version with a clear
 # message instead of failing later on a missing column.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+
+def utc_stamp() -> str:
+    """Now, as the index writes change times (``studies.updated``, the FHIR write-back's
+    ``last_updated``): a FHIR instant (R4 datatypes.html#instant) in UTC to the millisecond."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
 
 schema_info = Table(
     "openvna_schema",

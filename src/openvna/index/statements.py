@@ -155,13 +155,14 @@ class Statements:
             .values(num_instances=count(instances, "series_fk", series.c.pk))
             .returning(series.c.num_instances)
         )
-        # RETURNING num_instances, modalities, sop_classes, study_date
+        # RETURNING num_instances, modalities, sop_classes, study_date; the study changed.
         self.recount_study = self._compile(
             update(studies)
             .where(studies.c.pk == _pk())
             .values(
                 num_instances=count(instances, "study_fk", studies.c.pk),
                 num_series=count(series, "study_fk", studies.c.pk),
+                updated=bindparam("updated"),
             )
             .returning(
                 studies.c.num_instances,

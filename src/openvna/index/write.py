@@ -25,7 +25,7 @@ from sqlalchemy import Connection, delete, select
 
 from openvna.index.extract import Rows, extract
 from openvna.index.records import AddResult, InstanceRecord
-from openvna.index.schema import instances, studies
+from openvna.index.schema import instances, studies, utc_stamp
 from openvna.index.statements import Cursor, Statements, in_list, statements_for
 
 __all__ = ["InstancesRaced", "add_instance", "add_instances", "delete_instances"]
@@ -242,7 +242,8 @@ def _known_parents(rows: Rows, existing: _Instance | None, touched: _Touched) ->
 
 
 def _recount(cursor: Cursor, sql: Statements, touched: _Touched) -> None:
-    """Recompute counts and computed attributes bottom-up; drop rows left without instances.
+    """Recompute counts and computed attributes bottom-up; drop rows left without instances;
+    note when each study that remains changed (``studies.updated``, the moment of the recount).
 
     On PostgreSQL the rows are locked first, patients, studies, series (the order a store takes
     them), each lock in a statement of its own: an UPDATE that waited for a lock would count with
@@ -264,16 +265,17 @@ def _recount(cursor: Cursor, sql: Statements, touched: _Touched) -> None:
     for pk in series_pks:
         if not cursor.scalar(sql.recount_series, {"row_pk": pk}):
             cursor.execute(sql.delete_series, {"row_pk": pk})
+    changed = utc_stamp()
     for pk in study_pks:
-        _recount_study(cursor, sql, pk)
+        _recount_study(cursor, sql, pk, changed)
     for pk in patient_pks:
         if not cursor.scalar(sql.recount_patient, {"row_pk": pk}):
             cursor.execute(sql.delete_patient, {"row_pk": pk})
 
 
-def _recount_study(cursor: Cursor, sql: Statements, pk: int) -> None:
+def _recount_study(cursor: Cursor, sql: Statements, pk: int, changed: str) -> None:
     row_pk = {"row_pk": pk}
-    counted = cursor.execute(sql.recount_study, row_pk).fetchone()
+    counted = cursor.execute(sql.recount_study, {**row_pk, "updated": changed}).fetchone()
     if counted is None:
         return
     num_instances, stored_modalities, stored_classes, study_date = counted

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from openvna.dicom.query import Changed
 from openvna.errors import BadRequest
-from openvna.fhir.params import date_bounds, reference_id, split_values, token
+from openvna.fhir.params import date_bounds, instant_bounds, reference_id, split_values, token
 
 DA, TM = 0x00080020, 0x00080030
 
@@ -22,12 +23,48 @@ DA, TM = 0x00080020, 0x00080030
         ("sa2020", "20210101", None),
         ("lt2020-03-14", None, "20200313"),
         ("eb2020-01", None, "20191231"),
+        ("ap2020-03", "20200301", "20200331"),
     ],
 )
 def test_dates_become_day_ranges(value: str, low: str | None, high: str | None):
     bounds = date_bounds("started", value, DA, TM)
     assert (bounds.date.low, bounds.date.high) == (low, high)
-    assert bounds.time is None
+    assert bounds.time is None and not bounds.outside
+
+
+def test_ne_is_the_complement_of_eq():
+    """R4 search.html#prefix: ``ne`` matches what ``eq`` does not (among values present)."""
+    bounds = date_bounds("started", "ne2021-03", DA, TM)
+    assert (bounds.date.low, bounds.date.high, bounds.outside) == ("20210301", "20210331", True)
+    timed = date_bounds("started", "ne2021-03-05T10:00", DA, TM)
+    assert timed.outside and timed.time is not None
+    assert (timed.time.low, timed.time.high) == ("100000.000000", "100059.999999")
+
+
+@pytest.mark.parametrize(
+    ("value", "start", "stop", "outside"),
+    [
+        ("2026-12-04", "2026-12-04T00:00:00.000Z", "2026-12-05T00:00:00.000Z", False),
+        ("ne2026-12", "2026-12-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z", True),
+        ("gt2026-12-04T10:00:00Z", "2026-12-04T10:00:01.000Z", None, False),
+        ("sa2026-12-04T10:00:00Z", "2026-12-04T10:00:01.000Z", None, False),
+        ("ge2026-12-04T11:00:00+01:00", "2026-12-04T10:00:00.000Z", None, False),
+        ("lt2026-12-04T10:00:00.5Z", None, "2026-12-04T10:00:00.500Z", False),
+        ("eb2026", None, "2026-01-01T00:00:00.000Z", False),
+        ("le2026-12-04T10:00-02:30", None, "2026-12-04T12:31:00.000Z", False),
+        ("2026-12-04T10:00:00.25Z", "2026-12-04T10:00:00.250Z", "2026-12-04T10:00:00.260Z", False),
+        (
+            "2026-12-04T10:00:00.1234Z",
+            "2026-12-04T10:00:00.124Z",
+            "2026-12-04T10:00:00.124Z",
+            False,
+        ),
+    ],
+)
+def test_last_updated_is_a_half_open_utc_interval(
+    value: str, start: str | None, stop: str | None, outside: bool
+):
+    assert instant_bounds("_lastUpdated", value) == Changed(start, stop, outside)
 
 
 def test_a_date_time_adds_a_time_range():
@@ -36,7 +73,7 @@ def test_a_date_time_adds_a_time_range():
     assert bounds.time is not None and bounds.time.low == "103000.000000"
 
 
-@pytest.mark.parametrize("value", ["ne2020", "2020-13", "20200314", "x", "2020-02-30", "gt9999"])
+@pytest.mark.parametrize("value", ["2020-13", "20200314", "x", "2020-02-30", "gt9999", "xx2020"])
 def test_bad_dates_are_refused(value: str):
     with pytest.raises(BadRequest):
         date_bounds("started", value, DA, TM)

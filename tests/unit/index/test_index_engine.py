@@ -14,6 +14,7 @@ from openvna.dicom.query import Query, parse_qido
 from openvna.errors import IndexUnavailable
 from openvna.index import Index, InstanceRecord, create_index
 from openvna.index import read as index_read
+from openvna.index.schema import SCHEMA_VERSION, utc_stamp
 from tests.databases import PG_URL, pg_problem
 
 
@@ -160,22 +161,43 @@ def test_an_index_of_another_schema_is_refused_clearly(tmp_path, tampering, mess
     create_index(url.replace("index.sqlite", "fresh.sqlite")).close()
 
 
-def test_an_index_of_schema_version_1_is_brought_up_to_date(
-    index_db_url: str, make_record: Callable[..., InstanceRecord]
+# What each older schema version lacked, undone on a new index to make one of that version.
+_DOWNGRADES = {
+    2: ("DROP INDEX ix_studies_updated", "ALTER TABLE studies DROP COLUMN updated"),
+    1: ("ALTER TABLE instances DROP COLUMN checksum",),
+}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_index_is_brought_up_to_date(
+    index_db_url: str, make_record: Callable[..., InstanceRecord], version: int
 ) -> None:
-    """Version 1 had no instance checksum: the column is added in place, old rows keep NULL."""
+    """Version 1 had no instance checksum: the column is added in place, old rows keep NULL.
+    Version 2 had no study change time: old studies get the migration's moment, and a study
+    that changes afterwards its own."""
     first = create_index(index_db_url)
-    first.add_instance(make_record("1.2.3.1.1"), replace=False)
+    first.add_instance(make_record("1.2.3.1.1", "1.2.3.1", "1.2.3.1.0"), replace=False)
     with first.engine.begin() as conn:
-        conn.execute(text("ALTER TABLE instances DROP COLUMN checksum"))
-        conn.execute(text("UPDATE openvna_schema SET version = 1"))
+        for step in range(SCHEMA_VERSION - 1, version - 1, -1):
+            for statement in _DOWNGRADES[step]:
+                conn.execute(text(statement))
+        conn.execute(text(f"UPDATE openvna_schema SET version = {version}"))
     first.close()
+    before = utc_stamp()
     again = create_index(index_db_url)
     try:
         with again.engine.connect() as conn:
-            assert conn.execute(text("SELECT version FROM openvna_schema")).scalar() == 2
+            assert conn.execute(text("SELECT version FROM openvna_schema")).scalar() == 3
             assert conn.execute(text("SELECT checksum FROM instances")).all() == [(None,)]
-        again.add_instance(make_record("1.2.3.1.2"), replace=False)
-        assert again.count_instances() == 2
+            (migrated,) = conn.execute(text("SELECT updated FROM studies")).scalars()
+        assert before <= migrated <= utc_stamp()
+        with again.engine.begin() as conn:
+            conn.execute(text("UPDATE studies SET updated = '2000-01-01T00:00:00.000Z'"))
+        again.add_instance(make_record("1.2.3.1.2", "1.2.3.2", "1.2.3.2.0"), replace=False)
+        again.add_instance(make_record("1.2.3.1.3", "1.2.3.1", "1.2.3.1.0"), replace=False)
+        assert again.count_instances() == 3
+        with again.engine.connect() as conn:
+            changed = dict(conn.execute(text("SELECT study_uid, updated FROM studies")).all())
+        assert changed["1.2.3.1"] >= migrated and changed["1.2.3.2"] >= migrated
     finally:
         again.close()
