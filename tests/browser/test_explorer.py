@@ -1,6 +1,7 @@
 """The explorer at /ui in headless Chromium: search with paging, patients, upload through STOW-RS
 with progress, a study's series thumbnails, an instance's tags, links, anonymize into a new
-study, the ZIP with its DICOMDIR, delete; and without the key, a credentials page and 401s."""
+study, the ZIP with its DICOMDIR, delete, send a study or a series to a remote modality (DCMTK's
+storescp); and without the key, a credentials page and 401s."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from pydicom.uid import generate_uid
 from openvna.demo.patients import JOE_STUDY_UID
 from tests.browser.conftest import KEY, TIMEOUT_MS
 from tests.factories import make_instance
+from tests.integration.dimse.conftest import free_port, needs_dcmtk
+from tests.integration.dimse.scu_peers import storescp
 
 pytestmark = pytest.mark.browser
 
@@ -142,6 +145,56 @@ def test_upload_anonymize_download_delete(page: Page, demo_server, tmp_path: Pat
     assert gone.content in (b"", b"[]")
     kept = httpx.get(f"{base}/dicomweb/studies?StudyInstanceUID={copy}", headers={"apikey": KEY})
     assert len(kept.json()) == 1
+
+
+@needs_dcmtk
+def test_send_a_study_and_a_series_to_a_remote_modality(
+    page: Page, demo_server, tmp_path: Path
+) -> None:
+    base, _ = demo_server
+    api = f"{base}/api/remotes"
+    with storescp(tmp_path / "received") as peer:
+        nodes = {"STORESCP": peer.port, "DOWN": free_port()}
+        for aet, port in nodes.items():
+            node = {"host": "127.0.0.1", "port": port}
+            assert httpx.put(f"{api}/{aet}", json=node, headers={"apikey": KEY}).is_success
+        try:
+            _enter(page, base)
+            page.locator(f"tr[data-study='{JOE_STUDY_UID}']").click()
+            expected = _instances(base, JOE_STUDY_UID)
+            status = page.locator("#send-status")
+            page.select_option("#send-remote", "STORESCP")
+            page.click("#send")
+            expect(status).to_have_text(
+                f"Sent {len(expected)} instance(s) to STORESCP", timeout=TIMEOUT_MS
+            )
+            assert _received(peer.received) == expected
+            page.select_option("#send-remote", "DOWN")
+            page.click("#send")
+            expect(status).to_contain_text("Sending to DOWN failed", timeout=TIMEOUT_MS)
+            expect(status).to_contain_text("did not answer")
+
+            page.locator("#series .card").first.click()
+            shown = page.locator("#instances .card")
+            expect(shown.first).to_be_visible()
+            page.select_option("#send-remote", "STORESCP")
+            page.click("#send")
+            expect(status).to_have_text(
+                f"Sent {shown.count()} instance(s) to STORESCP", timeout=TIMEOUT_MS
+            )
+        finally:
+            for aet in nodes:
+                httpx.delete(f"{api}/{aet}", headers={"apikey": KEY})
+
+
+def _instances(base: str, study: str) -> set[str]:
+    found = httpx.get(f"{base}/dicomweb/studies/{study}/instances", headers={"apikey": KEY})
+    return {item["00080018"]["Value"][0] for item in found.json()}
+
+
+def _received(directory: Path) -> set[str]:
+    """The SOP Instance UIDs of storescp's files (named <modality>.<SOP Instance UID>)."""
+    return {path.name.split(".", 1)[1] for path in directory.iterdir()}
 
 
 def test_without_the_key(page: Page, demo_server) -> None:

@@ -1,5 +1,6 @@
 // openvna explorer: plain JavaScript over the archive's own DICOMweb (QIDO-RS, WADO-RS,
-// STOW-RS, DELETE), FHIR (Patient search) and the few /ui/api endpoints. No build step.
+// STOW-RS, DELETE), FHIR (Patient search), the few /ui/api endpoints and the admin API's
+// remote nodes and jobs (send to a remote modality). No build step.
 // Every value from the archive is put in the page as text (textContent), never as markup.
 "use strict";
 
@@ -186,7 +187,8 @@ async function studyView(study) {
       } catch (error) { toast(error.message); event.target.disabled = false; }
     } }, "Anonymize (new study)"),
     el("button", { id: "delete", class: "danger", onclick: () => remove(`${DW}/studies/${study}`, "#/") },
-      "Delete study"));
+      "Delete study"),
+    sendControl({ StudyInstanceUID: study }));
   show(
     el("h2", {}, `${value(ds, "00100010")} · ${value(ds, "00081030") || "(no description)"}`),
     el("p", { class: "muted" }, `Patient ID ${value(ds, "00100020")} · ${shownDate(value(ds, "00080020"))}`
@@ -226,10 +228,66 @@ async function seriesView(study, series) {
   show(
     el("p", {}, el("a", { href: "#/study/" + study }, "← study")),
     el("div", { class: "actions" }, el("button", { class: "danger", id: "delete",
-      onclick: () => remove(base, "#/study/" + study) }, "Delete series")),
+      onclick: () => remove(base, "#/study/" + study) }, "Delete series"),
+    sendControl({ StudyInstanceUID: study, SeriesInstanceUID: series })),
     el("div", { class: "grid", id: "instances" }, instances.map((i) => card(
       `${base}/instances/${value(i, "00080018")}/thumbnail?viewport=140,140`,
       [`#${value(i, "00200013")}`], `#/instance/${study}/${series}/${value(i, "00080018")}`))));
+}
+
+// ---- Send to a remote modality: the admin API's store job, followed to its end --------------
+
+function sendControl(resource) {
+  const choice = el("select", { id: "send-remote", "aria-label": "Remote node" },
+    el("option", { value: "" }, "Send to…"));
+  const button = el("button", { id: "send", disabled: true }, "Send");
+  const bar = el("progress", { id: "send-progress", max: 1, value: 0, hidden: true });
+  const status = el("span", { id: "send-status", role: "status" });
+  request("/api/remotes").then((remotes) => {
+    for (const node of remotes) {
+      choice.append(el("option", { value: node.aet }, `${node.aet} (${node.host}:${node.port})`));
+    }
+    if (!remotes.length) status.textContent = "No remote node is configured (/api/remotes).";
+  }).catch((error) => { status.textContent = `Remote nodes unavailable: ${error.message}`; });
+  choice.addEventListener("change", () => { button.disabled = !choice.value; });
+  button.addEventListener("click", async () => {
+    const aet = choice.value;
+    button.disabled = true;
+    bar.hidden = false;
+    bar.value = 0;
+    status.textContent = `Sending to ${aet}...`;
+    try {
+      const job = await followJob(await request(`/api/remotes/${encodeURIComponent(aet)}/store`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ resources: [resource] }),
+      }), (running) => {
+        const { total, completed, failed, warning } = running.progress;
+        bar.max = total || 1;
+        bar.value = completed + failed + warning;
+        status.textContent = `Sending to ${aet}: ${completed} of ${total || "?"} sent, ${failed} failed`;
+      });
+      const { completed, failed } = job.progress;
+      status.textContent = job.state === "Success"
+        ? `Sent ${completed} instance(s) to ${aet}`
+        : `Sending to ${aet} failed: ${job.error || ""} (${completed} sent, ${failed} failed)`;
+    } catch (error) {
+      status.textContent = `Sending to ${aet} failed: ${error.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return el("span", { class: "send" }, choice, button, bar, status);
+}
+
+async function followJob(job, onProgress) {
+  while (job.state === "Pending" || job.state === "Running") {
+    onProgress(job);
+    await new Promise((done) => setTimeout(done, 500));
+    job = await request(job.url);
+  }
+  onProgress(job);
+  return job;
 }
 
 // ---- An instance: its tags as a tree -----------------------------------------------------
