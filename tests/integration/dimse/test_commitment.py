@@ -12,6 +12,7 @@ from pydicom import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, MRImageStorage
 from pynetdicom import AE, evt
+from pynetdicom.dimse_messages import N_EVENT_REPORT_RSP
 from pynetdicom.sop_class import StorageCommitmentPushModel
 
 from openvna.archive import Origin
@@ -51,11 +52,18 @@ class Reports:
     def __init__(self) -> None:
         self.received: list[tuple[int, Dataset]] = []
         self.arrived = threading.Event()
+        self.answered = threading.Event()
 
     def handler(self, event: Any) -> tuple[int, None]:
         self.received.append((event.event_type, event.event_information))
         self.arrived.set()
         return 0x0000, None
+
+    def sent(self, event: Any) -> None:
+        """The N-EVENT-REPORT-RSP has left: only now may the requester release (releasing
+        while pynetdicom still has the response to send is an invalid event, Evt9 in Sta7)."""
+        if isinstance(event.message, N_EVENT_REPORT_RSP):
+            self.answered.set()
 
 
 def test_report_on_the_same_association(dimse: DimseNode) -> None:
@@ -70,12 +78,15 @@ def test_report_on_the_same_association(dimse: DimseNode) -> None:
         dimse.host,
         dimse.port,
         ae_title=AE_TITLE,
-        evt_handlers=[(evt.EVT_N_EVENT_REPORT, reports.handler)],
+        evt_handlers=[
+            (evt.EVT_N_EVENT_REPORT, reports.handler),
+            (evt.EVT_DIMSE_SENT, reports.sent),
+        ],
     )
     assert assoc.is_established
     status, _ = assoc.send_n_action(request, 1, StorageCommitmentPushModel, INSTANCE)
     assert status.Status == 0x0000
-    assert reports.arrived.wait(30)
+    assert reports.answered.wait(30)
     assoc.release()
     [(event_type, report)] = reports.received
     assert event_type == 2  # some failed
