@@ -13,7 +13,7 @@ from dicomweb_client import DICOMwebClient
 from pydicom import dcmread
 
 from openvna.dicom.uid import generate_uid
-from tests.integration.test_wado import parts_chunked, store
+from tests.integration.test_wado import parts, parts_chunked, store
 from tests.unit.render.images import dataset, gray, in_syntax, rgb
 
 EXPLICIT = "1.2.840.10008.1.2.1"
@@ -80,6 +80,74 @@ def test_a_12_bit_instance_cannot_be_jpeg_baseline(live_server: Any) -> None:
     response = httpx.get(item.path(live_server), headers={"Accept": accept})
     assert response.status_code == 406, response.text
     assert "8-bit" in response.json()["error"]
+
+
+STUDY_PARTS = 'multipart/related; type="application/dicom"'
+J2K = "1.2.840.10008.1.2.4.90"
+
+
+def _j2k_series(server: Any, count: int, corrupt: int | None = None) -> tuple[str, list[Any]]:
+    """``count`` JPEG 2000 instances of one series, numbered 1.. in order, each its own pixels;
+    instance ``corrupt`` with its code stream cut short."""
+    from pydicom.encaps import encapsulate, generate_frames
+
+    study, series = generate_uid(), generate_uid()
+    pixels = []
+    for number in range(1, count + 1):
+        values = np.roll(gray(), 5 * number, axis=1)
+        ds = in_syntax(dataset(values, InstanceNumber=number), J2K)
+        if number == corrupt:
+            (frame,) = list(generate_frames(ds.PixelData, number_of_frames=1))
+            ds.PixelData = encapsulate([frame[:40]])
+        store(server, ds, study, series)
+        pixels.append(values)
+    return study, pixels
+
+
+def test_instances_made_ahead_come_back_in_order(live_server: Any) -> None:
+    """Instances are decoded ahead of the one being sent: the parts still follow the study's
+    order (as the instances stored), each with its own pixels."""
+    study, pixels = _j2k_series(live_server, 6)
+    url = f"{live_server.dicomweb}/studies/{study}"
+    as_stored = parts(httpx.get(url, headers={"Accept": f"{STUDY_PARTS}; transfer-syntax=*"}))
+    response = httpx.get(url, headers={"Accept": f"{STUDY_PARTS}; transfer-syntax={EXPLICIT}"})
+    made = [dcmread(io.BytesIO(data)) for _, data in parts_chunked(response)]
+    order = [
+        dcmread(io.BytesIO(data), stop_before_pixels=True).SOPInstanceUID for _, data in as_stored
+    ]
+    assert [ds.SOPInstanceUID for ds in made] == order
+    assert [int(ds.InstanceNumber) for ds in made] == list(range(1, 7))
+    for ds, values in zip(made, pixels, strict=True):
+        assert ds.file_meta.TransferSyntaxUID == EXPLICIT
+        assert np.array_equal(ds.pixel_array, values)
+
+
+def test_an_instance_that_cannot_be_made_ends_the_stream_after_the_ones_before(
+    live_server_factory: Any,
+) -> None:
+    """Instance 2 of 3 cannot be decoded: the status went out with instance 1, so the body
+    stops after instance 1, without its closing delimiter (the client sees it broken, never a
+    part short or out of order); the server keeps serving."""
+    server = live_server_factory(storage={"validation": "lenient"})
+    study, _ = _j2k_series(server, 3, corrupt=2)
+    url = f"{server.dicomweb}/studies/{study}"
+    accept = f"{STUDY_PARTS}; transfer-syntax={EXPLICIT}"
+    received = bytearray()
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("GET", url, headers={"Accept": accept}) as response,
+    ):
+        assert response.status_code == 200
+        boundary = response.headers["content-type"].rsplit("boundary=", 1)[1].encode()
+        for chunk in response.iter_raw():
+            received += chunk
+    assert received.count(b"--" + boundary) == 1
+    assert (
+        received.count(f"Content-Type: application/dicom; transfer-syntax={EXPLICIT}".encode()) == 1
+    )
+    assert not received.rstrip().endswith(b"--")
+    again = httpx.get(f"{url}/series", headers={"Accept": "application/dicom+json"})
+    assert again.status_code == 200
 
 
 TRANSCODED_INSTANCES = 400  # 512 x 512 x 16 bit, implicit VR: ~210 MB made on the fly

@@ -1,17 +1,21 @@
 """Streaming parts the pixel service makes: transcoded instances (PS3.18 §8.7.3.5.2) and the
 JPEG frames of a study (``type=image/jpeg`` on a study, series or instance: seed 002).
 
-A made part's size is known only once it is made, so the body is chunked and made one part at
-a time in a worker thread: memory holds one instance, however large the study. The first part
-is made before the response starts, so that one the service cannot make (JPEG Baseline of
-12-bit data...) is still a 406 status; a later failure can only end the stream, which the
-client sees as a truncated multipart body.
+A made part's size is known only once it is made, so the body is chunked and parts are made in
+worker threads, in order, the next one while the current one is sent (``AHEAD``): decoding
+overlaps sending, and memory holds at most ``AHEAD + 1`` instances, however large the study. The
+first part is made before the response starts, so that one the service cannot make (JPEG
+Baseline of 12-bit data...) is still a 406 status; a later failure can only end the stream,
+after the parts before it, which the client sees as a truncated multipart body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any, Final
 
 from anyio import to_thread
 from starlette.responses import Response, StreamingResponse
@@ -27,6 +31,8 @@ __all__ = ["jpeg_frames_response", "transcoded_response"]
 DICOM = "application/dicom"
 JPEG = "image/jpeg"
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
+# Parts made ahead of the one being sent (each in a worker thread of its own).
+AHEAD: Final = 1
 
 
 async def transcoded_response(
@@ -81,23 +87,38 @@ async def jpeg_frames_response(instances: Sequence[StoredInstance], base: str) -
 
 
 async def _stream(
-    count: int, make: Callable[[int], Awaitable[ResponsePart]], part_type: str
+    count: int, make: Callable[[int], Coroutine[Any, Any, ResponsePart]], part_type: str
 ) -> Response:
     boundary = secrets.token_hex(16)
     first = await make(0) if count else None
 
-    async def body() -> AsyncIterator[bytes]:
-        prefix = b""
-        for index in range(count):
-            part = first if index == 0 and first is not None else await make(index)
-            yield prefix + part.header(boundary)
-            if isinstance(part.body, Content):
-                async for chunk in stream_content(part.body):
-                    yield chunk
-            else:
-                yield part.body
-            prefix = b"\r\n"
+    async def body(part: ResponsePart | None) -> AsyncIterator[bytes]:
+        # The first part arrives as an argument, not held by the closure: each part is let go
+        # once sent.
+        ahead: deque[asyncio.Task[ResponsePart]] = deque()
+        try:
+            for index in range(count):
+                if index or part is None:
+                    part = await ahead.popleft()
+                for later in range(index + 1 + len(ahead), min(index + 1 + AHEAD, count)):
+                    ahead.append(asyncio.create_task(make(later)))
+                yield (b"\r\n" if index else b"") + part.header(boundary)
+                if isinstance(part.body, Content):
+                    async for chunk in stream_content(part.body):
+                        yield chunk
+                else:
+                    yield part.body
+        finally:
+            for task in ahead:  # the client left: what was made ahead is not needed
+                task.cancel()
+                task.add_done_callback(_unneeded)
         yield (b"\r\n" if count else b"") + f"--{boundary}--\r\n".encode()
 
     media_type = f'multipart/related; type="{part_type}"; boundary={boundary}'
-    return StreamingResponse(body(), media_type=media_type)
+    return StreamingResponse(body(first), media_type=media_type)
+
+
+def _unneeded(task: asyncio.Task[ResponsePart]) -> None:
+    """A part made ahead for a client that left: its failure, if any, is no one's to report."""
+    if not task.cancelled():
+        task.exception()
