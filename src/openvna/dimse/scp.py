@@ -34,6 +34,7 @@ from openvna.dimse.contexts import STORAGE_COMMITMENT_PUSH, add_scp_contexts
 from openvna.dimse.events import EventReporter
 from openvna.dimse.find import find_matches
 from openvna.dimse.negotiation import extended_negotiation
+from openvna.dimse.reactor import install as install_reactor
 from openvna.dimse.retrieve import get_instances, move_instances, send_files_as_stored
 from openvna.dimse.store import REFUSED_NOT_AUTHORIZED, status_of, store_received
 from openvna.dimse.ups import UPS_SOP_CLASSES, UpsHandlers, is_ups_find
@@ -50,6 +51,8 @@ _config.STORE_SEND_CHUNKED_DATASET = True
 # pynetdicom logs every PDU (handlers) and every response (info): openvna logs what it decides.
 _config.LOG_HANDLER_LEVEL = "none"
 logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+# Each association's Upper Layer waits for its socket and its queues instead of polling them.
+install_reactor()
 _WORKLIST_SYNTAXES = ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
 _NOBODY = ["\\"]  # no AE title can be a backslash (PS3.5 Table 6.2-1): nobody is admitted
 

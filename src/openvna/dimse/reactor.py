@@ -1,0 +1,140 @@
+"""pynetdicom's DUL reactor (PS3.8 §9: the upper layer's state machine), woken by what it waits for.
+
+pynetdicom 3.0 runs each association's Upper Layer in a thread that polls: when a pass finds
+nothing to do it sleeps 1 ms (``_run_loop_delay``) and looks again, at the socket (``select``
+with a zero timeout) and at the queue of primitives the association hands it to send. Each PDU
+of a C-STORE sub-operation goes through that queue, and the thread that encodes them is slower
+than the reactor that sends them, so the reactor found the queue empty and slept between PDUs:
+measured, 1339 sleeps (1.77 s) of a 2.2 s C-GET of 40 CT instances of 512 KB, sent in the
+16 KB PDUs DCMTK peers accept; every response and every incoming PDU that found the reactor
+asleep waited up to 1 ms as well.
+
+``WakingDUL`` keeps pynetdicom's loop and state machine and changes only how it waits: with
+nothing queued it blocks in ``select`` on the association's socket and on a wake-up socket,
+which every put into its queues (from any thread: a primitive to send, an event of the
+transport) and every request to stop signals. A pass that finds work does it at once; an idle
+association wakes ``IDLE_WAIT`` times a second instead of a thousand, which is all its timers
+(ARTIM, PS3.8 §9.1.5: tens of seconds) need. ``install`` makes every association of this process
+use it (the SCP's, and those openvna requests: C-MOVE destinations, the SCU commands).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import select
+import socket
+from typing import TYPE_CHECKING, Any
+
+import pynetdicom.association
+from pynetdicom.dul import DULServiceProvider
+
+if TYPE_CHECKING:
+    from pynetdicom.association import Association
+
+__all__ = ["IDLE_WAIT", "WakingDUL", "install"]
+
+IDLE_WAIT = 0.05  # seconds an idle reactor waits before looking at its timers again
+
+
+class _Alarm:
+    """A socket pair: one thread rings, the reactor's ``select`` hears it."""
+
+    def __init__(self) -> None:
+        self.ear, self._bell = socket.socketpair()
+        self.ear.setblocking(False)
+        self._bell.setblocking(False)
+        self.armed = False  # the reactor is about to wait, or waiting: a put must ring
+
+    def ring(self) -> None:
+        if self.armed:
+            # OSError: rung already (buffer full) or closed: the reactor is awake, or gone
+            with contextlib.suppress(OSError):
+                self._bell.send(b"\0")
+
+    def hush(self) -> None:
+        with contextlib.suppress(OSError):  # nothing left to read (or closed)
+            while self.ear.recv(4096):
+                pass
+
+    def close(self) -> None:
+        self.ear.close()
+        self._bell.close()
+
+
+class _RingingQueue(queue.Queue[Any]):
+    """A queue whose ``put`` rings the reactor's alarm."""
+
+    def __init__(self, alarm: _Alarm) -> None:
+        super().__init__()
+        self._alarm = alarm
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        self._alarm.ring()
+
+
+class WakingDUL(DULServiceProvider):
+    """pynetdicom's DUL service provider, waiting in ``select`` instead of sleeping (see the
+    module's docstring)."""
+
+    def __init__(self, assoc: Association) -> None:
+        super().__init__(assoc)
+        self._alarm = _Alarm()
+        self.event_queue = _RingingQueue(self._alarm)
+        self.to_provider_queue = _RingingQueue(self._alarm)
+
+    def run_reactor(self) -> None:
+        transport = self.socket.socket if self.socket is not None else None
+        if transport is not None and transport.family in (socket.AF_INET, socket.AF_INET6):
+            transport.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            super().run_reactor()
+        finally:
+            self._alarm.close()
+
+    def kill_dul(self) -> None:
+        super().kill_dul()
+        self._alarm.ring()
+
+    def stop_dul(self) -> bool:
+        if self.state_machine.current_state == "Sta1":
+            self._kill_thread = True
+            self._alarm.ring()
+        return super().stop_dul()
+
+    def _is_transport_event(self) -> bool:
+        """pynetdicom's check for incoming data, once the socket has data, a primitive has been
+        queued to send (its event queued here: the loop handles it in this pass), an event has
+        been queued, or ``IDLE_WAIT`` has passed."""
+        if self.state_machine.current_state != "Sta13":
+            self._wait()
+            if not self.to_provider_queue.empty():
+                self._process_recv_primitive()
+                return False
+        return super()._is_transport_event()
+
+    def _wait(self) -> None:
+        alarm = self._alarm
+        alarm.armed = True
+        try:
+            if not (self.to_provider_queue.empty() and self.event_queue.empty()):
+                return
+            if self._kill_thread:
+                return
+            watched = [alarm.ear]
+            transport = self.socket.socket if self.socket is not None else None
+            if transport is not None and transport.fileno() != -1:
+                watched.append(transport)
+            try:
+                select.select(watched, [], [], IDLE_WAIT)
+            except (OSError, ValueError):  # closed meanwhile: pynetdicom's check reports it
+                return
+            alarm.hush()
+        finally:
+            alarm.armed = False
+
+
+def install() -> None:
+    """Make the associations this process creates from now on use ``WakingDUL``."""
+    pynetdicom.association.DULServiceProvider = WakingDUL  # type: ignore[attr-defined]
