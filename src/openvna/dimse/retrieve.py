@@ -88,23 +88,33 @@ def send_files_as_stored(assoc: Association) -> None:
     original = assoc.send_c_store
     if getattr(original, "sends_stored_files", False):
         return
+    # (SOP class, transfer syntax) pairs the peer accepted us to send, read once: the accepted
+    # contexts do not change after the association is established, and a C-GET requester
+    # proposes a hundred or more of them.
+    accepted: dict[str, set[str]] = {}
 
     @functools.wraps(original)
     def send(dataset: Any, *args: Any, **kwargs: Any) -> Dataset:
         if isinstance(dataset, StoredFile):
-            dataset = _as_accepted(assoc, dataset)
+            if not accepted:
+                accepted.update(_accepted_syntaxes(assoc))
+            dataset = _as_accepted(accepted.get(str(dataset.SOPClassUID), set()), dataset)
         return original(dataset, *args, **kwargs)
 
     send.sends_stored_files = True  # type: ignore[attr-defined]
     assoc.send_c_store = send  # type: ignore[method-assign]
 
 
-def _as_accepted(assoc: Association, stored: StoredFile) -> Path | Dataset:
-    accepted = {
-        str(cx.transfer_syntax[0])
-        for cx in assoc.accepted_contexts
-        if cx.abstract_syntax == stored.SOPClassUID and cx.as_scu
-    }
+def _accepted_syntaxes(assoc: Association) -> dict[str, set[str]]:
+    """The transfer syntaxes the peer accepted for each SOP class we may send (SCU role)."""
+    syntaxes: dict[str, set[str]] = {}
+    for cx in assoc.accepted_contexts:
+        if cx.as_scu:
+            syntaxes.setdefault(str(cx.abstract_syntax), set()).add(str(cx.transfer_syntax[0]))
+    return syntaxes
+
+
+def _as_accepted(accepted: set[str], stored: StoredFile) -> Path | Dataset:
     if stored.transfer_syntax in accepted or stored.transfer_syntax not in _NATIVE:
         return stored.stored_path  # as stored (or a failed sub-operation: no transcoder)
     if accepted & _NATIVE:
