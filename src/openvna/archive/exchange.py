@@ -167,17 +167,20 @@ def retrieve(
             if progress:
                 progress(before.plus(current), before.done + total)
 
-        result = before.plus(scu.move(remote, _move_keys(match, level), destination, model, step))
+        result = before.plus(
+            scu.move(remote, _move_keys(match, level, model), destination, model, step)
+        )
     return len(matches), result
 
 
-def _move_keys(match: Dataset, level: str) -> Dataset:
-    """The unique keys of ``match`` down to ``level``: what a hierarchical C-MOVE names."""
+def _move_keys(match: Dataset, level: str, model: Model) -> Dataset:
+    """The unique keys of ``match`` down to ``level``, what a hierarchical C-MOVE names
+    (PS3.4 C.4.2.2.1); Patient ID only in the Patient Root model, where it is a level's."""
     moved = Dataset()
     moved.QueryRetrieveLevel = level
     for name, unique in LEVELS.items():
         value = match.get(unique)
-        if value:
+        if value and (name != "PATIENT" or model == "patient"):
             moved.add_new(unique, dictionary_VR(unique), value)
         if name == level:
             break

@@ -1,0 +1,86 @@
+"""archive.jobs: a job's row from Pending to its end, with its counts, failed UIDs and error, as
+any process reading the index sees it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from openvna.archive import Archive
+from openvna.archive.jobs import Job, Jobs, JobState
+from openvna.archive.scu import Transfer
+from openvna.errors import BadGateway, NotFound
+
+Progress = Callable[[Transfer, int], None]
+
+
+def _ended(jobs: Jobs, job: Job) -> Job:
+    deadline = time.monotonic() + 30
+    while True:
+        current = jobs.get(job.id)
+        if current.state in (JobState.SUCCESS, JobState.FAILURE):
+            return current
+        assert time.monotonic() < deadline, current
+        time.sleep(0.01)
+
+
+def test_a_job_runs_reports_progress_and_succeeds(archive: Archive) -> None:
+    jobs = Jobs(archive)
+    release = threading.Event()
+    running = threading.Event()
+
+    def work(progress: Progress) -> Transfer:
+        progress(Transfer(completed=1), 3)
+        running.set()
+        release.wait(30)
+        return Transfer(completed=3)
+
+    job = jobs.submit("store", "PACS", {"resources": [{"StudyInstanceUID": "1.2"}]}, work)
+    assert job.state in (JobState.PENDING, JobState.RUNNING)
+    assert running.wait(30)
+    middle = jobs.get(job.id)
+    assert middle.state is JobState.RUNNING
+    assert (middle.total, middle.completed, middle.remaining) == (3, 1, 2)
+    release.set()
+    done = _ended(jobs, job)
+    assert done.state is JobState.SUCCESS
+    assert (done.total, done.completed, done.failed, done.remaining) == (3, 3, 0, 0)
+    assert done.detail == {
+        "request": {"resources": [{"StudyInstanceUID": "1.2"}]},
+        "failed_uids": [],
+    }
+    assert [j.id for j in Jobs(archive).recent()] == [job.id]  # another Jobs sees it
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error"),
+    [
+        (Transfer(completed=1, failed=1, failed_uids=["1.2.3"], status=0xB000), "1 failed"),
+        (BadGateway("PACS did not answer"), "PACS did not answer"),
+        (RuntimeError("a bug"), "internal error; the server log has the details"),
+    ],
+)
+def test_a_job_that_fails_says_why(
+    archive: Archive, outcome: Transfer | Exception, error: str
+) -> None:
+    jobs = Jobs(archive)
+
+    def work(progress: Progress) -> Transfer:
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    done = _ended(jobs, jobs.submit("move", "PACS", {}, work))
+    assert done.state is JobState.FAILURE
+    assert error in done.detail["error"]
+    if isinstance(outcome, Transfer):
+        assert done.detail["failed_uids"] == ["1.2.3"]
+        assert (done.completed, done.failed) == (1, 1)
+
+
+def test_an_unknown_job(archive: Archive) -> None:
+    with pytest.raises(NotFound):
+        Jobs(archive).get("nosuchjob")
