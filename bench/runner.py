@@ -4,6 +4,7 @@ with the servers alternating inside each repetition, stop everything whatever ha
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -22,6 +23,9 @@ from bench import doors, measure, servers
 from bench.dataset import Dataset, Sizes
 from bench.registry import REGISTRY, Context, Measurement
 from bench.report import NOT_BUILT, Row
+
+# Seconds a reference server that reset a connection is given to be seen dead (run_rep).
+DEATH_WAIT = 2.0
 
 
 @dataclass
@@ -153,6 +157,10 @@ def run_rep(ctx: Context, m: Measurement, server: servers.Server, rep: int, row:
     try:
         row.samples.setdefault(server.name, []).extend(m.func(ctx, server, rep))
     except Exception as exc:
+        if server.name == "orthanc":
+            # A SIGSEGV resets the connection before the process is reaped: give it a moment.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.process.popen.wait(DEATH_WAIT)
         death = server.process.death()
         if death is not None and server.name == "orthanc":
             row.crashes.setdefault(server.name, []).append(death)
