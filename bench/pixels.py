@@ -111,8 +111,35 @@ def _j2k_instances(ctx: Context) -> list[Path]:
             meta = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=[]).file_meta
             if meta.TransferSyntaxUID == J2K_LOSSLESS:
                 found.append(path)
+    if not found:
+        raise CheckError("the data set has no JPEG 2000 instance")
     ctx.state["j2k-files"] = found
     return found
+
+
+ACCEPT_EXPLICIT = f'multipart/related; type="application/dicom"; transfer-syntax={EXPLICIT_LE}'
+
+
+def _transcoded(server: Server, paths: list[str], instances: int) -> list[float]:
+    """MB/s of each GET of ``paths``, each answer ``instances`` parts of 512x512x2 bytes or more."""
+    conn = server.connection()
+    samples = []
+    try:
+        for path in paths:
+            got = client.stream_parts(conn, path, ACCEPT_EXPLICIT)
+            if (
+                got.status != 200
+                or got.parts != instances
+                or got.nbytes < instances * 512 * 512 * 2
+            ):
+                raise CheckError(
+                    f"{server.name} transcode {path}: HTTP {got.status}, {got.parts} part(s),"
+                    f" {got.nbytes} bytes"
+                )
+            samples.append(got.nbytes / got.seconds / 1e6)
+    finally:
+        conn.close()
+    return samples
 
 
 @measurement(
@@ -123,20 +150,20 @@ def _j2k_instances(ctx: Context) -> list[Path]:
 )
 def transcode_j2k(ctx: Context, server: Server, rep: int) -> list[float]:
     files = _j2k_instances(ctx)
-    if not files:
-        raise CheckError("the data set has no JPEG 2000 instance")
-    accept = f'multipart/related; type="application/dicom"; transfer-syntax={EXPLICIT_LE}'
-    conn = server.connection()
-    samples = []
-    try:
-        for path in files:
-            got = client.stream_parts(conn, measure.instance_path(server, path), accept)
-            if got.status != 200 or got.parts != 1 or got.nbytes < 512 * 512 * 2:
-                raise CheckError(
-                    f"{server.name} transcode {path.name}: HTTP {got.status}, {got.parts} part(s),"
-                    f" {got.nbytes} bytes"
-                )
-            samples.append(got.nbytes / got.seconds / 1e6)
-    finally:
-        conn.close()
-    return samples
+    return _transcoded(server, [measure.instance_path(server, path) for path in files], 1)
+
+
+@measurement(
+    "JPEG 2000 CT series to Explicit VR LE on WADO-RS, one request (transcode)",
+    Target(">= 1.5x Orthanc (issue 14: a whole study)", ratio=1.5),
+    "MB/s",
+    True,
+    note="the data set's JPEG 2000 series (3 instances at every scale), asked 3 times a repetition",
+)
+def transcode_j2k_series(ctx: Context, server: Server, rep: int) -> list[float]:
+    files = _j2k_instances(ctx)
+    study, series, _ = measure.uids(files[0])
+    if any(measure.uids(path)[1] != series for path in files):
+        raise CheckError("the data set's JPEG 2000 instances are not one series")
+    path = f"{server.dicomweb_path}/studies/{study}/series/{series}"
+    return _transcoded(server, [path] * 3, len(files))
