@@ -35,8 +35,8 @@ HEADER_CACHE_ENTRIES: Final = 256
 # Deflated data sets (PS3.5 A.5): the index cannot delimit frames inside the deflated stream.
 DEFLATED: Final = "1.2.840.10008.1.2.1.99"
 _HTJ2K_SYNTAXES: Final = frozenset({f"1.2.840.10008.1.2.4.{n}" for n in (201, 202, 203)})
-# OpenJPEG decodes a frame's code-blocks on this many threads (a 512x512 CT slice in ~20 ms on
-# two cores rather than ~33 ms on one, bench/RESULTS.md).
+# OpenJPEG decodes a frame's code-blocks on this many threads: a 512x512 lossless CT slice in
+# ~20 ms rather than ~33 ms when two cores are free (bench/RESULTS.md).
 DECODE_THREADS: Final = min(os.cpu_count() or 1, 4)
 _J2K_SYNTAXES: Final = _HTJ2K_SYNTAXES | {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"}
 
