@@ -216,3 +216,53 @@ def test_patient_search_matches_written_back_demographics(server: LiveServer) ->
     smart.server.session.headers["apikey"] = API_KEY
     found = list(Patient.where(struct={"family": "smith"}).perform_resources_iter(smart.server))
     assert [(p.id, p.name[0].family, p.gender) for p in found] == [("P1", "Smith", "other")]
+
+
+def _coded(value: str, scheme: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, "Reason"
+    return item
+
+
+def test_reason_and_bodysite_are_indexed(server: LiveServer) -> None:
+    chest = make_instance(
+        AccessionNumber="C1",
+        BodyPartExamined="CHEST",
+        ReasonForPerformedProcedureCodeSequence=[_coded("29857009", "SCT")],
+    )
+    local = make_instance(
+        AccessionNumber="C2",
+        patient_id="P2",
+        BodyPartExamined="KNEE",
+        ReasonForPerformedProcedureCodeSequence=[_coded("K1", "99LOCAL"), _coded("K2", "99LOCAL")],
+    )
+    _store(server, chest, local)
+    cases = {
+        "reason=29857009": {"C1"},
+        "reason=http://snomed.info/sct|29857009": {"C1"},
+        "reason=http://loinc.org|29857009": set(),
+        "reason=http://example.org|K1": set(),
+        "reason=|K2": {"C2"},
+        "reason=|29857009": set(),
+        "reason=K1,29857009": {"C1", "C2"},
+        "bodysite=chest": {"C1"},
+        "bodysite=KNEE,CHEST": {"C1", "C2"},
+        "bodysite=HEAD": set(),
+        "bodysite=knee&reason=K2": {"C2"},
+    }
+    for query, expected in cases.items():
+        assert _found(server, f"/ImagingStudy?{query}") == expected, query
+    # QIDO-RS matches the same columns (a nested key in any item, PS3.4 C.2.2.2.6).
+    qido = httpx.get(
+        f"{server.dicomweb}/studies",
+        params={"ReasonForPerformedProcedureCodeSequence.CodeValue": "K2"},
+        headers=HEADERS,
+    )
+    assert [s["00080050"]["Value"] for s in qido.json()] == [["C2"]]
+    # A newer instance of C2 without reasons is the study's state now; a deleted study is gone.
+    _store(server, make_instance(study_uid=local.StudyInstanceUID, AccessionNumber="C2"))
+    assert _found(server, "/ImagingStudy?reason=|K2") == set()
+    study = f"{server.dicomweb}/studies/{chest.StudyInstanceUID}"
+    assert httpx.delete(study, headers=HEADERS).status_code == 204
+    assert _found(server, "/ImagingStudy?reason=29857009") == set()
+    assert _found(server, "/ImagingStudy?bodysite=CHEST") == set()

@@ -68,9 +68,11 @@ class Query:
     date range and its time range match as one date-time range (``matching.combine_date_time``;
     QIDO-RS always, C-FIND when extended negotiation accepted it, PS3.4 C.5.1.1).
 
-    Two refinements no DICOM door makes, for FHIR search: ``excluded`` groups of terms, an
-    entity matching every term of a group being left out (``ne`` of a date, ``gender=unknown``),
-    and ``changed``, conditions on the study's change time (``Changed``).
+    Refinements no DICOM door makes, for FHIR search: ``excluded`` groups of terms, an entity
+    matching every term of a group being left out (``ne`` of a date, ``gender=unknown``);
+    ``changed``, conditions on the study's change time (``Changed``); ``holding``, SERIES- or
+    INSTANCE-level queries of which a STUDY-level match must hold a match each (the studies of
+    a series UID, of a body part).
     """
 
     level: Level
@@ -86,6 +88,7 @@ class Query:
     offset: int = 0
     excluded: tuple[tuple[MatchTerm, ...], ...] = ()
     changed: tuple[Changed, ...] = ()
+    holding: tuple[Query, ...] = ()
 
 
 def resolve_attribute(text: str) -> tuple[int, str, str]:

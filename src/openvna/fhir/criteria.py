@@ -13,24 +13,16 @@ from openvna.dicom.query import Changed, Query
 from openvna.errors import BadRequest
 from openvna.fhir.params import DateBounds, split_values
 
-__all__ = ["Builder", "Criteria", "Handler", "Narrowing", "build_criteria", "only_one"]
-
-
-@dataclass(frozen=True)
-class Narrowing:
-    """A series- or instance-level search whose matches' studies the result is restricted to;
-    ``keep`` filters its matches on what the index does not match itself."""
-
-    query: Query
-    keep: Callable[[DicomJson], bool] | None = None
+__all__ = ["Builder", "Criteria", "Handler", "build_criteria", "only_one"]
 
 
 @dataclass(frozen=True)
 class Criteria:
-    """What a search selects: ``terms``, ``excluded`` and ``changed`` as in ``Query``."""
+    """What a search selects: ``terms``, ``excluded`` and ``changed`` as in ``Query``;
+    ``narrowings``, series- or instance-level queries, its ``holding``."""
 
     terms: tuple[MatchTerm, ...] = ()
-    narrowings: tuple[Narrowing, ...] = ()
+    narrowings: tuple[Query, ...] = ()
     nothing: bool = False
     fuzzy: bool = False
     patient_checks: tuple[Callable[[DicomJson], bool], ...] = field(default=())
@@ -44,7 +36,7 @@ class Builder:
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
         self.terms: list[MatchTerm] = []
-        self.narrowings: list[Narrowing] = []
+        self.narrowings: list[Query] = []
         self.checks: list[Callable[[DicomJson], bool]] = []
         self.excluded: list[tuple[MatchTerm, ...]] = []
         self.changed: list[Changed] = []

@@ -3,9 +3,9 @@
 A request's parameters split into result controls (``_count``, ``_sort``, ``_include``, ...) and
 criteria. Criteria on the study or patient become match terms of one STUDY- or PATIENT-level
 ``Query``; criteria on series or instances (``series``, ``modality`` is study-level through
-ModalitiesInStudy, ``dicom-class``, ``instance``, ``bodysite``) first find the studies that hold
-a matching series or instance, and the study query is then restricted to those UIDs. Repeated
-parameters are ANDed, comma-separated values ORed (search.html#combining).
+ModalitiesInStudy, ``dicom-class``, ``instance``, ``bodysite``) are series- or instance-level
+queries the studies must hold a match of (``Query.holding``: a subquery of the same statement).
+Repeated parameters are ANDed, comma-separated values ORed (search.html#combining).
 
 Unknown parameters and modifiers follow ``Prefer: handling`` (search.html#errors): lenient (the
 default) leaves them out of the search and of the ``self`` link; strict refuses the request.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from openvna.archive import Archive
 from openvna.errors import BadRequest
-from openvna.fhir.criteria import Criteria, Narrowing
+from openvna.fhir.criteria import Criteria
 from openvna.fhir.params import split_values
 from openvna.fhir.patient_params import patient_criteria
 from openvna.fhir.study_params import study_criteria
@@ -29,7 +29,6 @@ __all__ = [
     "SEARCH_PARAMETERS",
     "Controls",
     "Criteria",
-    "Narrowing",
     "ParsedSearch",
     "paging",
     "parse_search",

@@ -15,7 +15,6 @@ from openvna.dicom.json import DicomJson
 from openvna.dicom.matching import MatchTerm
 from openvna.dicom.query import Level, Query
 from openvna.errors import BadRequest, NotFound
-from openvna.fhir import values as v
 from openvna.fhir.bundle import history_bundle, searchset
 from openvna.fhir.endpoints import Bases, endpoint, endpoints
 from openvna.fhir.ids import parse_patient_id
@@ -228,25 +227,14 @@ class FhirService:
         criteria, controls = parsed.criteria, parsed.controls
         if criteria.nothing:
             return 0, []
-        terms = list(criteria.terms)
-        for narrowing in criteria.narrowings:
-            query = dataclasses.replace(narrowing.query, return_keys=(_STUDY_UID,))
-            keep = narrowing.keep
-            uids = {
-                v.text(ds, "0020000D")
-                for ds in self.archive.find(query)
-                if keep is None or keep(ds)
-            }
-            if not uids:
-                return 0, []
-            terms.append(any_of("StudyInstanceUID", sorted(uids)))
         query = Query(
             Level.STUDY,
-            tuple(terms),
+            criteria.terms,
             include_all=True,
             combined_datetime=True,
             excluded=criteria.excluded,
             changed=criteria.changed,
+            holding=criteria.narrowings,
         )
         return self._page(query, controls, size)
 

@@ -3,17 +3,18 @@ of a STUDY-level ``Query``, or as narrowings: the studies holding a matching ser
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 
 from openvna.archive import Archive
 from openvna.archive.resources import ResourceStore
-from openvna.dicom.json import DicomJson
 from openvna.dicom.matching import MatchTerm
 from openvna.dicom.query import Level, Query
 from openvna.dicom.uid import is_valid_uid
 from openvna.errors import BadRequest
 from openvna.fhir import values as v
-from openvna.fhir.criteria import Builder, Criteria, Handler, Narrowing, build_criteria, only_one
+from openvna.fhir.criteria import Builder, Criteria, Handler, build_criteria, only_one
 from openvna.fhir.ids import parse_patient_id
 from openvna.fhir.mapping import DICOM_UID_SYSTEM, SOP_CLASS_SYSTEM, V2_0203
 from openvna.fhir.params import date_bounds, instant_bounds, reference_id, token
@@ -23,6 +24,7 @@ from openvna.fhir.terms import any_of, tag_of
 
 __all__ = ["study_criteria"]
 
+_REASON_SEQUENCE = tag_of("ReasonForPerformedProcedureCodeSequence")
 _STATUSES = frozenset({"registered", "available", "cancelled", "entered-in-error", "unknown"})
 
 
@@ -80,10 +82,6 @@ def _uids(built: Builder, name: str, modifier: str | None, values: list[str]) ->
     built.narrowings.append(_uid_narrowing(name, values))
 
 
-def _reasons(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
-    built.narrowings.append(_reason(values))
-
-
 def _body_sites(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
     built.narrowings.append(_body_site(values))
 
@@ -112,6 +110,35 @@ def _based_on(built: Builder, name: str, modifier: str | None, values: list[str]
         built.terms.append(any_of("AccessionNumber", accessions))
     else:
         built.nothing = True
+
+
+def _reasons(built: Builder, name: str, modifier: str | None, values: list[str]) -> None:
+    """ImagingStudy.reasonCode: Reason For Performed Procedure Code Sequence (0040,1012), on the
+    index's study/reason rows: the code, and with a system the coding schemes it stands for
+    (``values.code_of``: SCT and SRT are SNOMED CT); ``|code``, a coding without a system, is a
+    code of a scheme FHIR names no system for. Code and scheme match any item each: for the
+    one-item sequences studies carry, that is the item's pair."""
+    wanted = [token(value) for value in values]
+    systems = {system for system, _ in wanted}
+    if len(systems) > 1:
+        raise BadRequest(f"{name}: values of different systems cannot be ORed here")
+    built.terms.append(_reason_term("CodeValue", [code for _, code in wanted]))
+    (system,) = systems
+    if system is None:
+        return
+    if system == "":
+        built.excluded.append((_reason_term("CodingSchemeDesignator", sorted(v.SCHEMES)),))
+        return
+    schemes = [scheme for scheme, uri in v.SCHEMES.items() if uri == system]
+    if not schemes:
+        built.nothing = True
+        return
+    built.terms.append(_reason_term("CodingSchemeDesignator", schemes))
+
+
+def _reason_term(keyword: str, values: list[str]) -> MatchTerm:
+    term = any_of(keyword, values)
+    return dataclasses.replace(term, sequence=_REASON_SEQUENCE)
 
 
 _STUDY_HANDLERS: dict[str, Handler] = {
@@ -176,7 +203,7 @@ def _dcm_code(name: str, value: str) -> str:
     return code
 
 
-def _uid_narrowing(name: str, values: list[str]) -> Narrowing:
+def _uid_narrowing(name: str, values: list[str]) -> Query:
     keyword, level, system = {
         "series": ("SeriesInstanceUID", Level.SERIES, None),
         "instance": ("SOPInstanceUID", Level.INSTANCE, None),
@@ -191,37 +218,14 @@ def _uid_narrowing(name: str, values: list[str]) -> Narrowing:
         if not is_valid_uid(uid):
             raise BadRequest(f"{name}: {code!r} is not a valid UID")
         uids.append(uid)
-    return Narrowing(Query(level, (any_of(keyword, uids),), limit=None))
+    return Query(level, (any_of(keyword, uids),), limit=None)
 
 
-def _reason(values: list[str]) -> Narrowing:
-    """ImagingStudy.reasonCode (Reason For Performed Procedure Code Sequence, 0040,1012) is kept
-    in the study's JSON, not a column: the studies are read and their codes compared here, so
-    this parameter costs a pass over the studies (a column would make it a lookup)."""
-    wanted = [token(value) for value in values]
-
-    def keep(ds: DicomJson) -> bool:
-        codings = [v.code_of(item) for item in v.items(ds, "00401012")]
-        return any(
-            coding is not None
-            and coding["code"] == code
-            and (system is None or system == coding.get("system", ""))
-            for coding in codings
-            for system, code in wanted
-        )
-
-    query = Query(
-        Level.STUDY, includefields=(tag_of("ReasonForPerformedProcedureCodeSequence"),), limit=None
-    )
-    return Narrowing(query, keep)
-
-
-def _body_site(values: list[str]) -> Narrowing:
-    """Body Part Examined (0018,0015) is kept in the series' JSON, not a column: the series
-    that have one are read and compared here (codes are case-insensitive CS values)."""
-    wanted = {token(value)[1].upper() for value in values}
-    query = Query(Level.SERIES, includefields=(tag_of("BodyPartExamined"),), limit=None)
-    return Narrowing(query, lambda ds: v.text(ds, "00180015").upper() in wanted)
+def _body_site(values: list[str]) -> Query:
+    """Body Part Examined (0018,0015), a column of the series: the studies holding a series of
+    that body part (CS values are upper case, PS3.5 6.2: the code is compared upper-cased)."""
+    parts = [token(value)[1].upper() for value in values]
+    return Query(Level.SERIES, (any_of("BodyPartExamined", parts),), limit=None)
 
 
 def _statuses(values: list[str]) -> bool:

@@ -10,6 +10,7 @@ from openvna.dicom.json import DicomJson
 
 __all__ = [
     "DCM",
+    "SCHEMES",
     "code_of",
     "date",
     "date_time",
@@ -127,7 +128,7 @@ def code_of(item: DicomJson) -> dict[str, Any] | None:
         return None
     scheme = text(item, "00080102")
     coding: dict[str, Any] = {}
-    system = _SYSTEMS.get(scheme)
+    system = SCHEMES.get(scheme)
     if system is not None:
         coding["system"] = system
     coding["code"] = value
@@ -137,7 +138,8 @@ def code_of(item: DicomJson) -> dict[str, Any] | None:
     return coding
 
 
-_SYSTEMS = {
+# Coding scheme designators (PS3.16 Table 8-1) that FHIR names by a system URI.
+SCHEMES = {
     "DCM": DCM,
     "SCT": "http://snomed.info/sct",
     "SRT": "http://snomed.info/sct",

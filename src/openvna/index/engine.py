@@ -9,11 +9,12 @@ requires. PostgreSQL needs nothing special: ``postgresql+psycopg://...``.
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Connection,
     Engine,
@@ -31,7 +32,16 @@ from sqlalchemy.pool import StaticPool
 
 from openvna.errors import IndexUnavailable
 from openvna.index.core import WRITE_OPTION, Index
-from openvna.index.schema import SCHEMA_VERSION, metadata, schema_info, utc_stamp
+from openvna.index.extract import body_part, reasons
+from openvna.index.schema import (
+    SCHEMA_VERSION,
+    metadata,
+    schema_info,
+    series,
+    studies,
+    study_reasons,
+    utc_stamp,
+)
 
 __all__ = ["create_index"]
 
@@ -109,14 +119,48 @@ def _require_known_schema(engine: Engine, url: str) -> None:
 
 # The steps that bring an older schema up to this one in place (under the schema lock, in the
 # version check's transaction), by the version they start from: version 1 lacked the instances'
-# checksum (left NULL for their rows), version 2 the studies' change time, which existing rows
-# get as the moment of the migration (the index kept no earlier one: "changed no later than").
-_MIGRATIONS_FROM: dict[int, tuple[str, ...]] = {
-    1: ("ALTER TABLE instances ADD COLUMN checksum VARCHAR(32)",),
+# checksum (left NULL for their rows); version 2 the studies' change time (existing rows get the
+# moment of the migration, "changed no later than": the index kept no earlier one), the series'
+# body part and the studies' reasons (both read from the stored JSON, ``_fill_codes``).
+Step = Callable[[Connection, str], None]
+
+
+def _sql(statement: str) -> Step:
+    def run(connection: Connection, now: str) -> None:
+        connection.execute(text(statement), {"now": now})
+
+    return run
+
+
+def _add_body_part(connection: Connection, now: str) -> None:
+    """The column as ``schema`` declares it (byte-ordered text on PostgreSQL)."""
+    kind = series.c.body_part.type.compile(dialect=connection.dialect)
+    connection.exec_driver_sql(
+        f"ALTER TABLE series ADD COLUMN body_part {kind} DEFAULT '' NOT NULL"
+    )
+    connection.exec_driver_sql("CREATE INDEX ix_series_body_part ON series (body_part)")
+
+
+def _fill_codes(connection: Connection, now: str) -> None:
+    """Body parts and reasons of the rows indexed before they had columns of their own."""
+    for pk, data in connection.execute(select(series.c.pk, series.c.json)).all():
+        part = body_part(orjson.loads(data))
+        if part:
+            connection.execute(update(series).where(series.c.pk == pk).values(body_part=part))
+    for pk, data in connection.execute(select(studies.c.pk, studies.c.json)).all():
+        rows = [{"study_fk": pk, "code": c, "scheme": s} for c, s in reasons(orjson.loads(data))]
+        if rows:
+            connection.execute(insert(study_reasons), rows)
+
+
+_MIGRATIONS_FROM: dict[int, tuple[Step, ...]] = {
+    1: (_sql("ALTER TABLE instances ADD COLUMN checksum VARCHAR(32)"),),
     2: (
-        "ALTER TABLE studies ADD COLUMN updated VARCHAR(32) DEFAULT '' NOT NULL",
-        "UPDATE studies SET updated = :now",
-        "CREATE INDEX ix_studies_updated ON studies (updated)",
+        _sql("ALTER TABLE studies ADD COLUMN updated VARCHAR(32) DEFAULT '' NOT NULL"),
+        _sql("UPDATE studies SET updated = :now"),
+        _sql("CREATE INDEX ix_studies_updated ON studies (updated)"),
+        _add_body_part,
+        _fill_codes,
     ),
 }
 
@@ -132,9 +176,9 @@ def _record_schema_version(engine: Engine, url: str) -> None:
             return
         if len(versions) == 1 and versions[0] in _MIGRATIONS_FROM:
             now = utc_stamp()
-            for step in range(versions[0], SCHEMA_VERSION):
-                for statement in _MIGRATIONS_FROM[step]:
-                    connection.execute(text(statement), {"now": now} if ":now" in statement else {})
+            for version in range(versions[0], SCHEMA_VERSION):
+                for step in _MIGRATIONS_FROM[version]:
+                    step(connection, now)
             connection.execute(update(schema_info).values(version=SCHEMA_VERSION))
             return
     if versions != [SCHEMA_VERSION]:

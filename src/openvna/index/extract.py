@@ -17,7 +17,7 @@ from openvna.errors import InvalidDicom
 from openvna.index.levels import PATIENT_TAGS, SERIES_TAGS, STUDY_TAGS, tag_hex
 from openvna.index.records import InstanceRecord
 
-__all__ = ["Rows", "dumps", "extract", "pn_upper"]
+__all__ = ["Rows", "body_part", "dumps", "extract", "pn_upper", "reasons"]
 
 _PATIENT_KEYS = frozenset(tag_hex(t) for t in PATIENT_TAGS)
 _STUDY_KEYS = frozenset(tag_hex(t) for t in STUDY_TAGS)
@@ -36,6 +36,7 @@ class Rows:
     study: dict[str, Any]
     series: dict[str, Any]
     instance: dict[str, Any]
+    reasons: tuple[tuple[str, str], ...]  # the study's (code, scheme) rows in study_reasons
 
 
 def dumps(obj: dict[str, Any]) -> bytes:
@@ -81,9 +82,29 @@ def extract(record: InstanceRecord) -> Rows:
         "pps_start_time": _time(md, "00400245"),
         "requested_sps_id": _text(request, "00400009"),
         "requested_procedure_id": _text(request, "00401001"),
+        "body_part": body_part(md),
         "json": dumps({k: v for k, v in md.items() if k in _SERIES_KEYS}),
     }
-    return Rows(study_uid, series_uid, sop_uid, patient, study, series, _instance(record, sop_uid))
+    instance = _instance(record, sop_uid)
+    return Rows(study_uid, series_uid, sop_uid, patient, study, series, instance, reasons(md))
+
+
+def body_part(md: dict[str, Any]) -> str:
+    """Body Part Examined (0018,0015): the series' ``body_part`` column."""
+    return _text(md, "00180015")
+
+
+def reasons(md: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(code, coding scheme designator) of each item of Reason For Performed Procedure Code
+    Sequence (0040,1012); the code is Code Value, Long Code Value or URN Code Value (PS3.3
+    Table 8.8-1a), whichever the item has."""
+    found = set()
+    for item in _values(md, "00401012"):
+        if isinstance(item, dict):
+            code = _text(item, "00080100") or _text(item, "00080119") or _text(item, "00080120")
+            if code:
+                found.add((code, _text(item, "00080102")))
+    return tuple(sorted(found))
 
 
 def _instance(record: InstanceRecord, sop_uid: str) -> dict[str, Any]:
@@ -123,9 +144,14 @@ def _column_text(value: str) -> str:
     return value.replace("\x00", "")[:_MAX_TEXT]
 
 
-def _first(md: dict[str, Any], key: str) -> Any:
+def _values(md: dict[str, Any], key: str) -> list[Any]:
     attribute = md.get(key)
-    values = attribute.get("Value") if attribute is not None else None
+    values = attribute.get("Value") if isinstance(attribute, dict) else None
+    return values if isinstance(values, list) else []
+
+
+def _first(md: dict[str, Any], key: str) -> Any:
+    values = _values(md, key)
     return values[0] if values else None
 
 

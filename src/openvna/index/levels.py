@@ -118,6 +118,7 @@ MATCH_COLUMNS: dict[int, tuple[str, str, str]] = {
     tag("SeriesDescription"): ("SERIES", "series_description", "text"),
     tag("PerformedProcedureStepStartDate"): ("SERIES", "pps_start_date", "date"),
     tag("PerformedProcedureStepStartTime"): ("SERIES", "pps_start_time", "time"),
+    tag("BodyPartExamined"): ("SERIES", "body_part", "text"),
     tag("SOPInstanceUID"): ("INSTANCE", "sop_uid", "uid"),
     tag("SOPClassUID"): ("INSTANCE", "sop_class_uid", "uid"),
     tag("InstanceNumber"): ("INSTANCE", "instance_number", "int"),
@@ -128,7 +129,8 @@ MATCH_COLUMNS: dict[int, tuple[str, str, str]] = {
 }
 
 # (sequence, attribute) -> (level, column, kind): keys inside a sequence's first item that the
-# index matches (PS3.18 Table 10.6.1-5 requires these two at the series level).
+# index matches (PS3.18 Table 10.6.1-5 requires the first two at the series level); kind
+# "reasons": a column of the study/reason side table, any item of the sequence (C.2.2.2.6).
 NESTED_MATCH_COLUMNS: dict[tuple[int, int], tuple[str, str, str]] = {
     (tag("RequestAttributesSequence"), tag("ScheduledProcedureStepID")): (
         "SERIES",
@@ -139,5 +141,15 @@ NESTED_MATCH_COLUMNS: dict[tuple[int, int], tuple[str, str, str]] = {
         "SERIES",
         "requested_procedure_id",
         "text",
+    ),
+    (tag("ReasonForPerformedProcedureCodeSequence"), tag("CodeValue")): (
+        "STUDY",
+        "code",
+        "reasons",
+    ),
+    (tag("ReasonForPerformedProcedureCodeSequence"), tag("CodingSchemeDesignator")): (
+        "STUDY",
+        "scheme",
+        "reasons",
     ),
 }

@@ -6,7 +6,8 @@ instance levels, and results carry the parents' attributes (§10.6.3.3). Order i
 by name, studies newest first, then series and instances by number, then insertion) so that
 limit/offset pages do not shift. The patient level reads the patients table; patient attributes
 kept only on the study rows (birth date, sex) match through the patient's studies. FHIR search
-adds groups of terms that exclude (``NOT (...)``) and conditions on a study's change time.
+adds groups of terms that exclude (``NOT (...)``), conditions on a study's change time, and
+the studies holding a matching series or instance (a subquery).
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ from openvna.index.levels import (
     tag,
     tag_hex,
 )
-from openvna.index.schema import instances, patients, series, studies, study_modalities
+from openvna.index.schema import (
+    instances,
+    patients,
+    series,
+    studies,
+    study_modalities,
+    study_reasons,
+)
 from openvna.index.sqlmatch import condition, date_time_range
 
 __all__ = ["Plan", "count", "page", "plan"]
@@ -92,6 +100,7 @@ def plan(query: Query) -> Plan:
             where.append(not_(and_(*inside)))
     if query.level is not Level.PATIENT:
         where += [_changed_condition(changed) for changed in query.changed]
+        where += [studies.c.pk.in_(_studies_holding(sub)) for sub in query.holding]
     wanted = frozenset(tag_hex(t) for t in (*query.includefields, *query.return_keys)) | {
         tag_hex(t.tag if t.sequence is None else t.sequence) for t in query.terms
     }
@@ -139,6 +148,12 @@ def _in_modality(modality: str) -> ColumnElement[bool]:
     )
 
 
+def _studies_holding(sub: Query) -> Select[Any]:
+    """The pks of the studies holding a match of ``sub`` (a series or instance query)."""
+    found = _statement(sub, plan(sub), False, False)
+    return found.with_only_columns(studies.c.pk).order_by(None)
+
+
 def _changed_condition(changed: Changed) -> ColumnElement[bool]:
     """``Changed`` on the study's change time; a study with none (``''``) is in no range."""
     column = studies.c.updated
@@ -165,6 +180,9 @@ def _condition(query: Query, term: MatchTerm) -> ColumnElement[bool] | str | Non
     if found is None or _DEPTH[Level(found[0])] > _DEPTH[query.level]:
         return None
     level, column, kind = found
+    if kind == "reasons":
+        on_reasons = condition(study_reasons.c[column], "text", term, False)
+        return studies.c.pk.in_(select(study_reasons.c.study_fk).where(on_reasons))
     if kind != "modalities":
         return condition(_TABLES[level].c[column], kind, term, query.fuzzymatching)
     if isinstance(term, Single):

@@ -40,6 +40,7 @@ __all__ = [
     "series",
     "studies",
     "study_modalities",
+    "study_reasons",
     "utc_stamp",
 ]
 
@@ -118,6 +119,18 @@ study_modalities = Table(
     Index("ix_study_modalities_modality_date", "modality", "study_date", "study_fk"),
 )
 
+# Reason For Performed Procedure Code Sequence (0040,1012) of each study, one row an item (code
+# value, coding scheme designator), from the study's stored attributes: the FHIR ImagingStudy's
+# ``reason`` search reads this index instead of every study's JSON.
+study_reasons = Table(
+    "study_reasons",
+    metadata,
+    Column("study_fk", ForeignKey("studies.pk", ondelete="CASCADE"), primary_key=True),
+    Column("code", _BYTES, primary_key=True),
+    Column("scheme", _BYTES, primary_key=True),
+    Index("ix_study_reasons_code", "code", "study_fk"),
+)
+
 series = Table(
     "series",
     metadata,
@@ -131,9 +144,11 @@ series = Table(
     _text("pps_start_time"),
     _text("requested_sps_id"),
     _text("requested_procedure_id"),
+    _text("body_part"),
     Column("num_instances", Integer, nullable=False, server_default="0"),
     _json("json"),
     Index("ix_series_study", "study_fk", "series_number"),
+    Index("ix_series_body_part", "body_part"),
     Index("ix_series_modality", "modality"),
     Index("ix_series_pps_date", "pps_start_date"),
     Index("ix_series_description", "series_description"),

@@ -33,7 +33,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from openvna.index.schema import instances, patients, series, studies, study_modalities
+from openvna.index.schema import (
+    instances,
+    patients,
+    series,
+    studies,
+    study_modalities,
+    study_reasons,
+)
 
 __all__ = ["Cursor", "Prepared", "Statements", "in_list", "statements_for"]
 
@@ -206,6 +213,7 @@ class Statements:
         self.insert_modalities = self._compile(
             insert(study_modalities), ("study_fk", "modality", "study_date")
         )
+        self.insert_reasons = self._compile(insert(study_reasons), ("study_fk", "code", "scheme"))
 
     def _deletes(self) -> None:
         self.delete_series = self._compile(delete(series).where(series.c.pk == _pk()))
@@ -213,6 +221,9 @@ class Statements:
         self.delete_patient = self._compile(delete(patients).where(patients.c.pk == _pk()))
         self.delete_modalities = self._compile(
             delete(study_modalities).where(study_modalities.c.study_fk == _pk())
+        )
+        self.delete_reasons = self._compile(
+            delete(study_reasons).where(study_reasons.c.study_fk == _pk())
         )
 
     def _insert(self, table: Table) -> Any:

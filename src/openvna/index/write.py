@@ -151,12 +151,23 @@ class _Writer:
         patient_key = ("patients", rows.patient["patient_id"], rows.patient["issuer"])
         patient_pk = self._upsert(patient_key, rows.patient)
         study = {**rows.study, "patient_fk": patient_pk}
-        study_pk = self._upsert(("studies", rows.study_uid), study)
+        study_key = ("studies", rows.study_uid)
+        before = self.touched.written.get(study_key)
+        study_pk = self._upsert(study_key, study)
+        if before is None or before[0] != study:
+            self._reasons(study_pk, rows.reasons)
         series_values = {**rows.series, "study_fk": study_pk}
         series_pk = self._upsert(("series", rows.series_uid), series_values)
         if series_study not in (None, study_pk):
             self._move_series(series_pk, study_pk)
         return patient_pk, study_pk, series_pk
+
+    def _reasons(self, study_pk: int, reasons: tuple[tuple[str, str], ...]) -> None:
+        """The study's reason rows follow its stored attributes, which the upsert replaced."""
+        self.cursor.execute(self.sql.delete_reasons, {"row_pk": study_pk})
+        if reasons:
+            rows = [{"study_fk": study_pk, "code": c, "scheme": s} for c, s in reasons]
+            self.cursor.executemany(self.sql.insert_reasons, rows)
 
     def _move_series(self, series_pk: int, study_pk: int) -> None:
         """The series moved to another study: its instances follow (the study_fk copy), the
@@ -281,6 +292,7 @@ def _recount_study(cursor: Cursor, sql: Statements, pk: int, changed: str) -> No
     num_instances, stored_modalities, stored_classes, study_date = counted
     if not num_instances:
         cursor.execute(sql.delete_modalities, row_pk)
+        cursor.execute(sql.delete_reasons, row_pk)
         cursor.execute(sql.delete_study, row_pk)
         return
     modalities = _joined(cursor.execute(sql.study_series_modalities, row_pk).fetchall())

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydicom import Dataset
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -163,7 +164,13 @@ def test_an_index_of_another_schema_is_refused_clearly(tmp_path, tampering, mess
 
 # What each older schema version lacked, undone on a new index to make one of that version.
 _DOWNGRADES = {
-    2: ("DROP INDEX ix_studies_updated", "ALTER TABLE studies DROP COLUMN updated"),
+    2: (
+        "DROP INDEX ix_studies_updated",
+        "ALTER TABLE studies DROP COLUMN updated",
+        "DROP INDEX ix_series_body_part",
+        "ALTER TABLE series DROP COLUMN body_part",
+        "DROP TABLE study_reasons",
+    ),
     1: ("ALTER TABLE instances DROP COLUMN checksum",),
 }
 
@@ -173,10 +180,20 @@ def test_an_older_index_is_brought_up_to_date(
     index_db_url: str, make_record: Callable[..., InstanceRecord], version: int
 ) -> None:
     """Version 1 had no instance checksum: the column is added in place, old rows keep NULL.
-    Version 2 had no study change time: old studies get the migration's moment, and a study
-    that changes afterwards its own."""
+    Version 2 had no study change time, series body part nor study reasons: old studies get the
+    migration's moment and a study that changes afterwards its own; the codes are read from the
+    stored JSON."""
+    reason = Dataset()
+    reason.CodeValue, reason.CodingSchemeDesignator, reason.CodeMeaning = "R1", "SCT", "Pain"
+    record = make_record(
+        "1.2.3.1.1",
+        "1.2.3.1",
+        "1.2.3.1.0",
+        BodyPartExamined="CHEST",
+        ReasonForPerformedProcedureCodeSequence=[reason],
+    )
     first = create_index(index_db_url)
-    first.add_instance(make_record("1.2.3.1.1", "1.2.3.1", "1.2.3.1.0"), replace=False)
+    first.add_instance(record, replace=False)
     with first.engine.begin() as conn:
         for step in range(SCHEMA_VERSION - 1, version - 1, -1):
             for statement in _DOWNGRADES[step]:
@@ -190,6 +207,9 @@ def test_an_older_index_is_brought_up_to_date(
             assert conn.execute(text("SELECT version FROM openvna_schema")).scalar() == 3
             assert conn.execute(text("SELECT checksum FROM instances")).all() == [(None,)]
             (migrated,) = conn.execute(text("SELECT updated FROM studies")).scalars()
+            assert conn.execute(text("SELECT body_part FROM series")).all() == [("CHEST",)]
+            reasons = conn.execute(text("SELECT code, scheme FROM study_reasons")).all()
+            assert reasons == [("R1", "SCT")]
         assert before <= migrated <= utc_stamp()
         with again.engine.begin() as conn:
             conn.execute(text("UPDATE studies SET updated = '2000-01-01T00:00:00.000Z'"))
