@@ -50,6 +50,7 @@ __all__ = [
     "events_after",
     "progress_report",
     "state_report",
+    "unclaimed_by_dimse",
 ]
 
 KEEP_SECONDS = 300.0
@@ -160,6 +161,16 @@ def events_after(conn: Connection, last: int, limit: int = 500) -> list[Event]:
         .limit(limit)
     )
     return [_event(row) for row in conn.execute(statement)]
+
+
+def unclaimed_by_dimse(conn: Connection, last: int) -> bool:
+    """Whether an event after id ``last`` waits for a DIMSE process to take it."""
+    statement = (
+        select(ups_events.c.id)
+        .where(ups_events.c.id > last, ups_events.c.dimse_claimed.is_(False))
+        .limit(1)
+    )
+    return conn.execute(statement).first() is not None
 
 
 def claim_for_dimse(conn: Connection, last: int, limit: int = 100) -> list[Event]:

@@ -448,7 +448,13 @@ class Workitems:
         return self._read(lambda conn: events.event_id_before(conn, created))
 
     def claim_dimse_events(self, last: int) -> list[events.Event]:
-        """The events after id ``last`` for this DIMSE process to report (none another took)."""
+        """The events after id ``last`` for this DIMSE process to report (none another took).
+
+        Looked for in a read first: each DIMSE process asks many times a second, and a write
+        transaction each time took SQLite's one write lock from the stores of the other
+        processes, which then waited in its busy handler."""
+        if not self._read(lambda conn: events.unclaimed_by_dimse(conn, last)):
+            return []
         return self._write(lambda conn: events.claim_for_dimse(conn, last))
 
     def events_after(self, last: int) -> list[events.Event]:
