@@ -212,6 +212,9 @@ def test_patient_search_matches_written_back_demographics(server: LiveServer) ->
     }
     for query, expected in cases.items():
         assert _found(server, f"/Patient?{query}") == expected, query
+    both = _read(server, "/Patient?family=smith&_revinclude=ImagingStudy:patient")
+    modes = sorted((e["search"]["mode"], e["resource"]["resourceType"]) for e in both["entry"])
+    assert modes == [("include", "ImagingStudy"), ("match", "Patient")]
     smart = client.FHIRClient(settings={"app_id": "openvna-tests", "api_base": fhir(server) + "/"})
     smart.server.session.headers["apikey"] = API_KEY
     found = list(Patient.where(struct={"family": "smith"}).perform_resources_iter(smart.server))
@@ -266,3 +269,34 @@ def test_reason_and_bodysite_are_indexed(server: LiveServer) -> None:
     assert httpx.delete(study, headers=HEADERS).status_code == 204
     assert _found(server, "/ImagingStudy?reason=29857009") == set()
     assert _found(server, "/ImagingStudy?bodysite=CHEST") == set()
+
+
+def test_written_resources_search_takes_summary_and_elements(server: LiveServer) -> None:
+    for accession in ("X1", "X2"):
+        order = {
+            "resourceType": "ServiceRequest",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": "Patient/P1"},
+            "identifier": [{"value": accession}],
+            "note": [{"text": "urgent"}],
+        }
+        response = httpx.post(fhir(server) + "/ServiceRequest", json=order, headers=JSON)
+        assert response.status_code == 201, response.text
+    counted = _read(server, "/ServiceRequest?_summary=count")
+    assert counted["total"] == 2 and "entry" not in counted
+    subset = _read(server, "/ServiceRequest?identifier=X1&_elements=identifier")
+    (entry,) = subset["entry"]
+    resource = entry["resource"]
+    assert set(resource) == {
+        "resourceType",
+        "id",
+        "meta",
+        "identifier",
+        "status",
+        "intent",
+        "subject",
+    }
+    assert resource["meta"]["tag"][0]["code"] == "SUBSETTED"
+    strict = get(server, "/ServiceRequest?_sort=status", Prefer="handling=strict")
+    assert strict.status_code == 400

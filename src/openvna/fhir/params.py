@@ -80,7 +80,9 @@ def date_bounds(name: str, value: str, date_tag: int, time_tag: int) -> DateBoun
     stored date (a day) or date and time (a second): ``eq`` the stored interval within the
     value's, ``ne`` not within it, ``ge``/``le`` from its start / to its end, ``gt``/``sa``
     after its end, ``lt``/``eb`` before its start (for an interval no wider than the value's,
-    "starts after" and "overlaps the range above" are the same), ``ap`` as ``eq``.
+    "starts after" and "overlaps the range above" are the same), ``ap`` as ``eq`` over the
+    interval widened by a tenth of its distance from now on each side (the 10% the
+    specification recommends).
     """
     prefix, start, end, timed = _prefixed(name, value)
     low: dt.datetime | None = start
@@ -97,8 +99,8 @@ def date_bounds(name: str, value: str, date_tag: int, time_tag: int) -> DateBoun
         date_tag,
         "date",
         "DA",
-        low.strftime("%Y%m%d") if low else None,
-        high.strftime("%Y%m%d") if high else None,
+        _da(low) if low else None,
+        _da(high) if high else None,
     )
     outside = prefix == "ne"
     if not timed:
@@ -136,15 +138,30 @@ def _instant(moment: dt.datetime) -> str:
     """A UTC moment in the index's form (``schema.utc_stamp``), rounded up to the millisecond
     so that a half-open bound stays exact."""
     rounded = moment + dt.timedelta(microseconds=-moment.microsecond % 1000)
-    return rounded.strftime("%Y-%m-%dT%H:%M:%S.") + f"{rounded.microsecond // 1000:03d}Z"
+    return (
+        f"{rounded.year:04d}-"
+        + rounded.strftime("%m-%dT%H:%M:%S.")
+        + (f"{rounded.microsecond // 1000:03d}Z")
+    )
+
+
+def _da(moment: dt.datetime) -> str:
+    """A DA value (PS3.5 6.2): four-digit year, also before 1000 (``strftime`` drops zeros)."""
+    return f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
 
 
 def _prefixed(
     name: str, value: str, *, utc: bool = False
 ) -> tuple[str, dt.datetime, dt.datetime, bool]:
+    """The prefix and the value's interval (``ap``: widened; then matched as ``eq``)."""
     prefix, text = (value[:2], value[2:]) if value[:2] in _PREFIXES else ("eq", value)
     start, end, timed = _interval(name, text, utc=utc)
-    return prefix, start, end, timed
+    if prefix != "ap":
+        return prefix, start, end, timed
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None) if utc else dt.datetime.now()
+    gap = abs(now - start) / 10
+    low = start - min(gap, start - dt.datetime.min)
+    return "eq", low, end + min(gap, dt.datetime.max - end), timed
 
 
 def _shift(name: str, moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:

@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_COUNT",
     "MAX_COUNT",
     "SEARCH_PARAMETERS",
+    "WRITTEN_CONTROLS",
     "Controls",
     "Criteria",
     "ParsedSearch",
@@ -75,6 +76,8 @@ REVINCLUDES = {"Patient": ("ImagingStudy:patient", "ImagingStudy:subject")}
 _CONTROLS = frozenset(
     {"_count", "_offset", "_sort", "_summary", "_elements", "_include", "_revinclude", "_total"}
 )
+# What the DiagnosticReport and ServiceRequest search takes besides its criteria.
+WRITTEN_CONTROLS = ("_count", "_offset", "_summary", "_elements")
 # Read by the web layer (search.html#format, #pretty); they stay in the self link.
 _FORMAT = frozenset({"_format", "_pretty"})
 _SUMMARIES = frozenset({"true", "false", "count", "data", "text"})
@@ -163,10 +166,10 @@ def _controls(resource_type: str, found: dict[str, list[str]], strict: bool) -> 
 
 
 def paging(params: Sequence[tuple[str, str]]) -> Controls:
-    """``_count`` and ``_offset`` alone (the written resources' search)."""
+    """The controls of the written resources' search (``WRITTEN_CONTROLS``)."""
     found: dict[str, list[str]] = {}
     for name, value in params:
-        if name in ("_count", "_offset"):
+        if name in WRITTEN_CONTROLS:
             found.setdefault(name, []).append(value)
     return _controls("", found, strict=False)
 

@@ -17,13 +17,14 @@ from openvna.dicom.query import Level, Query
 from openvna.errors import BadRequest, NotFound
 from openvna.fhir.bundle import history_bundle, searchset
 from openvna.fhir.endpoints import Bases, endpoint, endpoints
-from openvna.fhir.ids import parse_patient_id
+from openvna.fhir.ids import PatientKey, parse_patient_id
 from openvna.fhir.mapping import patient, patient_key
 from openvna.fhir.params import split_values
 from openvna.fhir.patient_match import OVERRIDDEN, patient_matches
 from openvna.fhir.patients import find_patient, key_terms
 from openvna.fhir.search import (
     MAX_COUNT,
+    WRITTEN_CONTROLS,
     Controls,
     ParsedSearch,
     paging,
@@ -132,8 +133,11 @@ class FhirService:
             written = self._written_patients(params, {r["id"] for r in matches})
             written += [r for r in overriding if patient_matches(r, parsed.given)]
             total += len(written)
-            matches += written if controls.offset == 0 and page_size else []
-            included = self._studies_of(datasets) if controls.revinclude else []
+            shown = written if controls.offset == 0 and page_size else []
+            matches += shown
+            keys = [patient_key(ds) for ds in datasets]
+            keys += [k[-1] for k in (parse_patient_id(r["id"]) for r in shown) if k]
+            included = self._studies_of(keys) if controls.revinclude else []
         else:
             total, datasets = self._study_page(parsed, page_size)
             light = controls.summary in ("true", "text") and not controls.elements
@@ -199,28 +203,30 @@ class FhirService:
     def _search_written(
         self, resource_type: str, params: Sequence[tuple[str, str]], bases: Bases, strict: bool
     ) -> Resource:
-        """DiagnosticReport and ServiceRequest search on their stored links, newest first."""
+        """DiagnosticReport and ServiceRequest search on their stored links, newest first,
+        shaped by ``_summary`` and ``_elements`` as the other searches."""
         supported = STORED_PARAMETERS[resource_type]
         criteria, used = [], []
         for name, value in params:
             if name in supported:
                 criteria.append((name, value))
-            elif name not in ("_count", "_offset", "_format", "_pretty"):
+            elif name not in (*WRITTEN_CONTROLS, "_format", "_pretty"):
                 if strict:
                     raise BadRequest(f"unknown search parameter {name!r} for {resource_type}")
                 continue
             used.append((name, value))
         page = paging(params)
+        size = 0 if page.summary == "count" else page.count
         filters = stored_filters(resource_type, criteria, lambda i: find_study_uid(self.archive, i))
-        total, found = self.store.search(resource_type, filters, page.count, page.offset)
+        total, found = self.store.search(resource_type, filters, size, page.offset)
         return searchset(
             bases.fhir,
             resource_type,
             used,
             total=total,
             offset=page.offset,
-            count=page.count,
-            matches=[stored_resource(s) for s in found],
+            count=size,
+            matches=[shape(stored_resource(s), page.summary, page.elements) for s in found],
         )
 
     def _study_page(self, parsed: ParsedSearch, size: int) -> tuple[int, list[DicomJson]]:
@@ -289,11 +295,10 @@ class FhirService:
             included += [e for e in (endpoint(i, bases) for i in STUDY_ENDPOINTS) if e]
         return included
 
-    def _studies_of(self, patients: list[DicomJson]) -> list[Resource]:
+    def _studies_of(self, keys: list[PatientKey]) -> list[Resource]:
         """``_revinclude=ImagingStudy:patient``: the studies of the page's patients."""
         studies: list[DicomJson] = []
-        for ds in patients:
-            key = patient_key(ds)
+        for key in dict.fromkeys(keys):
             query = Query(Level.STUDY, key_terms(key), include_all=True, limit=None)
             studies += [s for s in self.archive.find(query) if patient_key(s) == key]
         return imaging_studies(self.archive, studies)

@@ -16,6 +16,8 @@ SUBSETTED = {
 _MANDATORY = {
     "Patient": ("resourceType", "id", "meta"),
     "ImagingStudy": ("resourceType", "id", "meta", "status", "subject"),
+    "DiagnosticReport": ("resourceType", "id", "meta", "status", "code"),
+    "ServiceRequest": ("resourceType", "id", "meta", "status", "intent", "subject"),
     "Endpoint": (
         "resourceType",
         "id",

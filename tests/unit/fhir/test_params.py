@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from openvna.dicom.query import Changed
@@ -23,13 +25,22 @@ DA, TM = 0x00080020, 0x00080030
         ("sa2020", "20210101", None),
         ("lt2020-03-14", None, "20200313"),
         ("eb2020-01", None, "20191231"),
-        ("ap2020-03", "20200301", "20200331"),
+        ("0999", "09990101", "09991231"),
     ],
 )
 def test_dates_become_day_ranges(value: str, low: str | None, high: str | None):
     bounds = date_bounds("started", value, DA, TM)
     assert (bounds.date.low, bounds.date.high) == (low, high)
     assert bounds.time is None and not bounds.outside
+
+
+def test_ap_widens_the_interval_by_a_tenth_of_its_distance_from_now():
+    """R4 search.html#prefix recommends 10% of the gap to now: ten years back, about a year."""
+    ten_years_ago = dt.date.today().year - 10
+    bounds = date_bounds("started", f"ap{ten_years_ago}-06", DA, TM)
+    assert bounds.date.low is not None and bounds.date.high is not None
+    assert f"{ten_years_ago - 2}0601" < bounds.date.low < f"{ten_years_ago}0401"
+    assert f"{ten_years_ago}0801" < bounds.date.high < f"{ten_years_ago + 2}0701"
 
 
 def test_ne_is_the_complement_of_eq():
