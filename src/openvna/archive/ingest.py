@@ -29,7 +29,7 @@ from openvna.dicom.part10 import Header, read_header
 from openvna.dicom.uid import is_valid_uid
 from openvna.errors import InvalidDicom, OutOfResources
 from openvna.index import InstanceRecord
-from openvna.storage import BlobStore
+from openvna.storage import BlobStore, Flushing
 
 __all__ = ["Checked", "blob_key", "check", "place", "sop_of_key"]
 
@@ -55,6 +55,7 @@ class Checked:
     uids: InstanceUIDs
     record: InstanceRecord
     flaws: str = ""
+    flushing: Flushing | None = None  # its fsync, once the archive has started it
 
 
 def check(path: Path, expect_study: str | None, lenient: bool = False) -> Checked | StoreOutcome:

@@ -133,15 +133,17 @@ class Archive:
         result = self._check(path, expect_study)
         if isinstance(result, Checked):
             try:
-                checksum = self.blobs.flush(path)
+                flushing = self.blobs.flush(path)
             except OutOfResources as exc:
                 return StoreOutcome.failed(OUT_OF_RESOURCES, exc.message, **result.uids)
-            record = dataclasses.replace(result.record, checksum=checksum)
-            return dataclasses.replace(result, record=record)
+            record = dataclasses.replace(result.record, checksum=flushing.checksum)
+            return dataclasses.replace(result, record=record, flushing=flushing)
         return result
 
     def _store_prepared(self, prepared: list[Prepared], origin: Origin) -> list[StoreOutcome]:
-        """One transaction's worth: place the valid instances' blobs, index them together."""
+        """One transaction's worth: once their bytes are on disk, place the valid instances'
+        blobs and index them together."""
+        prepared = [_durable(item) for item in prepared]
         valid = [item for item in prepared if isinstance(item, Checked)]
         # From before the blobs are placed until the index has them, they are in flight: a
         # sweep leaves them alone, and a crash meanwhile leaves them findable (integrity).
@@ -282,3 +284,13 @@ class Archive:
         for key in keys:
             self.blobs.delete(key)
         return len(keys)
+
+
+def _durable(item: Prepared) -> Prepared:
+    """``item`` once its fsync has ended; a full disk met by that fsync is its failure (A700)."""
+    if isinstance(item, Checked) and item.flushing is not None:
+        try:
+            item.flushing.wait()
+        except OutOfResources as exc:
+            return StoreOutcome.failed(OUT_OF_RESOURCES, exc.message, **item.uids)
+    return item

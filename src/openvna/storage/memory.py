@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from openvna.errors import NotFound
+from openvna.storage.base import Flushing
 from openvna.storage.checksum import checksum_of_bytes
 from openvna.storage.inflight import Leftovers
 
@@ -28,8 +29,8 @@ class MemoryBlobStore:
     def filename(self, key: str) -> str | None:
         return None
 
-    def flush(self, source: Path) -> str:
-        return checksum_of_bytes(source.read_bytes())
+    def flush(self, source: Path) -> Flushing:
+        return Flushing(checksum_of_bytes(source.read_bytes()))
 
     def checksum(self, key: str) -> str:
         return checksum_of_bytes(self._get(key))
