@@ -2,11 +2,12 @@
 JPEG frames of a study (``type=image/jpeg`` on a study, series or instance: seed 002).
 
 A made part's size is known only once it is made, so the body is chunked and parts are made in
-worker threads, in order, the next one while the current one is sent (``AHEAD``): decoding
-overlaps sending, and memory holds at most ``AHEAD + 1`` instances, however large the study. The
-first part is made before the response starts, so that one the service cannot make (JPEG
-Baseline of 12-bit data...) is still a 406 status; a later failure can only end the stream,
-after the parts before it, which the client sees as a truncated multipart body.
+worker threads, ``AHEAD`` of them beside the one in hand (made together from the start, then the
+next as each is sent): decoding overlaps sending and the other core, and memory holds at most
+``AHEAD + 1`` instances, however large the study. The first part is awaited before the response
+starts, so that one the service cannot make (JPEG Baseline of 12-bit data...) is still a 406
+status; a later failure can only end the stream, after the parts before it, which the client
+sees as a truncated multipart body.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ __all__ = ["jpeg_frames_response", "transcoded_response"]
 DICOM = "application/dicom"
 JPEG = "image/jpeg"
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
-# Parts made ahead of the one being sent (each in a worker thread of its own).
+# Parts made ahead beside the one in hand (each in a worker thread of its own).
 AHEAD: Final = 1
 
 
@@ -90,35 +91,45 @@ async def _stream(
     count: int, make: Callable[[int], Coroutine[Any, Any, ResponsePart]], part_type: str
 ) -> Response:
     boundary = secrets.token_hex(16)
-    first = await make(0) if count else None
+    ahead: deque[asyncio.Task[ResponsePart]] = deque(
+        asyncio.create_task(make(index)) for index in range(min(AHEAD + 1, count))
+    )
+    if ahead:
+        try:
+            await ahead[0]
+        except BaseException:
+            _let_go(ahead)
+            raise
 
-    async def body(part: ResponsePart | None) -> AsyncIterator[bytes]:
-        # The first part arrives as an argument, not held by the closure: each part is let go
-        # once sent.
-        ahead: deque[asyncio.Task[ResponsePart]] = deque()
+    async def body() -> AsyncIterator[bytes]:
         try:
             for index in range(count):
-                if index or part is None:
-                    part = await ahead.popleft()
-                for later in range(index + 1 + len(ahead), min(index + 1 + AHEAD, count)):
-                    ahead.append(asyncio.create_task(make(later)))
+                part = await ahead.popleft()
                 yield (b"\r\n" if index else b"") + part.header(boundary)
                 if isinstance(part.body, Content):
                     async for chunk in stream_content(part.body):
                         yield chunk
                 else:
                     yield part.body
+                del part  # sent: the next one may be made in its place
+                if index + AHEAD + 1 < count:
+                    ahead.append(asyncio.create_task(make(index + AHEAD + 1)))
         finally:
-            for task in ahead:  # the client left: what was made ahead is not needed
-                task.cancel()
-                task.add_done_callback(_unneeded)
+            _let_go(ahead)
         yield (b"\r\n" if count else b"") + f"--{boundary}--\r\n".encode()
 
     media_type = f'multipart/related; type="{part_type}"; boundary={boundary}'
-    return StreamingResponse(body(first), media_type=media_type)
+    return StreamingResponse(body(), media_type=media_type)
 
 
 def _unneeded(task: asyncio.Task[ResponsePart]) -> None:
-    """A part made ahead for a client that left: its failure, if any, is no one's to report."""
+    """A part made ahead in vain: its failure, if any, is no one's to report."""
     if not task.cancelled():
         task.exception()
+
+
+def _let_go(ahead: deque[asyncio.Task[ResponsePart]]) -> None:
+    """Parts made ahead that will not be sent (the first failed, or the client left)."""
+    for task in ahead:
+        task.cancel()
+        task.add_done_callback(_unneeded)
