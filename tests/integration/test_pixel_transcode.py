@@ -13,7 +13,7 @@ from dicomweb_client import DICOMwebClient
 from pydicom import dcmread
 
 from openvna.dicom.uid import generate_uid
-from tests.integration.test_wado import parts, parts_chunked, store
+from tests.integration.test_wado import assert_error, parts, parts_chunked, store
 from tests.unit.render.images import dataset, gray, in_syntax, rgb
 
 EXPLICIT = "1.2.840.10008.1.2.1"
@@ -148,6 +148,21 @@ def test_an_instance_that_cannot_be_made_ends_the_stream_after_the_ones_before(
     assert not received.rstrip().endswith(b"--")
     again = httpx.get(f"{url}/series", headers={"Accept": "application/dicom+json"})
     assert again.status_code == 200
+
+
+def test_a_first_instance_that_cannot_be_made_is_406_though_the_next_was_begun(
+    live_server_factory: Any,
+) -> None:
+    """The first part decides the status while the second is already being made: 406 with
+    the first one's reason, and the server goes on serving the same series."""
+    server = live_server_factory(storage={"validation": "lenient"})
+    study, _ = _j2k_series(server, 3, corrupt=1)
+    url = f"{server.dicomweb}/studies/{study}"
+    accept = f"{STUDY_PARTS}; transfer-syntax={EXPLICIT}"
+    for _ in range(2):
+        assert_error(httpx.get(url, headers={"Accept": accept}), 406, "frame 1 of instance")
+    as_stored = httpx.get(url, headers={"Accept": f"{STUDY_PARTS}; transfer-syntax=*"})
+    assert len(parts(as_stored)) == 3
 
 
 TRANSCODED_INSTANCES = 400  # 512 x 512 x 16 bit, implicit VR: ~210 MB made on the fly
