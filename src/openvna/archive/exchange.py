@@ -18,7 +18,7 @@ from pydicom import Dataset
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
 from openvna.archive.remotes import RemoteRegistry, Right
-from openvna.archive.scu import Model, Progress, Remote, Scu, Transfer
+from openvna.archive.scu import CANCEL, Model, Progress, Remote, Scu, Transfer
 from openvna.archive.service import Archive
 from openvna.dicom.uid import require_uid
 from openvna.errors import BadRequest, Forbidden, NotFound
@@ -153,7 +153,8 @@ def retrieve(
 ) -> tuple[int, Transfer]:
     """Query ``remote``, then C-MOVE each match to ``destination`` (this archive's AE title
     for "retrieve"), one C-MOVE per match by its unique keys (hierarchical retrieve, PS3.4
-    C.4.2.2.1): the number of matches and what the moves came to."""
+    C.4.2.2.1): the number of matches and what the moves came to. A ``Cancelled`` from
+    ``progress`` stops the current C-MOVE (C-CANCEL) and the ones after it."""
     level = str(query.QueryRetrieveLevel)
     unique = LEVELS[level]
     if unique not in query:
@@ -167,9 +168,10 @@ def retrieve(
             if progress:
                 progress(before.plus(current), before.done + total)
 
-        result = before.plus(
-            scu.move(remote, _move_keys(match, level, model), destination, model, step)
-        )
+        moved = scu.move(remote, _move_keys(match, level, model), destination, model, step)
+        result = before.plus(moved)
+        if moved.status == CANCEL:  # the caller stopped the retrieve
+            break
     return len(matches), result
 
 

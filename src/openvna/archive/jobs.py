@@ -6,7 +6,9 @@ A job runs on a thread of the process that accepted it, at most ``RUNNING_PER_PR
 (the others wait as Pending). Its row is written when it starts, as it goes (at most every
 ``_WRITE_EVERY`` seconds: a send of thousands of instances does not commit once per instance)
 and when it ends, with the sub-operation counts (PS3.4 C.4.2.1.5), the failed SOP Instance UIDs
-and, for a failure, why. A process that stops mid-job leaves its row Running.
+and, for a failure, why. ``cancel`` (from any process) marks the row; the job reads the mark at
+each progress report and stops (``archive.scu.Cancelled``: a C-CANCEL for a C-MOVE or C-GET).
+A process that stops mid-job leaves its row Running.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Engine,
@@ -31,6 +34,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    false,
     insert,
     inspect,
     select,
@@ -38,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from openvna.archive.scu import Transfer
+from openvna.archive.scu import CANCEL, Cancelled, Transfer
 from openvna.archive.service import Archive
 from openvna.errors import ArchiveError, IndexUnavailable, NotFound
 from openvna.index.core import WRITE_OPTION
@@ -67,6 +71,8 @@ jobs_table = Table(
     Column("warning", Integer, nullable=False, server_default="0"),
     # JSON: {"request": what was asked, "failed_uids": [...], "error": why it failed}
     Column("detail", LargeBinary, nullable=False),
+    # Set by ``cancel`` (in any process), read by the job's own at each progress report.
+    Column("cancel", Boolean, nullable=False, server_default=false()),
 )
 
 
@@ -92,6 +98,7 @@ class Job:
     failed: int
     warning: int
     detail: dict[str, Any]
+    cancel: bool
 
     @property
     def remaining(self) -> int:
@@ -149,18 +156,42 @@ class Jobs:
         rows = self._read(lambda conn: conn.execute(query).mappings().all())
         return [_job(row) for row in rows]
 
+    def cancel(self, job_id: str) -> Job:
+        """Ask a Pending or Running job to stop (a no-op for one that has ended): it stops at
+        its next progress report, a Failure saying it was cancelled. NotFound when unknown."""
+        running = [JobState.PENDING.value, JobState.RUNNING.value]
+        statement = (
+            update(jobs_table)
+            .where(jobs_table.c.id == job_id, jobs_table.c.state.in_(running))
+            .values(cancel=True)
+        )
+        self._write(lambda conn: conn.execute(statement))
+        return self.get(job_id)
+
+    def _cancelled(self, job_id: str) -> bool:
+        query = select(jobs_table.c.cancel).where(jobs_table.c.id == job_id)
+        return bool(self._read(lambda conn: conn.execute(query).scalar()))
+
     def _run(self, job_id: str, request: dict[str, Any], work: Work) -> None:
         with self._slots:
+            detail: dict[str, Any] = {"request": request}
+            if self._cancelled(job_id):
+                detail["error"] = "cancelled before it started"
+                self._end(job_id, JobState.FAILURE, detail)
+                return
             self._update(job_id, state=JobState.RUNNING.value)
             last = 0.0
+            announced = 0  # the total the work last reported (a cancelled job keeps it)
 
             def progress(transfer: Transfer, total: int) -> None:
-                nonlocal last
+                nonlocal last, announced
+                announced = max(announced, total)
                 if time.monotonic() - last >= _WRITE_EVERY:
                     last = time.monotonic()
                     self._update(job_id, **_counts(transfer, total))
+                if self._cancelled(job_id):
+                    raise Cancelled
 
-            detail: dict[str, Any] = {"request": request}
             try:
                 result = work(progress)
             except ArchiveError as exc:
@@ -173,10 +204,12 @@ class Jobs:
                 self._end(job_id, JobState.FAILURE, detail)
                 return
             detail["failed_uids"] = result.failed_uids
-            if not result.ok:
+            if result.status == CANCEL:
+                detail["error"] = f"cancelled after {result.done} sub-operation(s)"
+            elif not result.ok:
                 detail["error"] = f"final status {result.status:04X}, {result.failed} failed"
             state = JobState.SUCCESS if result.ok else JobState.FAILURE
-            self._end(job_id, state, detail, _counts(result, result.done))
+            self._end(job_id, state, detail, _counts(result, announced))
 
     def _end(
         self,
@@ -239,6 +272,7 @@ def _job(row: Any) -> Job:
         failed=row["failed"],
         warning=row["warning"],
         detail=orjson.loads(row["detail"]),
+        cancel=bool(row["cancel"]),
     )
 
 

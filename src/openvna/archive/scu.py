@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from pydicom import Dataset
 
-__all__ = ["Model", "Progress", "Remote", "Scu", "Transfer"]
+__all__ = ["CANCEL", "Cancelled", "Model", "Progress", "Remote", "Scu", "Transfer"]
 
 # The Query/Retrieve information model (PS3.4 C.6.1 Patient Root, C.6.2 Study Root).
 Model = Literal["study", "patient"]
@@ -66,8 +66,17 @@ class Transfer:
         )
 
 
+# PS3.4 C.4.2.1.5 "Sub-operations terminated due to Cancel Indication": a transfer stopped.
+CANCEL = 0xFE00
+
+
+class Cancelled(Exception):
+    """Raised by a ``Progress`` callback to stop the transfer: a send stops before its next
+    instance, a C-MOVE or C-GET sends a C-CANCEL; either ends with status ``CANCEL``."""
+
+
 # Called as a transfer goes on: the counts so far and the number of sub-operations in all
-# (0 while the remote has not said).
+# (0 while the remote has not said); it may raise ``Cancelled``.
 Progress = Callable[[Transfer, int], None]
 
 

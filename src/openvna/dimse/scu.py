@@ -23,7 +23,7 @@ from pynetdicom.dsutils import encode_file_meta, split_dataset
 
 from openvna.archive import Archive
 from openvna.archive.remotes import RemoteRegistry
-from openvna.archive.scu import Model, Progress, Remote, Transfer
+from openvna.archive.scu import CANCEL, Cancelled, Model, Progress, Remote, Transfer
 from openvna.dimse.contexts import (
     FIND_MODELS,
     GET_MODELS,
@@ -52,6 +52,7 @@ _config.STORE_SEND_CHUNKED_DATASET = True
 _TARGET = re.compile(r"^(?P<aet>[^@\\]{1,16})@(?P<host>[^:]+|\[[^\]]+\]):(?P<port>\d{1,5})$")
 _MODELS = {"study": 1, "patient": 0}
 _PREAMBLE = bytes(128) + b"DICM"
+_MESSAGE_ID = 1  # one request an association: a C-CANCEL names it
 
 
 class DimseFailure(BadGateway):
@@ -135,7 +136,8 @@ def move(
     uid = MOVE_MODELS[_MODELS[model]]
     assoc = _associate(calling, remote, [build_context(uid)], timeout)
     try:
-        return _counted(assoc.send_c_move(query, destination, uid), progress)
+        responses = assoc.send_c_move(query, destination, uid, msg_id=_MESSAGE_ID)
+        return _counted(responses, progress, _canceller(assoc, uid))
     finally:
         if assoc.is_established:
             assoc.release()
@@ -183,7 +185,8 @@ def get(
         evt_handlers=[(evt.EVT_C_STORE, on_store)],
     )
     try:
-        return _counted(assoc.send_c_get(query, uid), progress)
+        responses = assoc.send_c_get(query, uid, msg_id=_MESSAGE_ID)
+        return _counted(responses, progress, _canceller(assoc, uid))
     finally:
         if assoc.is_established:
             assoc.release()
@@ -219,12 +222,24 @@ def send_files(
             for path, meta in headers:
                 if (str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID)) in chunk:
                     _store_one(assoc, path, str(meta.MediaStorageSOPInstanceUID), result)
-                    if progress:
-                        progress(result, len(paths))
+                    if not _going_on(progress, result, len(paths)):
+                        result.status = CANCEL
+                        return result
         finally:
             if assoc.is_established:
                 assoc.release()
     return result
+
+
+def _going_on(progress: Progress | None, result: Transfer, total: int) -> bool:
+    """Report progress; False when the caller asked to stop (``Cancelled``)."""
+    if progress is None:
+        return True
+    try:
+        progress(result, total)
+    except Cancelled:
+        return False
+    return True
 
 
 def _store_one(assoc: Association, path: Path, sop: str, result: Transfer) -> None:
@@ -242,16 +257,22 @@ def _store_one(assoc: Association, path: Path, sop: str, result: Transfer) -> No
         result.failed_uids.append(sop)
 
 
-def _counted(responses: Any, progress: Progress | None) -> Transfer:
+def _counted(responses: Any, progress: Progress | None, cancel: Callable[[], None]) -> Transfer:
+    """The counts of C-MOVE or C-GET responses; when ``progress`` asks to stop, ``cancel``
+    sends the C-CANCEL and the responses are read on to the peer's last (PS3.4 C.4.2.3.1:
+    FE00 with the counts so far)."""
     result = Transfer()
+    cancelled = False
     for status, answer in responses:
         code = _status(status)
         result.completed = int(status.get("NumberOfCompletedSuboperations", result.completed))
         result.failed = int(status.get("NumberOfFailedSuboperations", result.failed))
         result.warning = int(status.get("NumberOfWarningSuboperations", result.warning))
         remaining = int(status.get("NumberOfRemainingSuboperations", 0) or 0)
-        if progress:
-            progress(result, result.completed + result.failed + result.warning + remaining)
+        total = result.done + remaining
+        if not cancelled and not _going_on(progress, result, total):
+            cancelled = True
+            cancel()
         if code not in (0xFF00,):
             result.status = code
             if answer is not None and "FailedSOPInstanceUIDList" in answer:
@@ -259,6 +280,11 @@ def _counted(responses: Any, progress: Progress | None) -> Transfer:
                 values = value if isinstance(value, list) else [value]
                 result.failed_uids = [str(v) for v in values]
     return result
+
+
+def _canceller(assoc: Association, model: str) -> Callable[[], None]:
+    """C-CANCEL of the request sent with ``_MESSAGE_ID`` (PS3.7 9.3.2.3, 9.3.3.3)."""
+    return lambda: assoc.send_c_cancel(_MESSAGE_ID, query_model=model)
 
 
 def _status(status: Dataset) -> int:

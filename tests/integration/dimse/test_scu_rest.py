@@ -4,12 +4,14 @@ Orthanc is the remote PACS for find, move, get and retrieve. Each bad input has 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pydicom import Dataset
+from pynetdicom import AE, StoragePresentationContexts, evt
 
 from openvna.archive import Origin
 from tests.factories import make_instance
@@ -103,6 +105,53 @@ def test_store_sends_a_study_and_a_series_to_storescp(dimse_factory, tmp_path: P
         one = {"StudyInstanceUID": study, "SeriesInstanceUID": instances[0].SeriesInstanceUID}
         again = finished_job(node.web.url, _post(node, "STORESCP/store", {"resources": [one]}), KEY)
         assert again["progress"]["completed"] == 3
+
+
+def test_a_send_cancelled_midway_stops_before_the_next_instance(dimse_factory) -> None:
+    """POST /api/jobs/{id}/cancel while a pynetdicom Storage SCP holds the first instance: the
+    job stops there, a Failure that says so, with what was sent and what remains."""
+    arrived, release = threading.Event(), threading.Event()
+    received: list[str] = []
+
+    def on_store(event: Any) -> int:
+        received.append(str(event.request.AffectedSOPInstanceUID))
+        arrived.set()
+        release.wait(60)
+        return 0x0000
+
+    peer = AE("SLOW")
+    peer.supported_contexts = StoragePresentationContexts
+    port = free_port()
+    server = peer.start_server(
+        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
+    )
+    try:
+        node: DimseNode = dimse_factory(
+            auth={"api_keys": ["secret"]},
+            dimse={"remotes": [{"aet": "SLOW", "host": "127.0.0.1", "port": port}]},
+        )
+        study = {"StudyInstanceUID": _study(node, 3)[0].StudyInstanceUID}
+        accepted = _post(node, "SLOW/store", {"resources": [study]})
+        assert accepted.status_code == 202, accepted.text
+        assert arrived.wait(60)
+        cancel = httpx.post(f"{node.web.url}{accepted.headers['Location']}/cancel", headers=KEY)
+        assert cancel.status_code == 202, cancel.text
+        assert cancel.json()["cancel_requested"] is True
+        release.set()
+        job = finished_job(node.web.url, accepted, KEY)
+        assert job["state"] == "Failure"
+        assert job["error"] == "cancelled after 1 sub-operation(s)"
+        assert job["progress"]["completed"] == 1
+        assert job["progress"]["remaining"] == 2
+        assert len(received) == 1
+        again = httpx.post(f"{node.web.url}{accepted.headers['Location']}/cancel", headers=KEY)
+        assert again.status_code == 200  # it has ended: nothing to stop
+        assert (
+            httpx.post(f"{node.web.url}/api/jobs/nosuchjob/cancel", headers=KEY).status_code == 404
+        )
+    finally:
+        release.set()
+        server.shutdown()
 
 
 def test_store_refuses_bad_bodies_unknown_uids_and_nodes_without_the_right(

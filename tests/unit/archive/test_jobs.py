@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from openvna.archive import Archive
-from openvna.archive.jobs import Job, Jobs, JobState
-from openvna.archive.scu import Transfer
+from openvna.archive.jobs import RUNNING_PER_PROCESS, Job, Jobs, JobState
+from openvna.archive.scu import CANCEL, Cancelled, Transfer
 from openvna.errors import BadGateway, NotFound
 
 Progress = Callable[[Transfer, int], None]
@@ -84,3 +84,57 @@ def test_a_job_that_fails_says_why(
 def test_an_unknown_job(archive: Archive) -> None:
     with pytest.raises(NotFound):
         Jobs(archive).get("nosuchjob")
+
+
+def test_a_cancelled_job_stops_at_its_next_report(archive: Archive) -> None:
+    jobs = Jobs(archive)
+    running, asked = threading.Event(), threading.Event()
+
+    def work(progress: Progress) -> Transfer:
+        result = Transfer(completed=1)
+        running.set()
+        asked.wait(30)  # the first instance is out when the cancel comes
+        try:
+            progress(result, 3)
+        except Cancelled:
+            result.status = CANCEL
+            return result
+        raise AssertionError("the job went on after it was cancelled")
+
+    job = jobs.submit("store", "PACS", {}, work)
+    assert running.wait(30)
+    assert jobs.cancel(job.id).cancel
+    asked.set()
+    done = _ended(jobs, job)
+    assert done.state is JobState.FAILURE
+    assert done.detail["error"] == "cancelled after 1 sub-operation(s)"
+    assert (done.completed, done.total) == (1, 3)
+
+
+def test_a_job_cancelled_while_pending_never_starts(archive: Archive) -> None:
+    jobs = Jobs(archive)
+    gate = threading.Semaphore(0)
+    holding = threading.Semaphore(0)
+    started: list[str] = []
+
+    def blocking(progress: Progress) -> Transfer:
+        holding.release()
+        gate.acquire(timeout=30)
+        return Transfer()
+
+    def work(progress: Progress) -> Transfer:
+        started.append("yes")
+        return Transfer()
+
+    busy = [jobs.submit("send", "PACS", {}, blocking) for _ in range(RUNNING_PER_PROCESS)]
+    for _ in busy:  # every slot of this process is taken
+        assert holding.acquire(timeout=30)
+    waiting = jobs.submit("send", "PACS", {}, work)
+    assert jobs.cancel(waiting.id).state is JobState.PENDING
+    for _ in busy:
+        gate.release()
+    for job in busy:
+        assert _ended(jobs, job).state is JobState.SUCCESS
+    done = _ended(jobs, waiting)
+    assert done.detail["error"] == "cancelled before it started"
+    assert started == []

@@ -1,7 +1,9 @@
 """``/api/jobs``: the transfers the admin REST SCU started (``archive.jobs``), as Orthanc's
 ``/jobs`` shows its own: ``GET /api/jobs`` (the latest, newest first) and ``GET /api/jobs/{id}``
 (404 when unknown), each with its state (Pending, Running, Success, Failure) and progress
-(sub-operations completed, failed, warning and remaining, PS3.4 C.4.2.1.5)."""
+(sub-operations completed, failed, warning and remaining, PS3.4 C.4.2.1.5);
+``POST /api/jobs/{id}/cancel`` (Orthanc's form) asks a Pending or Running job to stop: 202, the
+job ending soon after as a Failure that says it was cancelled; 200 for one that had ended."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from openvna.archive.jobs import Job, Jobs
+from openvna.archive.jobs import Job, Jobs, JobState
 from openvna.web.admin.remotes import json_response
 from openvna.web.context import archive_of
 
@@ -46,6 +48,7 @@ def job_body(job: Job) -> dict[str, Any]:
             "warning": job.warning,
             "remaining": job.remaining,
         },
+        "cancel_requested": job.cancel,
         "failed_uids": detail.get("failed_uids", []),
         "error": detail.get("error"),
         "request": detail.get("request", {}),
@@ -68,7 +71,14 @@ async def get_job(request: Request) -> Response:
     return json_response(job_body(job))
 
 
+async def cancel_job(request: Request) -> Response:
+    job = await run_in_threadpool(jobs_of(request).cancel, request.path_params["id"])
+    ended = job.state in (JobState.SUCCESS, JobState.FAILURE)
+    return json_response(job_body(job), 200 if ended else 202)
+
+
 routes = [
     Route("/jobs", list_jobs, methods=["GET"]),
     Route("/jobs/{id}", get_job, methods=["GET"]),
+    Route("/jobs/{id}/cancel", cancel_job, methods=["POST"]),
 ]

@@ -242,6 +242,7 @@ function sendControl(resource) {
     el("option", { value: "" }, "Send to…"));
   const button = el("button", { id: "send", disabled: true }, "Send");
   const bar = el("progress", { id: "send-progress", max: 1, value: 0, hidden: true });
+  const stop = el("button", { id: "send-cancel", hidden: true }, "Cancel");
   const status = el("span", { id: "send-status", role: "status" });
   request("/api/remotes").then((remotes) => {
     for (const node of remotes) {
@@ -262,6 +263,9 @@ function sendControl(resource) {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ resources: [resource] }),
       }), (running) => {
+        stop.hidden = false;
+        stop.onclick = () => request(`${running.url}/cancel`, { method: "POST" })
+          .catch((error) => { status.textContent = `Cancel refused: ${error.message}`; });
         const { total, completed, failed, warning } = running.progress;
         bar.max = total || 1;
         bar.value = completed + failed + warning;
@@ -275,9 +279,10 @@ function sendControl(resource) {
       status.textContent = `Sending to ${aet} failed: ${error.message}`;
     } finally {
       button.disabled = false;
+      stop.hidden = true;
     }
   });
-  return el("span", { class: "send" }, choice, button, bar, status);
+  return el("span", { class: "send" }, choice, button, stop, bar, status);
 }
 
 async function followJob(job, onProgress) {
