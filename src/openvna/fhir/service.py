@@ -33,7 +33,7 @@ from openvna.fhir.search import (
 )
 from openvna.fhir.shaping import shape
 from openvna.fhir.studies import STUDY_ENDPOINTS, find_study_uid, imaging_studies
-from openvna.fhir.terms import any_of, single, tag_of
+from openvna.fhir.terms import any_of, single
 from openvna.fhir.writeback import OVERRIDES, WRITABLE, WriteBack, stored_resource
 from openvna.fhir.written import (
     STORED_PARAMETERS,
@@ -46,7 +46,6 @@ __all__ = ["RESOURCE_TYPES", "FhirService"]
 
 Resource = dict[str, Any]
 RESOURCE_TYPES = ("Patient", "ImagingStudy", "Endpoint", "DiagnosticReport", "ServiceRequest")
-_STUDY_UID = tag_of("StudyInstanceUID")
 _EVERY = 2**31 - 1  # no limit: every written Patient of a kind is checked
 
 
