@@ -278,7 +278,7 @@ def _counted(responses: Any, progress: Progress | None, cancel: Callable[[], Non
             if answer is not None and "FailedSOPInstanceUIDList" in answer:
                 value = answer.FailedSOPInstanceUIDList
                 values = value if isinstance(value, list) else [value]
-                result.failed_uids = [str(v) for v in values]
+                result.failed_uids = [str(v) for v in values if v]  # empty: none failed
     return result
 
 

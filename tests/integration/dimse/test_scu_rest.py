@@ -5,6 +5,7 @@ Orthanc is the remote PACS for find, move, get and retrieve. Each bad input has 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from pydicom import Dataset
 from pynetdicom import AE, StoragePresentationContexts, evt
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
 
 from openvna.archive import Origin
 from tests.factories import make_instance
@@ -151,6 +153,57 @@ def test_a_send_cancelled_midway_stops_before_the_next_instance(dimse_factory) -
         )
     finally:
         release.set()
+        server.shutdown()
+
+
+def test_a_get_cancelled_midway_sends_a_c_cancel(dimse_factory) -> None:
+    """A job's C-GET from a pynetdicom Q/R SCP that sends one instance, then waits for the
+    C-CANCEL before the next: the SCP ends with FE00 (PS3.4 C.4.3.3.1), the job a Failure that
+    says it was cancelled, with the first instance stored here."""
+    wanted = [make_instance(), make_instance()]
+    cancel_asked, waiting = threading.Event(), threading.Event()
+    cancelled_seen: list[bool] = []
+
+    def on_get(event: Any) -> Any:
+        yield len(wanted)
+        waiting.set()
+        cancel_asked.wait(60)
+        yield 0xFF00, wanted[0]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if event.is_cancelled:  # read once: pynetdicom takes the C-CANCEL off its queue
+                cancelled_seen.append(True)
+                break
+            time.sleep(0.01)
+        yield 0xFE00, None
+
+    peer = AE("QRSCP")
+    peer.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
+    for context in StoragePresentationContexts:
+        peer.add_supported_context(context.abstract_syntax, scu_role=False, scp_role=True)
+    port = free_port()
+    server = peer.start_server(
+        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_GET, on_get)]
+    )
+    try:
+        node: DimseNode = dimse_factory(
+            auth={"api_keys": ["secret"]},
+            dimse={"remotes": [{"aet": "QRSCP", "host": "127.0.0.1", "port": port}]},
+        )
+        keys = {"StudyInstanceUID": wanted[0].StudyInstanceUID}
+        accepted = _post(node, "QRSCP/get", {"keys": keys})
+        assert waiting.wait(60)
+        cancel = httpx.post(f"{node.web.url}{accepted.headers['Location']}/cancel", headers=KEY)
+        assert cancel.status_code == 202, cancel.text
+        cancel_asked.set()
+        job = finished_job(node.web.url, accepted, KEY)
+        assert cancelled_seen == [True]
+        assert job["state"] == "Failure"
+        assert job["error"] == "cancelled after 1 sub-operation(s)"
+        assert job["failed_uids"] == []
+        assert node.archive.index.count_instances() == 1
+    finally:
+        cancel_asked.set()
         server.shutdown()
 
 
