@@ -8,13 +8,17 @@ A job runs on a thread of the process that accepted it, at most ``RUNNING_PER_PR
 and when it ends, with the sub-operation counts (PS3.4 C.4.2.1.5), the failed SOP Instance UIDs
 and, for a failure, why. ``cancel`` (from any process) marks the row; the job reads the mark at
 each progress report and stops (``archive.scu.Cancelled``: a C-CANCEL for a C-MOVE or C-GET).
-A process that stops mid-job leaves its row Running.
+A job whose process has stopped (a crash, a restart) is found out when it is read on the same
+host (its ``owner`` is ``host:pid``) and ends as a Failure that says so; on another host of a
+scale-out it shows Running until it is read where it ran.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -48,11 +52,12 @@ from openvna.errors import ArchiveError, IndexUnavailable, NotFound
 from openvna.index.core import WRITE_OPTION
 from openvna.index.schema import metadata
 
-__all__ = ["RUNNING_PER_PROCESS", "Job", "JobState", "Jobs", "Work"]
+__all__ = ["RUNNING_PER_PROCESS", "Job", "JobState", "Jobs", "Work", "jobs_table"]
 
 log = logging.getLogger("openvna.archive")
 
 RUNNING_PER_PROCESS = 2
+_HOST = socket.gethostname()
 _WRITE_EVERY = 0.5  # seconds between progress writes of one job
 _LISTED = 100
 
@@ -73,6 +78,8 @@ jobs_table = Table(
     Column("detail", LargeBinary, nullable=False),
     # Set by ``cancel`` (in any process), read by the job's own at each progress report.
     Column("cancel", Boolean, nullable=False, server_default=false()),
+    # host:pid of the process running it.
+    Column("owner", String(300), nullable=False, server_default=""),
 )
 
 
@@ -83,6 +90,9 @@ class JobState(Enum):
     RUNNING = "Running"
     SUCCESS = "Success"
     FAILURE = "Failure"
+
+
+_UNFINISHED = (JobState.PENDING.value, JobState.RUNNING.value)
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,7 @@ class Jobs:
             "created": now,
             "updated": now,
             "detail": orjson.dumps({"request": request}),
+            "owner": f"{_HOST}:{os.getpid()}",
         }
         self._write(lambda conn: conn.execute(insert(jobs_table).values(**row)))
         thread = threading.Thread(
@@ -148,21 +159,34 @@ class Jobs:
         row = self._read(lambda conn: conn.execute(query).mappings().first())
         if row is None:
             raise NotFound(f"no job {job_id}")
-        return _job(row)
+        return self._alive(_job(row), row["owner"])
 
     def recent(self) -> list[Job]:
         """The latest jobs, newest first."""
         query = select(jobs_table).order_by(jobs_table.c.created.desc()).limit(_LISTED)
         rows = self._read(lambda conn: conn.execute(query).mappings().all())
-        return [_job(row) for row in rows]
+        return [self._alive(_job(row), row["owner"]) for row in rows]
+
+    def _alive(self, job: Job, owner: str) -> Job:
+        """``job``, or, when it is unfinished and its process on this host is gone, the job
+        ended as a Failure (once: the row is updated)."""
+        host, _, pid = owner.rpartition(":")
+        if (
+            job.state.value not in _UNFINISHED
+            or host != _HOST
+            or _is_running(int(pid) if pid.isdigit() else 0)
+        ):
+            return job
+        detail = {**job.detail, "error": f"stopped: its process ({owner}) has ended"}
+        self._end(job.id, JobState.FAILURE, detail)
+        return self.get(job.id)
 
     def cancel(self, job_id: str) -> Job:
         """Ask a Pending or Running job to stop (a no-op for one that has ended): it stops at
         its next progress report, a Failure saying it was cancelled. NotFound when unknown."""
-        running = [JobState.PENDING.value, JobState.RUNNING.value]
         statement = (
             update(jobs_table)
-            .where(jobs_table.c.id == job_id, jobs_table.c.state.in_(running))
+            .where(jobs_table.c.id == job_id, jobs_table.c.state.in_(_UNFINISHED))
             .values(cancel=True)
         )
         self._write(lambda conn: conn.execute(statement))
@@ -248,6 +272,18 @@ class Jobs:
                 work(conn)
         except DBAPIError as exc:
             raise IndexUnavailable(f"the index cannot be written: {exc.orig}") from exc
+
+
+def _is_running(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _counts(transfer: Transfer, total: int) -> dict[str, int]:

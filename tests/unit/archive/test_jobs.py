@@ -3,14 +3,17 @@ any process reading the index sees it."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import insert
 
 from openvna.archive import Archive
-from openvna.archive.jobs import RUNNING_PER_PROCESS, Job, Jobs, JobState
+from openvna.archive.jobs import RUNNING_PER_PROCESS, Job, Jobs, JobState, jobs_table
 from openvna.archive.scu import CANCEL, Cancelled, Transfer
 from openvna.errors import BadGateway, NotFound
 
@@ -138,3 +141,25 @@ def test_a_job_cancelled_while_pending_never_starts(archive: Archive) -> None:
     done = _ended(jobs, waiting)
     assert done.detail["error"] == "cancelled before it started"
     assert started == []
+
+
+def test_a_job_whose_process_has_ended_is_a_failure(archive: Archive) -> None:
+    jobs = Jobs(archive)
+    dead = subprocess.Popen(["true"])  # a pid that no longer runs
+    dead.wait()
+    row = {
+        "id": "orphan",
+        "kind": "store",
+        "remote": "PACS",
+        "state": JobState.RUNNING.value,
+        "created": 1.0,
+        "updated": 1.0,
+        "detail": b'{"request": {}}',
+        "owner": f"{socket.gethostname()}:{dead.pid}",
+    }
+    with archive.index.engine.begin() as conn:
+        conn.execute(insert(jobs_table).values(**row))
+    [listed] = jobs.recent()
+    assert listed.state is JobState.FAILURE
+    assert listed.detail["error"] == f"stopped: its process ({row['owner']}) has ended"
+    assert jobs.get("orphan").state is JobState.FAILURE
