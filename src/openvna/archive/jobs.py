@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from openvna.archive.scu import CANCEL, Cancelled, Transfer
+from openvna.archive.scu import CANCEL, Cancelled, Progress, Transfer
 from openvna.archive.service import Archive
 from openvna.errors import ArchiveError, IndexUnavailable, NotFound
 from openvna.index.core import WRITE_OPTION
@@ -116,7 +116,7 @@ class Job:
 
 
 # The work of a job: given a progress callback, the transfer it came to.
-Work = Callable[[Callable[[Transfer, int], None]], Transfer]
+Work = Callable[[Progress], Transfer]
 T = TypeVar("T")
 
 

@@ -26,13 +26,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydicom import Dataset
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from openvna.archive import exchange
-from openvna.archive.scu import Model, Remote, Scu
+from openvna.archive.jobs import Work
+from openvna.archive.scu import Model, Progress, Remote, Scu, Transfer
 from openvna.errors import BadGateway, BadRequest
 from openvna.web.admin.jobs import job_body, jobs_of
 from openvna.web.admin.remotes import json_body, json_response, registry_of
@@ -66,7 +68,7 @@ def _text(body: dict[str, Any], name: str, default: str) -> str:
     return value.strip()
 
 
-def _query(body: dict[str, Any]) -> tuple[Any, Model]:
+def _query(body: dict[str, Any]) -> tuple[Dataset, Model]:
     """The identifier and the model of a find, move, get or retrieve body."""
     level, model = exchange.require_level(
         _text(body, "level", "STUDY"), _text(body, "model", "study")
@@ -91,7 +93,11 @@ async def find(request: Request) -> Response:
     query, model = _query(await json_body(request))
     remote = _remote(request, "find")
     matches = await run_in_threadpool(lambda: list(scu.find(remote, query, model)))
-    return json_response([match.to_json_dict() for match in matches])
+    try:
+        answer = [match.to_json_dict() for match in matches]
+    except (ValueError, TypeError, OverflowError) as exc:  # pydicom on a malformed value
+        raise BadGateway(f"{remote} answered a match that cannot be DICOM JSON: {exc}") from exc
+    return json_response(answer)
 
 
 async def move(request: Request) -> Response:
@@ -124,7 +130,7 @@ async def retrieve(request: Request) -> Response:
     remote = _remote(request, "retrieve")
     own = settings_of(request).dimse.ae_title
 
-    def work(progress: Any) -> Any:
+    def work(progress: Progress) -> Transfer:
         return exchange.retrieve(scu, remote, query, own, model, progress)[1]
 
     return await _submit(request, "retrieve", remote, body, work)
@@ -148,12 +154,13 @@ async def store(request: Request) -> Response:
 
 
 async def _submit(
-    request: Request, kind: str, remote: Remote, body: dict[str, Any], work: Any
+    request: Request, kind: str, remote: Remote, body: dict[str, Any], work: Work
 ) -> Response:
     jobs = jobs_of(request)
     job = await run_in_threadpool(jobs.submit, kind, remote.aet, body, work)
-    response = json_response(job_body(job), 202)
-    response.headers["Location"] = f"/api/jobs/{job.id}"
+    shown = job_body(job)
+    response = json_response(shown, 202)
+    response.headers["Location"] = shown["url"]
     return response
 
 
