@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
     create_engine,
     event,
     insert,
@@ -143,14 +144,31 @@ def _add_body_part(connection: Connection, now: str) -> None:
 
 def _fill_codes(connection: Connection, now: str) -> None:
     """Body parts and reasons of the rows indexed before they had columns of their own."""
-    for pk, data in connection.execute(select(series.c.pk, series.c.json)).all():
+    for pk, data in _stored_json(connection, series):
         part = body_part(orjson.loads(data))
         if part:
             connection.execute(update(series).where(series.c.pk == pk).values(body_part=part))
-    for pk, data in connection.execute(select(studies.c.pk, studies.c.json)).all():
+    for pk, data in _stored_json(connection, studies):
         rows = [{"study_fk": pk, "code": c, "scheme": s} for c, s in reasons(orjson.loads(data))]
         if rows:
             connection.execute(insert(study_reasons), rows)
+
+
+def _stored_json(connection: Connection, table: Table) -> Iterator[tuple[int, bytes]]:
+    """(pk, stored JSON) of every row, read a thousand at a time (an archive's worth of JSON
+    is not held in memory at once)."""
+    last = 0
+    while True:
+        rows = connection.execute(
+            select(table.c.pk, table.c.json)
+            .where(table.c.pk > last)
+            .order_by(table.c.pk)
+            .limit(1000)
+        ).all()
+        yield from ((row.pk, bytes(row.json)) for row in rows)
+        if len(rows) < 1000:
+            return
+        last = rows[-1].pk
 
 
 _MIGRATIONS_FROM: dict[int, tuple[Step, ...]] = {
