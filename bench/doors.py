@@ -153,23 +153,13 @@ def cfind_latencies(ctx: Context, server: Server, rep: int, kind: str) -> list[f
     return samples
 
 
-def _cfind_row(kind: str, label: str) -> None:
-    def run(ctx: Context, server: Server, rep: int) -> list[float]:
-        return cfind_latencies(ctx, server, rep, kind)
-
-    run.__name__ = f"cfind_{kind}"
-    measurement(
-        f"C-FIND study level p50 (findscu), {label}",
-        Target("<= 0.5x Orthanc", ratio=0.5),
-        "ms",
-        False,
-        requires="dimse",
-        note="each sample spawns findscu and opens an association",
-    )(run)
-
-
-for _kind, _label in measure.SEARCHES:
-    _cfind_row(_kind, _label)
+measure.search_rows(
+    "C-FIND study level p50 (findscu)",
+    cfind_latencies,
+    Target("<= 0.5x Orthanc", ratio=0.5),
+    requires="dimse",
+    note="each sample spawns findscu and opens an association",
+)
 
 
 @measurement(

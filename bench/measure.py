@@ -13,7 +13,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -216,20 +216,6 @@ def qido_latencies(ctx: Context, server: Server, rep: int, kind: str) -> list[fl
     return samples
 
 
-def _qido_row(kind: str, label: str) -> None:
-    def run(ctx: Context, server: Server, rep: int) -> list[float]:
-        return qido_latencies(ctx, server, rep, kind)
-
-    run.__name__ = f"qido_{kind}"
-    measurement(
-        f"QIDO-RS study search p50, {label}",
-        Target("<= 0.2x Orthanc", ratio=0.2),
-        "ms",
-        False,
-        note="10,000 studies indexed at scale 1",
-    )(run)
-
-
 # The four study searches of the QIDO-RS rows; the C-FIND rows (bench/doors.py) ask the same.
 SEARCHES = tuple(
     zip(
@@ -239,8 +225,29 @@ SEARCHES = tuple(
     )
 )
 
-for _kind, _label in SEARCHES:
-    _qido_row(_kind, _label)
+Latencies = Callable[[Context, Server, int, str], list[float]]
+
+
+def search_rows(
+    prefix: str, latencies: Latencies, target: Target, requires: str = "dicomweb", note: str = ""
+) -> None:
+    """One row a search of ``SEARCHES``, named ``prefix, label``: ``latencies(ctx, server, rep,
+    kind)`` measures it."""
+    for kind, label in SEARCHES:
+
+        def run(ctx: Context, server: Server, rep: int, kind: str = kind) -> list[float]:
+            return latencies(ctx, server, rep, kind)
+
+        run.__name__ = f"{latencies.__name__}_{kind}"
+        measurement(f"{prefix}, {label}", target, "ms", False, requires, note=note)(run)
+
+
+search_rows(
+    "QIDO-RS study search p50",
+    qido_latencies,
+    Target("<= 0.2x Orthanc", ratio=0.2),
+    note="10,000 studies indexed at scale 1",
+)
 
 
 @measurement(

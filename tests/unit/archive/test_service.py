@@ -92,39 +92,30 @@ def _fail_placing(
     monkeypatch.setattr(archive.blobs, "put_files", put_files_but_one)
 
 
-def test_no_space_fails_only_that_instance(
-    archive: Archive, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    full = make_instance()
-    _fail_placing(archive, monkeypatch, full.SOPInstanceUID, OutOfResources("no space left"))
-    paths = [_spooled(archive, "a.dcm", make_instance()), _spooled(archive, "b.dcm", full)]
-    outcomes: list[StoreOutcome] = archive.store_files(paths, Origin.local())
-    assert outcomes[0].ok
-    assert (outcomes[1].failure_reason, outcomes[1].sop_instance_uid) == (
-        OUT_OF_RESOURCES,
-        full.SOPInstanceUID,
-    )
-    assert archive.index.count_instances() == 1
-    assert len(_blobs(archive)) == 1
-    assert _spool_left(archive) == []
-
-
-def test_a_full_disk_met_by_the_fsync_fails_only_that_instance(
-    archive: Archive, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The fsyncs run on the store's flusher threads (``Flushing``): the error one of them meets
-    still reaches the instance whose file it was, as A700, and the others are stored."""
+def _fail_fsync(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """A full disk met by the fsync of spool file ``name``, on the store's flusher threads
+    (``Flushing``)."""
     fsync = os.fsync
 
     def fsync_but_full(fd: int) -> None:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("full.dcm"):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(name):
             raise OSError(errno.ENOSPC, "No space left on device")
         fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync_but_full)
+
+
+@pytest.mark.parametrize("met_by", ["placing", "fsync"])
+def test_a_full_disk_fails_only_that_instance(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch, met_by: str
+) -> None:
     full = make_instance()
+    if met_by == "placing":
+        _fail_placing(archive, monkeypatch, full.SOPInstanceUID, OutOfResources("no space left"))
+    else:
+        _fail_fsync(monkeypatch, "full.dcm")
     paths = [_spooled(archive, "a.dcm", make_instance()), _spooled(archive, "full.dcm", full)]
-    outcomes = archive.store_files(paths, Origin.local())
+    outcomes: list[StoreOutcome] = archive.store_files(paths, Origin.local())
     assert outcomes[0].ok
     assert (outcomes[1].failure_reason, outcomes[1].sop_instance_uid) == (
         OUT_OF_RESOURCES,
