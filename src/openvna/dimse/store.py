@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from pydicom import Dataset
+from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 from pynetdicom.dimse_primitives import C_STORE
-from pynetdicom.dsutils import encode_file_meta
 
 from openvna.archive import Archive, Origin, StoreOutcome
 from openvna.archive.outcome import OUT_OF_RESOURCES, PROCESSING_FAILURE
@@ -27,7 +28,13 @@ from openvna.errors import ArchiveError, OutOfResources
 if TYPE_CHECKING:
     from pynetdicom.events import Event
 
-__all__ = ["REFUSED_NOT_AUTHORIZED", "spool_received", "status_of", "store_received"]
+__all__ = [
+    "REFUSED_NOT_AUTHORIZED",
+    "file_meta",
+    "spool_received",
+    "status_of",
+    "store_received",
+]
 
 log = logging.getLogger("openvna.dimse")
 
@@ -58,8 +65,11 @@ def store_received(event: Event, archive: Archive) -> Dataset:
 
 def spool_received(event: Event, spool_dir: Path) -> Path:
     """The request's dataset as a Part 10 file in the spool, as it was encoded on the wire."""
-    head = _PREAMBLE + encode_file_meta(event.file_meta)
-    data = cast(C_STORE, event.request).DataSet
+    request = cast(C_STORE, event.request)
+    syntax = str(event.context.transfer_syntax)
+    meta = file_meta(str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID), syntax)
+    head = _PREAMBLE + meta
+    data = request.DataSet
     body = data.getbuffer() if data is not None else memoryview(b"")
     try:
         fd, name = tempfile.mkstemp(dir=spool_dir, prefix="dimse-", suffix=".dcm")
@@ -75,6 +85,38 @@ def spool_received(event: Event, spool_dir: Path) -> Path:
     finally:
         body.release()
     return Path(name)
+
+
+def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str) -> bytes:
+    """The File Meta Information group (PS3.10 §7.1) that pynetdicom gives a received dataset
+    (``event.file_meta``: its implementation UID and version), encoded directly in Explicit VR
+    Little Endian: building and encoding it with pydicom took ~0.9 ms of the ~9 ms of CPU a
+    C-STORE costs."""
+    elements = b"".join(
+        (
+            _element(0x0001, b"OB", b"\x00\x01"),
+            _element(0x0002, b"UI", _padded(sop_class_uid, b"\0")),
+            _element(0x0003, b"UI", _padded(sop_instance_uid, b"\0")),
+            _element(0x0010, b"UI", _padded(transfer_syntax, b"\0")),
+            _element(0x0012, b"UI", _padded(PYNETDICOM_IMPLEMENTATION_UID, b"\0")),
+            _element(0x0013, b"SH", _padded(PYNETDICOM_IMPLEMENTATION_VERSION, b" ")),
+        )
+    )
+    return _element(0x0000, b"UL", struct.pack("<I", len(elements))) + elements
+
+
+def _element(element: int, vr: bytes, value: bytes) -> bytes:
+    """One group 0002 element in Explicit VR Little Endian (PS3.5 §7.1.2: OB has a reserved
+    field and a 4-byte length)."""
+    if vr == b"OB":
+        return struct.pack("<HH2sHI", 0x0002, element, vr, 0, len(value)) + value
+    return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
+
+
+def _padded(value: str, pad: bytes) -> bytes:
+    """A value padded to even length (PS3.5 §6.2: UI with NUL, other strings with a space)."""
+    raw = value.encode("latin-1", "replace")
+    return raw + pad if len(raw) % 2 else raw
 
 
 def _response(outcome: StoreOutcome) -> Dataset:
