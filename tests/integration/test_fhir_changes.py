@@ -212,6 +212,13 @@ def test_patient_search_matches_written_back_demographics(server: LiveServer) ->
     }
     for query, expected in cases.items():
         assert _found(server, f"/Patient?{query}") == expected, query
+    pages = [_read(server, f"/Patient?gender=other,female&_count=2&_offset={at}") for at in (0, 2)]
+    assert [[e["resource"]["id"] for e in page["entry"]] for page in pages] == [
+        ["P9", "P1"],
+        ["P2"],
+    ]
+    assert [page["total"] for page in pages] == [3, 3]
+    assert [link["relation"] for link in pages[0]["link"]] == ["self", "next"]
     both = _read(server, "/Patient?family=smith&_revinclude=ImagingStudy:patient")
     modes = sorted((e["search"]["mode"], e["resource"]["resourceType"]) for e in both["entry"])
     assert modes == [("include", "ImagingStudy"), ("match", "Patient")]

@@ -127,13 +127,16 @@ class FhirService:
         page_size = 0 if controls.summary == "count" else controls.count
         if resource_type == "Patient":
             overriding = self._overriding_patients(parsed)
-            total, datasets = self._patient_page(parsed, page_size, overriding)
-            matches = self._patients(datasets)
+            leading = [r for r in overriding if patient_matches(r, parsed.given)]
+            ahead = leading[controls.offset : controls.offset + page_size]
+            after = dataclasses.replace(controls, offset=max(0, controls.offset - len(leading)))
+            rest = dataclasses.replace(parsed, controls=after)
+            total, datasets = self._patient_page(rest, page_size - len(ahead), overriding)
+            matches = ahead + self._patients(datasets)
             written = self._written_patients(params, {r["id"] for r in matches})
-            written += [r for r in overriding if patient_matches(r, parsed.given)]
-            total += len(written)
-            shown = written if controls.offset == 0 and page_size else []
-            matches += shown
+            total += len(leading) + len(written)
+            shown = ahead + (written if controls.offset == 0 and page_size else [])
+            matches += shown[len(ahead) :]
             keys = [patient_key(ds) for ds in datasets]
             keys += [k[-1] for k in (parse_patient_id(r["id"]) for r in shown) if k]
             included = self._studies_of(keys) if controls.revinclude else []
@@ -186,7 +189,8 @@ class FhirService:
         """The Patients (as read) with a written-back element that the search matches on
         (name, birthDate, gender): they are matched here on those values (``patient_match``),
         and their DICOM patients left out of the index's search, which knows only the DICOM
-        values. Like ``_written_patients`` they follow the index's matches on the first page."""
+        values. Those that match come first in the result (newest write first), then the
+        index's matches: pages and the total count both."""
         elements = sorted({OVERRIDDEN[name] for name, _, _ in parsed.given if name in OVERRIDDEN})
         if not elements:
             return []
