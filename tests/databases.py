@@ -19,7 +19,8 @@ import pytest
 
 PG_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _PG_DSN = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+POSTGRES = pytest.param("postgresql", marks=pytest.mark.postgres)
+ENGINES = ["sqlite", POSTGRES]
 
 
 @functools.cache
@@ -32,17 +33,22 @@ def pg_problem() -> str | None:
     return None
 
 
+def require_pg() -> None:
+    """Skip, saying why, when PostgreSQL does not answer; fail instead under TEST_REQUIRE_PG."""
+    problem = pg_problem()
+    if problem:
+        if os.environ.get("TEST_REQUIRE_PG"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
 @contextlib.contextmanager
 def database_url(engine: str, directory: Path) -> Iterator[str]:
     """The URL of an empty index database on ``engine``, removed afterwards."""
     if engine == "sqlite":
         yield f"sqlite:///{directory / 'index.sqlite'}"
         return
-    problem = pg_problem()
-    if problem:
-        if os.environ.get("TEST_REQUIRE_PG"):
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require_pg()
     schema = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(_PG_DSN, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")

@@ -13,7 +13,7 @@ from dicomweb_client import DICOMwebClient
 from pydicom import dcmread
 
 from openvna.dicom.uid import generate_uid
-from tests.integration.test_wado import assert_error, parts, parts_chunked, store
+from tests.integration.test_wado import assert_error, parts, parts_chunked, store, store_many
 from tests.unit.render.images import dataset, gray, in_syntax, rgb
 
 EXPLICIT = "1.2.840.10008.1.2.1"
@@ -175,7 +175,7 @@ def test_a_transcoded_study_streams_with_flat_server_memory(live_server: Any) ->
     from tests.integration.test_wado import _PeakRss
 
     implicit = "1.2.840.10008.1.2"
-    study_uid, stored_bytes = _store_implicit(live_server, TRANSCODED_INSTANCES, implicit)
+    study_uid, stored_bytes = store_many(live_server, TRANSCODED_INSTANCES, implicit)
     marker = f"Content-Type: application/dicom; transfer-syntax={EXPLICIT}".encode()
     received = found = 0
     tail = b""
@@ -198,23 +198,3 @@ def test_a_transcoded_study_streams_with_flat_server_memory(live_server: Any) ->
     growth_mb = (sampler.peak - baseline) / 1024
     print(f"\ntranscoded {received / 1e6:.0f} MB, server RSS growth {growth_mb:.1f} MB")
     assert growth_mb < 100, growth_mb
-
-
-def _store_implicit(server: Any, count: int, syntax: str) -> tuple[str, int]:
-    from pathlib import Path
-
-    from openvna.archive import Origin
-    from tests.factories import make_instance
-
-    template = make_instance(rows=512, columns=512)
-    template.file_meta.TransferSyntaxUID = syntax
-    spool = Path(server.archive.blobs.spool_dir())
-    total = 0
-    for number in range(1, count + 1):
-        template.SOPInstanceUID = generate_uid()
-        template.InstanceNumber = number
-        path = spool / f"{template.SOPInstanceUID}.dcm"
-        template.save_as(path, enforce_file_format=True)
-        total += path.stat().st_size
-        assert server.archive.store_file(path, Origin.local()).ok
-    return template.StudyInstanceUID, total

@@ -470,8 +470,12 @@ class _PeakRss(threading.Thread):
             self.peak = max(self.peak, _rss_kb())
 
 
-def _store_many(server: Any, count: int) -> tuple[str, int]:
+def store_many(server: Any, count: int, syntax: str | None = None) -> tuple[str, int]:
+    """``count`` 512x512 CT instances of one study, stored from spool files (in ``syntax``
+    when given); the study UID and the bytes stored."""
     template = make_instance(rows=512, columns=512)
+    if syntax is not None:
+        template.file_meta.TransferSyntaxUID = syntax
     spool = Path(server.archive.blobs.spool_dir())
     total = 0
     for number in range(1, count + 1):
@@ -485,7 +489,7 @@ def _store_many(server: Any, count: int) -> tuple[str, int]:
 
 
 def test_study_streams_with_flat_server_memory(live_server) -> None:
-    study_uid, stored_bytes = _store_many(live_server, MEMORY_INSTANCES)
+    study_uid, stored_bytes = store_many(live_server, MEMORY_INSTANCES)
     marker = b"Content-Type: application/dicom; transfer-syntax="
     received = found = 0
     tail = b""

@@ -37,14 +37,18 @@ CallingOption = Annotated[
 TimeoutOption = Annotated[float, typer.Option(help="Seconds to wait for the remote.")]
 
 
-def _setup(config: Path | None, data_dir: Path | None, target: str) -> tuple[Settings, Remote]:
+def _setup(
+    config: Path | None, data_dir: Path | None, target: str, aet: str | None
+) -> tuple[Settings, Remote, str]:
+    """The settings, the remote node named by ``target``, and the calling AE title (``aet``,
+    else this archive's own)."""
     from openvna.archive.remotes import RemoteRegistry
     from openvna.dimse.scu import parse_remote
 
     settings = settings_or_exit(config, data_dir)
     dimse = settings.dimse
     registry = RemoteRegistry(dimse.remotes, settings.storage.data_dir, dimse.allow_unknown)
-    return settings, _usage(lambda: parse_remote(target, registry))
+    return settings, _usage(lambda: parse_remote(target, registry)), aet or dimse.ae_title
 
 
 def _query(level: str, keys: list[str] | None) -> Any:
@@ -83,8 +87,8 @@ def echo(
     """C-ECHO a remote node (DICOM ping)."""
     from openvna.dimse import scu
 
-    settings, target = _setup(config, data_dir, remote)
-    status = _failing(lambda: scu.echo(aet or settings.dimse.ae_title, target, timeout))
+    _, target, calling = _setup(config, data_dir, remote, aet)
+    status = _failing(lambda: scu.echo(calling, target, timeout))
     typer.echo(f"C-ECHO {target.aet}@{target.host}:{target.port}: status {status:04X}")
     raise typer.Exit(0 if status == 0 else 1)
 
@@ -103,9 +107,8 @@ def find(
     """C-FIND on a remote node: the matches as a table or as DICOM JSON."""
     from openvna.dimse import scu
 
-    settings, target = _setup(config, data_dir, remote)
+    _, target, calling = _setup(config, data_dir, remote, aet)
     query = _query(level, key)
-    calling = aet or settings.dimse.ae_title
     matches = _failing(lambda: list(scu.find(calling, target, query, model, timeout)))
     if as_json:
         typer.echo(json.dumps([m.to_json_dict() for m in matches], indent=1))
@@ -138,9 +141,8 @@ def move(
     """C-MOVE from a remote node to a destination it knows."""
     from openvna.dimse import scu
 
-    settings, target = _setup(config, data_dir, remote)
+    _, target, calling = _setup(config, data_dir, remote, aet)
     query = _query(level, key)
-    calling = aet or settings.dimse.ae_title
     _transfer(
         "C-MOVE",
         lambda progress: scu.move(calling, target, query, destination, model, timeout, progress),
@@ -161,9 +163,8 @@ def get(
     """C-GET from a remote node into a directory."""
     from openvna.dimse import scu
 
-    settings, target = _setup(config, data_dir, remote)
+    _, target, calling = _setup(config, data_dir, remote, aet)
     query = _query(level, key)
-    calling = aet or settings.dimse.ae_title
     on_store = scu.writing_to(out)
     _transfer(
         "C-GET",
@@ -186,12 +187,11 @@ def send(
     """C-STORE files, or a stored study or series, to a remote node."""
     from openvna.dimse import scu
 
-    settings, target = _setup(config, data_dir, remote)
+    settings, target, calling = _setup(config, data_dir, remote, aet)
     files = _stored_files(settings, study, series) if study else _files(paths or [])
     if not files:
         typer.echo("openvna: nothing to send", err=True)
         raise typer.Exit(2)
-    calling = aet or settings.dimse.ae_title
     _transfer("C-STORE", lambda progress: scu.send_files(calling, target, files, timeout, progress))
 
 
@@ -210,9 +210,9 @@ def retrieve(
     from openvna.archive import exchange
     from openvna.dimse import scu
 
-    settings, target = _setup(config, data_dir, remote)
+    settings, target, calling = _setup(config, data_dir, remote, aet)
     query = _query(level, key)
-    port = scu.DimseScu(aet or settings.dimse.ae_title, timeout)
+    port = scu.DimseScu(calling, timeout)
     own = settings.dimse.ae_title
     root = _usage(lambda: exchange.require_level(level, model))[1]
 

@@ -68,6 +68,27 @@ def _study(node: DimseNode, count: int, **attributes: Any) -> list[Any]:
     return instances
 
 
+def _keys(*attributes: str) -> list[str]:
+    return [arg for attribute in attributes for arg in ("-k", attribute)]
+
+
+def _find(proxy: Any, out: Path, model: str, *keys: str) -> list[Any]:
+    """findscu through the proxy (``model``: -P patient root, -S study root); the answers."""
+    out.mkdir()
+    found = proxy.dcmtk("findscu", model, "-X", "-od", out, *_keys(*keys))
+    assert found.returncode == 0, found.stderr
+    return [dcmread(p) for p in out.glob("rsp*.dcm")]
+
+
+def _get(proxy: Any, out: Path, study_uid: str) -> list[Path]:
+    """getscu of one study through the proxy; the files received."""
+    out.mkdir()
+    keys = _keys("QueryRetrieveLevel=STUDY", f"StudyInstanceUID={study_uid}")
+    result = proxy.dcmtk("getscu", "-S", "-od", out, *keys)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return sorted(out.iterdir())
+
+
 def test_echo_store_find_get_through_openvna_dicomweb(
     dimse: DimseNode, proxy_factory, tmp_path: Path
 ) -> None:
@@ -80,58 +101,24 @@ def test_echo_store_find_get_through_openvna_dicomweb(
     assert dataset_bytes(stored_file(dimse, dcmread(path))) == dataset_bytes(path)
     # C-FIND -> QIDO-RS
     study = _study(dimse, 3, patient_id="PROXY1", patient_name="VIA^PROXY")
-    out = tmp_path / "find"
-    out.mkdir()
-    found = proxy.dcmtk(
-        "findscu",
+    [answer] = _find(
+        proxy,
+        tmp_path / "find",
         "-S",
-        "-X",
-        "-od",
-        out,
-        "-k",
         "QueryRetrieveLevel=STUDY",
-        "-k",
         "PatientName=VIA*",
-        "-k",
         "StudyInstanceUID",
-        "-k",
         "NumberOfStudyRelatedInstances",
     )
-    assert found.returncode == 0, found.stderr
-    [answer] = [dcmread(p) for p in out.glob("rsp*.dcm")]
     assert answer.StudyInstanceUID == study[0].StudyInstanceUID
     assert int(answer.NumberOfStudyRelatedInstances) == 3
     assert "PatientName" in answer and "AccessionNumber" not in answer
-    patients = tmp_path / "patients"
-    patients.mkdir()
-    found = proxy.dcmtk(
-        "findscu",
-        "-P",
-        "-X",
-        "-od",
-        patients,
-        "-k",
-        "QueryRetrieveLevel=PATIENT",
-        "-k",
-        "PatientID=PROXY1",
+    patients = _find(
+        proxy, tmp_path / "patients", "-P", "QueryRetrieveLevel=PATIENT", "PatientID=PROXY1"
     )
-    assert found.returncode == 0
-    assert len(list(patients.glob("rsp*.dcm"))) == 1
+    assert len(patients) == 1
     # C-GET -> QIDO-RS + WADO-RS, then C-STORE of the files as WADO-RS sent them
-    got = tmp_path / "got"
-    got.mkdir()
-    result = proxy.dcmtk(
-        "getscu",
-        "-S",
-        "-od",
-        got,
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        f"StudyInstanceUID={study[0].StudyInstanceUID}",
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    received = sorted(got.iterdir())
+    received = _get(proxy, tmp_path / "got", study[0].StudyInstanceUID)
     assert len(received) == 3
     assert {dataset_bytes(p) for p in received} == {
         dataset_bytes(stored_file(dimse, ds)) for ds in study
@@ -142,7 +129,7 @@ def test_move_through_the_proxy(dimse: DimseNode, proxy_factory, storescp) -> No
     title, port, inbox = storescp
     proxy = proxy_factory(dimse.web.dicomweb, [RemoteNode(aet=title, host="127.0.0.1", port=port)])
     study = _study(dimse, 2)
-    keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study[0].StudyInstanceUID}"]
+    keys = _keys("QueryRetrieveLevel=STUDY", f"StudyInstanceUID={study[0].StudyInstanceUID}")
     moved = proxy.dcmtk("movescu", "-S", "-aem", title, *keys)
     assert moved.returncode == 0, moved.stderr
     assert len(list(inbox.iterdir())) == 2
@@ -158,38 +145,16 @@ def test_in_front_of_orthanc(proxy_factory, tmp_path: Path) -> None:
         stored = proxy.dcmtk("storescu", files=(path,))
         assert stored.returncode == 0, stored.stderr
         assert len(httpx.get(orthanc.url + "/instances").json()) == 1
-        out = tmp_path / "find"
-        out.mkdir()
-        found = proxy.dcmtk(
-            "findscu",
+        [answer] = _find(
+            proxy,
+            tmp_path / "find",
             "-S",
-            "-X",
-            "-od",
-            out,
-            "-k",
             "QueryRetrieveLevel=STUDY",
-            "-k",
             "PatientID=ORTHPROXY",
-            "-k",
             "StudyInstanceUID",
         )
-        assert found.returncode == 0, found.stderr
-        [answer] = [dcmread(p) for p in out.glob("rsp*.dcm")]
         assert answer.StudyInstanceUID == sent.StudyInstanceUID
-        got = tmp_path / "got"
-        got.mkdir()
-        result = proxy.dcmtk(
-            "getscu",
-            "-S",
-            "-od",
-            got,
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            f"StudyInstanceUID={sent.StudyInstanceUID}",
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        [received] = list(got.iterdir())
+        [received] = _get(proxy, tmp_path / "got", sent.StudyInstanceUID)
         assert dcmread(received).SOPInstanceUID == sent.SOPInstanceUID
 
 

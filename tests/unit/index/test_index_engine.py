@@ -16,7 +16,7 @@ from openvna.errors import IndexUnavailable
 from openvna.index import Index, InstanceRecord, create_index
 from openvna.index import read as index_read
 from openvna.index.schema import SCHEMA_VERSION, utc_stamp
-from tests.databases import PG_URL, pg_problem
+from tests.databases import PG_URL, require_pg
 
 
 def test_sqlite_runs_in_wal_with_case_sensitive_like(tmp_path: Path) -> None:
@@ -136,8 +136,7 @@ def test_sqlite_directory_is_created(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_missing_postgresql_schema_is_index_unavailable() -> None:
-    if pg_problem():
-        pytest.skip(pg_problem())
+    require_pg()
     url = PG_URL
     with pytest.raises(IndexUnavailable, match=r"no schema has been selected"):
         create_index(f"{url}?options=-csearch_path%3Dno_such_schema")
