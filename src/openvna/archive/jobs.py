@@ -40,7 +40,6 @@ from sqlalchemy import (
     Table,
     false,
     insert,
-    inspect,
     select,
     update,
 )
@@ -50,7 +49,7 @@ from openvna.archive.scu import CANCEL, Cancelled, Progress, Transfer
 from openvna.archive.service import Archive
 from openvna.errors import ArchiveError, IndexUnavailable, NotFound
 from openvna.index.core import WRITE_OPTION
-from openvna.index.schema import metadata
+from openvna.index.schema import ensure_tables, metadata
 
 __all__ = ["RUNNING_PER_PROCESS", "Job", "JobState", "Jobs", "Work", "jobs_table"]
 
@@ -125,7 +124,8 @@ class Jobs:
 
     def __init__(self, archive: Archive) -> None:
         self._engine: Engine = archive.index.engine
-        _ensure_table(self._engine)
+        # An index made before jobs existed lacks the table.
+        ensure_tables(self._engine, [jobs_table])
         self._slots = threading.BoundedSemaphore(RUNNING_PER_PROCESS)
         # SQLite: one writer at a time in this process (as the index and the workitems do).
         self._write_lock: contextlib.AbstractContextManager[object] = (
@@ -310,16 +310,3 @@ def _job(row: Any) -> Job:
         detail=orjson.loads(row["detail"]),
         cancel=bool(row["cancel"]),
     )
-
-
-def _ensure_table(engine: Engine) -> None:
-    """Create the table in an index made before it existed; a process that loses the race to
-    create it sees it there and goes on (several workers start at once)."""
-    for _ in range(3):
-        if inspect(engine).has_table(jobs_table.name):
-            return
-        try:
-            metadata.create_all(engine, tables=[jobs_table])
-            return
-        except DBAPIError:
-            continue

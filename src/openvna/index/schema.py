@@ -14,6 +14,7 @@ sorting agrees between the engines.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import (
     BigInteger,
@@ -28,11 +29,15 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
 )
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ensure_tables",
     "instances",
     "metadata",
     "patients",
@@ -200,3 +205,19 @@ schema_info = Table(
     metadata,
     Column("version", Integer, nullable=False),
 )
+
+
+def ensure_tables(engine: Engine, tables: Sequence[Table]) -> None:
+    """Create those of ``tables`` (declared on ``metadata`` by another package: UPS, jobs) that
+    an index made before they existed lacks. Several worker processes may try at once: the one
+    that loses the race sees the others' tables and goes on."""
+    for _ in range(3):
+        existing = set(inspect(engine).get_table_names())
+        missing = [table for table in tables if table.name not in existing]
+        if not missing:
+            return
+        try:
+            metadata.create_all(engine, tables=missing)
+            return
+        except DBAPIError:
+            continue

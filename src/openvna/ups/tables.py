@@ -29,11 +29,10 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
-    inspect,
 )
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
+from openvna.index import schema
 from openvna.index.schema import metadata
 
 __all__ = [
@@ -104,15 +103,5 @@ _TABLES = (workitems, ups_subscriptions, ups_events)
 
 
 def ensure_tables(engine: Engine) -> None:
-    """Create the tables an older index lacks. Several worker processes may try at once: the
-    one that loses the race sees the others' tables and goes on."""
-    for _ in range(3):
-        existing = set(inspect(engine).get_table_names())
-        missing = [table for table in _TABLES if table.name not in existing]
-        if not missing:
-            return
-        try:
-            metadata.create_all(engine, tables=missing)
-            return
-        except DBAPIError:
-            continue
+    """Create the workitem tables an older index lacks."""
+    schema.ensure_tables(engine, _TABLES)
