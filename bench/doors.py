@@ -19,7 +19,7 @@ from pathlib import Path
 from bench import client, dataset, measure, servers
 from bench.client import CheckError
 from bench.registry import Context, Target, measurement
-from bench.servers import SCP_AET, RssSampler, Server
+from bench.servers import SCP_AET, MemorySampler, Server
 
 BENCH_AET = "BENCH"
 PENDING = re.compile(r"Find Response: \d+ \(Pending\)")
@@ -370,17 +370,17 @@ def gb_context(ctx: Context, gb: dataset.Dataset) -> Context:
 
 
 @measurement(
-    "server peak RSS while retrieving a 1 GB study",
+    "server peak memory (PSS) while retrieving a 1 GB study",
     Target("< 300 MB", absolute=300),
     "MB",
     False,
     setup=_load_gb,
-    note="VmRSS of the server's process tree sampled every 20 ms during the retrieve",
+    note="PSS of the server's process tree sampled every 20 ms during the retrieve",
 )
 def rss_gb(ctx: Context, server: Server, rep: int) -> list[float]:
     study = ctx.state["gb"]
     assert isinstance(study, dataset.StudyInfo)
-    with RssSampler(server) as sampler:
+    with MemorySampler(server) as sampler:
         measure.retrieve_study(server, study)
     ctx.state[f"hwm-{server.name}"] = server.hwm() / 1e6
     return [sampler.peak / 1e6]

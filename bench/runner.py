@@ -190,7 +190,10 @@ def describe(ctx: Context, options: Options, notes: list[str], seconds: float) -
     for name in ("openvna", "orthanc"):
         if f"hwm-{name}" in ctx.state:
             hwm = ctx.state[f"hwm-{name}"]
-            notes.append(f"{name} VmHWM (lifetime peak, ingest included): {hwm:.0f} MB")
+            notes.append(
+                f"{name} VmHWM summed over its processes (lifetime peaks, ingest included; "
+                f"pages shared by processes counted in each): {hwm:.0f} MB"
+            )
     info["notes"] = notes
     return info
 

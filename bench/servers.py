@@ -2,8 +2,11 @@
 
 Every process runs in its own session (process group) on a free loopback port and is stopped by
 killing the group, so nothing outlives the bench even when a measurement fails. Memory is read
-from /proc: VmRSS summed over the process tree (workers included), sampled while a measurement
-runs, and VmHWM (the kernel's peak resident size) at the end.
+from /proc: the proportional set size (Pss of smaps_rollup) summed over the process tree (workers
+included), sampled while a measurement runs, and VmHWM (the kernel's peak resident size) at the
+end. PSS, not RSS: openvna's processes are forked from a supervisor that imported the libraries
+once and share those pages; a sum of RSS would count them once per process. For a server of one
+process (Orthanc) the two differ only by the shared libraries it shares with other programs.
 """
 
 from __future__ import annotations
@@ -190,8 +193,8 @@ class Server:
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
-    def rss(self) -> int:
-        return tree_memory(self.process.pid, "VmRSS")
+    def pss(self) -> int:
+        return tree_memory(self.process.pid, "Pss", "smaps_rollup")
 
     def hwm(self) -> int:
         return tree_memory(self.process.pid, "VmHWM")
@@ -226,13 +229,13 @@ def tree_cpu(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def tree_memory(pid: int, field_name: str) -> int:
-    """Sum of one /proc/<pid>/status memory field (kB) over the process tree, in bytes."""
+def tree_memory(pid: int, field_name: str, source: str = "status") -> int:
+    """Sum of one memory field (kB) of /proc/<pid>/``source`` over the process tree, in bytes."""
     total, stack = 0, [pid]
     while stack:
         current = stack.pop()
         try:
-            with open(f"/proc/{current}/status") as f:
+            with open(f"/proc/{current}/{source}") as f:
                 for line in f:
                     if line.startswith(field_name + ":"):
                         total += int(line.split()[1]) * 1024
@@ -242,8 +245,8 @@ def tree_memory(pid: int, field_name: str) -> int:
     return total
 
 
-class RssSampler:
-    """Samples a server's tree RSS every ``interval`` seconds in a thread; ``peak`` in bytes."""
+class MemorySampler:
+    """Samples a server's tree PSS every ``interval`` seconds in a thread; ``peak`` in bytes."""
 
     def __init__(self, server: Server, interval: float = 0.02) -> None:
         self.server, self.interval, self.peak = server, interval, 0
@@ -252,17 +255,17 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.server.rss())
+            self.peak = max(self.peak, self.server.pss())
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> MemorySampler:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self.server.rss())
+        self.peak = max(self.peak, self.server.pss())
 
 
 def wait_http(process: Process, port: int, path: str, timeout: float = 60.0) -> None:

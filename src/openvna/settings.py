@@ -172,7 +172,7 @@ class ViewerSettings(_Section):
     frame_ancestors: list[str] = Field(
         default_factory=lambda: ["'self'"],
         description="CSP frame-ancestors sources that may embed /IHEInvokeImageDisplay, "
-        "/viewer and /ui in an iframe, e.g. [\"'self'\", \"https://ehr.example.org\"].",
+        '/viewer and /ui in an iframe, e.g. ["\'self\'", "https://ehr.example.org"].',
     )
     session_minutes: int = Field(
         default=480, ge=1, description="Lifetime of the session cookie set at a keyed entry."

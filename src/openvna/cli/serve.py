@@ -130,7 +130,11 @@ def _become_supervisor(
     os.environ[supervisor.WORKER_SETTINGS] = settings.model_dump_json()
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", supervisor.__name__])
+    os.execve(
+        sys.executable,
+        [sys.executable, "-m", supervisor.__name__],
+        supervisor.supervisor_environment(os.environ),
+    )
 
 
 def _announce(settings: Settings) -> None:

@@ -1,5 +1,6 @@
-"""A DIMSE process of ``openvna serve`` (``python -m openvna.dimse.worker FD PID``): the SCP on
-the listening socket the supervisor (process PID) bound and passed down as descriptor FD.
+"""A DIMSE process of ``openvna serve``: the SCP on the listening socket the supervisor bound
+and forked it with (the DIMSE listener of ``server.supervisor``: ``preload`` there, ``serve``
+here).
 
 Several such processes share the socket (``dimse.processes``), the kernel handing each
 connection to one of them: pynetdicom runs an association's reactor loop and handlers in Python
@@ -17,7 +18,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from types import FrameType
@@ -25,7 +25,7 @@ from types import FrameType
 from openvna.logs import configure_logging
 from openvna.settings import Settings
 
-__all__ = ["DRAIN_TIMEOUT", "main"]
+__all__ = ["DRAIN_TIMEOUT", "preload", "serve"]
 
 log = logging.getLogger("openvna.dimse")
 
@@ -36,9 +36,15 @@ DRAIN_TIMEOUT = 25.0  # under the supervisor's 30 s before it kills
 _ORPHAN_CHECK = 0.5
 
 
-def main() -> None:
-    sock = socket.socket(fileno=int(sys.argv[1]))
-    supervisor = int(sys.argv[2])
+def preload() -> None:
+    """Import what a DIMSE process runs (pynetdicom, the archive), in the supervisor that forks
+    them."""
+    import openvna.dimse.scp
+    import openvna.runtime  # noqa: F401
+
+
+def serve(sock: socket.socket, supervisor: int) -> None:
+    """Serve ``sock`` until SIGTERM, or until the supervisor (process ``supervisor``) is gone."""
     settings = Settings.model_validate_json(os.environ[_WORKER_SETTINGS])
     configure_logging(settings.server.log_level)
     stop = threading.Event()
@@ -64,7 +70,3 @@ def main() -> None:
         time.sleep(0.1)
     server.server_close()
     archive.close()
-
-
-if __name__ == "__main__":
-    main()

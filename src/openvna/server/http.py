@@ -1,12 +1,12 @@
 """The HTTP door's processes: the archive and its web app on uvicorn, for the single server
 process, for the process that prepares the index before it becomes the supervisor, and for each
-HTTP worker (``python -m openvna.server.http FD PID``, the HTTP listener of
-``server.supervisor``: the app built from the settings in the environment, served on the
-listening socket the supervisor, process PID, passed down as descriptor FD).
+HTTP worker (the HTTP listener of ``server.supervisor``: ``serve`` runs the app built from the
+settings in the environment on the listening socket the supervisor forked it with).
 
 The top of this module imports only settings and logging, because every command imports it
 (``cli.main`` builds the whole command); the archive stack (pydicom with numpy and Pillow,
-SQLAlchemy, Starlette, uvicorn) is imported inside the functions, in the processes that run them.
+SQLAlchemy, Starlette, uvicorn) is imported inside the functions: in the processes that run them,
+or once in the supervisor (``preload``) for the workers it forks.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from openvna.archive import Archive
     from openvna.archive.scu import Scu
 
-__all__ = ["main", "run_uvicorn", "scu_maker", "settled", "worker_app"]
+__all__ = ["preload", "run_uvicorn", "scu_maker", "serve", "settled", "worker_app"]
 
 log = logging.getLogger("openvna")
 
@@ -95,10 +95,18 @@ def run_uvicorn(app: Any, host: str, port: int, sock: socket.socket | None = Non
         sys.exit(3)  # as uvicorn.run: the server failed to start
 
 
-def main() -> None:
-    """A worker of the supervisor: serve the inherited listening socket."""
-    sock = socket.socket(fileno=int(sys.argv[1]))
-    supervisor = int(sys.argv[2])  # passed down: it may be gone before this process looks
+def preload() -> None:
+    """Import what a worker runs, in the supervisor that forks the workers (its listener
+    contract): the archive, the app and uvicorn with the zero-copy protocol."""
+    import uvicorn  # noqa: F401
+
+    import openvna.runtime
+    import openvna.server.zerocopy
+    import openvna.web.app  # noqa: F401
+
+
+def serve(sock: socket.socket, supervisor: int) -> None:
+    """A worker of the supervisor (process ``supervisor``): serve the listening socket."""
     threading.Thread(target=_stop_when_orphaned, args=(supervisor,), daemon=True).start()
     app = worker_app()
     server = app.state.settings.server
@@ -112,7 +120,3 @@ def _stop_when_orphaned(supervisor: int) -> None:
         time.sleep(_ORPHAN_CHECK)
     log.warning("the supervisor (process %d) is gone: stopping", supervisor)
     os.kill(os.getpid(), signal.SIGTERM)
-
-
-if __name__ == "__main__":
-    main()
