@@ -135,6 +135,49 @@ def cstore_ingest(ctx: Context, server: Server, rep: int) -> list[float]:
     return measure.ingested(ctx, server, studies, seconds)
 
 
+@measurement(
+    "DCMTK storescu to DCMTK storescp, the 200-instance study (reference)",
+    Target("reference: the transfer inside every C-MOVE row"),
+    "s",
+    False,
+    requires="storescp",
+    subjects=("storescp",),
+    note="one storescu association sending the C-MOVE rows' study to the bench's storescp: "
+    "C++ on both ends, what a C-MOVE to that storescp cannot go below",
+)
+def storescu_to_storescp(ctx: Context, server: Server, rep: int) -> list[float]:
+    study = ctx.study("move")
+    inbox = Path(str(ctx.state["scp_inbox"]))
+    shutil.rmtree(inbox, ignore_errors=True)
+    inbox.mkdir(parents=True)
+    files = tuple(str(ctx.dataset.path(rel)) for rel in study.files)
+    seconds, _ = run_tool(scu("storescu", server, files=files))
+    received = sum(1 for p in inbox.rglob("*") if p.is_file())
+    if received != study.instances:
+        raise CheckError(f"storescp received {received} of {study.instances}")
+    return [seconds]
+
+
+@measurement(
+    "C-FIND study level p50 (findscu), no match",
+    Target("none: the fixed cost under the C-FIND rows"),
+    "ms",
+    False,
+    requires="dimse",
+    note="findscu started, associated, answered with no match and released: the floor of "
+    "every C-FIND row for that server",
+)
+def cfind_no_match(ctx: Context, server: Server, rep: int) -> list[float]:
+    query = keys("QueryRetrieveLevel=STUDY", "PatientID=NO-SUCH-PATIENT", "StudyInstanceUID")
+    samples = []
+    for _ in range(ctx.requests):
+        seconds, output = run_tool(scu("findscu", server, "-S", "-v", *query))
+        if PENDING.search(output):
+            raise CheckError(f"{server.name} C-FIND of no patient found a study")
+        samples.append(seconds * 1000)
+    return samples
+
+
 def cfind_latencies(ctx: Context, server: Server, rep: int, kind: str) -> list[float]:
     """findscu at study level with the QIDO row's searches of ``kind``; every answer counted."""
     queries = ctx.state.setdefault(f"qido-{kind}", measure.qido_queries(ctx, kind))

@@ -141,8 +141,9 @@ def markdown(rows: list[Row], info: dict[str, object]) -> str:
     for row in rows:
         m = row.measurement
         ratio = row.ratio()
-        if m.subjects == ("nginx",):
-            cells = [_cell(row, "nginx") + " (nginx)", "—"]
+        if len(m.subjects) == 1 and m.subjects[0] not in ("openvna", "orthanc"):
+            (reference,) = m.subjects  # a reference program (nginx, storescp) in column one
+            cells = [f"{_cell(row, reference)} ({reference})", "—"]
         else:
             cells = [_cell(row, "openvna"), _cell(row, "orthanc")]
         lines.append(

@@ -21,7 +21,7 @@ import pydicom
 
 from bench import doors, measure, servers
 from bench.dataset import Dataset, Sizes
-from bench.registry import REGISTRY, Context, Measurement
+from bench.registry import REGISTRY, SUBJECTS, Context, Measurement
 from bench.report import NOT_BUILT, Row
 
 # Seconds a reference server that reset a connection is given to be seen dead (run_rep).
@@ -58,7 +58,7 @@ def run(dataset: Dataset, options: Options) -> tuple[list[Row], dict[str, object
             f"(both servers, STOW-RS, 4 clients)"
         )
         for server in ctx.servers.values():
-            if server.name != "nginx":
+            if server.name in SUBJECTS:
                 doors.probe(ctx, server)
                 doors.probe_cmove(ctx, server)
         rows = [run_one(ctx, m) for m in REGISTRY if selected(m, options.only)]
@@ -83,8 +83,19 @@ def start_all(
 ) -> Context:
     run_dir.mkdir(parents=True, exist_ok=True)
     scp_port = servers.free_port()
-    _, inbox = servers.start_storescp(run_dir, scp_port)
-    running: dict[str, servers.Server] = {}
+    storescp, inbox = servers.start_storescp(run_dir, scp_port)
+    running: dict[str, servers.Server] = {
+        "storescp": servers.Server(
+            "storescp",
+            scp_port,
+            "",
+            storescp,
+            inbox,
+            dimse_port=scp_port,
+            aet=servers.SCP_AET,
+            capabilities={"storescp"},
+        )
+    }
     log("starting Orthanc")
     running["orthanc"] = servers.start_orthanc(run_dir, scp_port)
     if options.with_openvna:
