@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import client, dataset, measure, servers
@@ -147,14 +148,22 @@ def cstore_ingest(ctx: Context, server: Server, rep: int) -> list[float]:
 )
 def storescu_to_storescp(ctx: Context, server: Server, rep: int) -> list[float]:
     study = ctx.study("move")
+    files = tuple(str(ctx.dataset.path(rel)) for rel in study.files)
+    argv = scu("storescu", server, files=files)
+    return _into_storescp(ctx, lambda: run_tool(argv)[0], "storescu")
+
+
+def _into_storescp(ctx: Context, send: Callable[[], float], what: str) -> list[float]:
+    """The seconds ``send`` took to deliver the move study to the bench's storescp (its inbox
+    emptied first, every instance checked in after)."""
+    study = ctx.study("move")
     inbox = Path(str(ctx.state["scp_inbox"]))
     shutil.rmtree(inbox, ignore_errors=True)
     inbox.mkdir(parents=True)
-    files = tuple(str(ctx.dataset.path(rel)) for rel in study.files)
-    seconds, _ = run_tool(scu("storescu", server, files=files))
+    seconds = send()
     received = sum(1 for p in inbox.rglob("*") if p.is_file())
     if received != study.instances:
-        raise CheckError(f"storescp received {received} of {study.instances}")
+        raise CheckError(f"{what} delivered {received} of {study.instances}")
     return [seconds]
 
 
@@ -215,14 +224,7 @@ measure.search_rows(
 )
 def cmove(ctx: Context, server: Server, rep: int) -> list[float]:
     study = ctx.study("move")
-    inbox = Path(str(ctx.state["scp_inbox"]))
-    shutil.rmtree(inbox, ignore_errors=True)
-    inbox.mkdir(parents=True)
-    seconds = move_study(server, study.uid)
-    received = sum(1 for p in inbox.rglob("*") if p.is_file())
-    if received != study.instances:
-        raise CheckError(f"{server.name} C-MOVE delivered {received} of {study.instances}")
-    return [seconds]
+    return _into_storescp(ctx, lambda: move_study(server, study.uid), f"{server.name} C-MOVE")
 
 
 @measurement(
