@@ -5,6 +5,13 @@ OHIF is a single page app with client-side routes (``/viewer/viewer?StudyInstanc
 ``app-config.js`` is not the shipped one but is made here, for this archive's DICOMweb root:
 QIDO-RS with fuzzy matching done by the server (``staticWado: false``, so OHIF does not re-filter
 the results case-sensitively), images and thumbnails through WADO-RS frames.
+
+Prefetching is kept under the browser's six HTTP/1.1 connections to one host (the server speaks
+HTTP/1.1): more prefetch requests than that only wait in the browser's socket pool, where
+cornerstone's request pool can no longer put an image the user scrolls to before them, and on a
+small client their decoding competes with the first image (issue 11, bench/viewer.py). OHIF's
+onboarding tour is off: a viewer opened from another system (IID) on a study is not the place
+for a modal tour, and its overlay dims the first image.
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ def app_config(dicomweb: str) -> str:
         "showLoadingIndicator": True,
         "strictZSpacingForVolumeViewport": True,
         "investigationalUseDialog": {"option": "never"},
-        "maxNumRequests": {"interaction": 100, "thumbnail": 25, "prefetch": 25},
+        "maxNumRequests": {"interaction": 100, "thumbnail": 25, "prefetch": 3},
+        "customizationService": [{"ohif.tours": {"$set": []}}],
         "defaultDataSourceName": "openvna",
         "dataSources": [
             {
