@@ -1,8 +1,10 @@
 """IHE Invoke Image Display (RAD-106) over HTTP: parameters, matching, redirects into OHIF,
-error pages that reflect nothing, the session cookie and the frame-ancestors policy."""
+error pages that reflect nothing, the session cookie and the frame-ancestors policy; the
+viewer's files with their gzip copies."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -273,6 +275,31 @@ def test_frame_ancestors(live_server_factory, viewer_root) -> None:
     assert response.headers["content-security-policy"] == (
         "frame-ancestors 'self' https://ehr.example.org"
     )
+
+
+def test_a_file_with_a_gzip_copy_is_sent_compressed_to_who_accepts_gzip(
+    live_server_factory, viewer_root
+) -> None:
+    script = "const chunk = 1;\n" * 200
+    (viewer_root / "9.9.9" / "12.bundle.ab.js").write_text(script)
+    (viewer_root / "9.9.9" / "12.bundle.ab.js.gz").write_bytes(gzip.compress(script.encode()))
+    server = live_server_factory(viewer={"dir": viewer_root})
+    url = server.url + "/viewer/12.bundle.ab.js"
+    for accept, sent in (
+        ("gzip, deflate, br, zstd", "gzip"),  # Chromium's
+        ("br;q=1.0, *;q=0.5", "gzip"),
+        ("identity", None),
+        ("gzip;q=0, *", None),
+    ):
+        with httpx.stream("GET", url, headers={"Accept-Encoding": accept}) as response:
+            wire = b"".join(response.iter_raw())  # the bytes as sent, not decoded by httpx
+        assert response.headers.get("content-encoding") == sent, accept
+        assert "Accept-Encoding" in response.headers["vary"]
+        assert response.headers["content-type"].startswith("text/javascript")
+        assert "immutable" in response.headers["cache-control"]
+        assert (gzip.decompress(wire) if sent else wire).decode() == script, accept
+    plain = httpx.get(server.url + "/viewer/index.html", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers  # no copy: sent as it is
 
 
 def test_not_installed_viewer_says_how(live_server_factory, tmp_path) -> None:

@@ -1,10 +1,12 @@
 """``openvna viewer install`` against a registry on loopback that speaks the npm registry API:
 the tarball is taken only when its SHA-512 is the registry's integrity, only ``dist/`` is
-unpacked, and the site-root references are moved under /viewer/."""
+unpacked, the site-root references are moved under /viewer/, and the files worth it get gzip
+copies."""
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -29,6 +31,7 @@ INDEX = (
 )
 BUNDLE = '(() => {\n__webpack_require__.p = "/";\n})();\nconst path = "/keep/this";\n'
 CSS = "@font-face{src:url(/a1.woff2)}body{background:url(data:image/png;base64,AA)}"
+CHUNK = "const chunk = 1;\n" * 200  # a lazily loaded chunk, big enough for a gzip copy
 
 
 def _tarball(files: dict[str, str]) -> bytes:
@@ -59,6 +62,7 @@ def registry() -> Iterator[tuple[str, _Registry]]:
                 "package/dist/app.bundle.1.js": BUNDLE,
                 "package/dist/app.bundle.css": CSS,
                 "package/dist/assets/logo.svg": "<svg/>",
+                "package/dist/12.bundle.ab.js": CHUNK,
             }
         )
     )
@@ -117,6 +121,21 @@ def test_install_verifies_unpacks_and_roots_under_viewer(registry, tmp_path: Pat
     assert marker["version"] == "3.13.2"
     assert marker["integrity"].startswith("sha512-")
     assert install(root, "3.13.2", url) == dist  # idempotent
+
+
+def test_install_writes_gzip_copies_of_the_files_worth_it(registry, tmp_path: Path) -> None:
+    url, _ = registry
+    root = tmp_path / "viewer"
+    dist = install(root, "3.13.2", url)
+    copy = dist / "12.bundle.ab.js.gz"
+    assert gzip.decompress(copy.read_bytes()).decode() == CHUNK
+    assert len(copy.read_bytes()) < len(CHUNK) / 5
+    assert not (dist / "app.bundle.1.js.gz").exists()  # under 1 KiB
+    assert not (dist / "index.html.gz").exists()
+    assert not list(dist.rglob("*.tmp"))
+    copy.unlink()  # as installed before the copies were made
+    assert install(root, "3.13.2", url) == dist
+    assert gzip.decompress(copy.read_bytes()).decode() == CHUNK
 
 
 def test_a_tarball_that_does_not_match_the_integrity_is_refused(registry, tmp_path) -> None:

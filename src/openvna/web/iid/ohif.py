@@ -5,11 +5,16 @@ for the root of a site (``PUBLIC_URL`` "/"): the install rewrites those absolute
 ``/viewer/`` once, so the viewer runs on the archive's own origin beside ``/dicomweb``. The tarball
 is taken only if its SHA-512 matches the ``dist.integrity`` the registry publishes for the pinned
 version (npm's Subresource Integrity string, W3C SRI §3.1), before anything is unpacked.
+
+The published ``dist/`` is not minified (35 MB of scripts, styles and WebAssembly load when the
+viewer opens): each of those files gets a gzip copy beside it (``<name>.gz``, about a fifth of
+the size) that the server sends to a browser accepting gzip (RFC 9110 §8.4.1.3).
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -42,6 +47,9 @@ VIEWER_PREFIX = "/viewer"
 _MARKER = "openvna-viewer.json"
 _CURRENT = "current"
 _TIMEOUT = 60.0
+# What is worth a gzip copy: the text and WebAssembly the app loads, from 1 KiB up.
+_COMPRESSED = frozenset({".js", ".css", ".wasm", ".json", ".svg"})
+_COMPRESS_FROM = 1024
 
 # What the build fixed to the site root, and what it becomes under /viewer/ (index.html links
 # and PUBLIC_URL, webpack's chunk public path in each entry bundle, fonts in the CSS).
@@ -106,6 +114,7 @@ def install(root: Path, version: str = OHIF_VERSION, registry: str = REGISTRY) -
     wanted = release(version, registry)
     target = root / wanted.version
     if (target / _MARKER).is_file():
+        _precompress(target)  # an install made before the gzip copies existed
         _make_current(root, wanted.version)
         return target
     root.mkdir(parents=True, exist_ok=True)
@@ -115,6 +124,7 @@ def install(root: Path, version: str = OHIF_VERSION, registry: str = REGISTRY) -
         staging = Path(work) / "dist"
         _unpack(tarball, staging)
         _root_under_prefix(staging)
+        _precompress(staging)
         (staging / _MARKER).write_text(json.dumps(wanted.__dict__, indent=2) + "\n")
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
@@ -174,6 +184,20 @@ def _root_under_prefix(dist: Path) -> None:
             patched = pattern.sub(replacement, patched)
         if patched != text:
             path.write_text(patched, encoding="utf-8")
+
+
+def _precompress(dist: Path) -> None:
+    """Write ``<name>.gz`` beside each file worth it that has none yet (each replaced into place
+    whole, so a running server never sends half of one)."""
+    for path in dist.rglob("*"):
+        if path.suffix not in _COMPRESSED or not path.is_file():
+            continue
+        copy = path.with_name(path.name + ".gz")
+        if copy.exists() or path.stat().st_size < _COMPRESS_FROM:
+            continue
+        partial = copy.with_name(copy.name + ".tmp")
+        partial.write_bytes(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
+        partial.replace(copy)
 
 
 def _make_current(root: Path, version: str) -> None:

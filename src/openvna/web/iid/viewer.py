@@ -4,7 +4,8 @@ OHIF is a single page app with client-side routes (``/viewer/viewer?StudyInstanc
 ``/viewer/`` for the study list): a path that is not one of its files answers its index.html.
 ``app-config.js`` is not the shipped one but is made here, for this archive's DICOMweb root:
 QIDO-RS with fuzzy matching done by the server (``staticWado: false``, so OHIF does not re-filter
-the results case-sensitively), images and thumbnails through WADO-RS frames.
+the results case-sensitively), images and thumbnails through WADO-RS frames. A file with a gzip
+copy from the install is sent as that copy to a browser that accepts gzip.
 
 Prefetching is kept under the browser's six HTTP/1.1 connections to one host (the server speaks
 HTTP/1.1): more prefetch requests than that only wait in the browser's socket pool, where
@@ -17,6 +18,7 @@ for a modal tour, and its overlay dims the first image.
 from __future__ import annotations
 
 import json
+import mimetypes
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from openvna.web.iid.ohif import VIEWER_PREFIX, default_dir, installed
 from openvna.web.iid.pages import frame_headers, not_installed_page
 from openvna.web.urls import dicomweb_base
 
-__all__ = ["app_config", "routes", "viewer_files"]
+__all__ = ["accepts_gzip", "app_config", "routes", "viewer_files"]
 
 # Hashed bundles never change under their name; the rest is revalidated.
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -93,6 +95,23 @@ async def config_script(request: Request) -> Response:
     )
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding field value takes gzip (RFC 9110 §12.5.3: named, or else
+    ``*``, with a weight other than 0)."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, *params = (part.strip().lower() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    weight = float(param[2:])
+                except ValueError:
+                    weight = 0.0
+        weights[coding] = weight
+    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
+
+
 async def viewer_file(request: Request) -> Response:
     """A file of the viewer, or its index.html for the app's own routes."""
     settings = settings_of(request)
@@ -104,6 +123,13 @@ async def viewer_file(request: Request) -> Response:
     if name and path.is_relative_to(root.resolve()) and path.is_file():
         immutable = ".bundle." in path.name or path.suffix == ".wasm"
         headers = {"Cache-Control": _IMMUTABLE if immutable else "no-cache"}
+        compressed = path.with_name(path.name + ".gz")  # made by the install
+        if compressed.is_file():
+            headers["Vary"] = "Accept-Encoding"
+            if accepts_gzip(request.headers.get("accept-encoding", "")):
+                headers["Content-Encoding"] = "gzip"
+                media_type = mimetypes.guess_type(path.name)[0] or "text/plain"
+                return FileResponse(compressed, media_type=media_type, headers=headers)
         return FileResponse(path, headers=headers)
     return FileResponse(
         root / "index.html",
