@@ -97,7 +97,10 @@ def run_uvicorn(app: Any, host: str, port: int, sock: socket.socket | None = Non
 
 def preload() -> None:
     """Import what a worker runs, in the supervisor that forks the workers (its listener
-    contract): the archive, the app and uvicorn with the zero-copy protocol."""
+    contract): the archive, the app and uvicorn with the zero-copy protocol, and anyio's asyncio
+    backend, which Starlette otherwise imports on the first request that runs in a thread
+    (~0.1 s of that request after each start)."""
+    import anyio._backends._asyncio  # noqa: F401
     import uvicorn  # noqa: F401
 
     import openvna.runtime
