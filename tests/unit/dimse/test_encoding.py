@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+
 import pynetdicom.service_class
 import pytest
 from pydicom import Dataset
@@ -12,7 +14,7 @@ from pynetdicom.dimse_primitives import C_FIND, C_STORE
 from pynetdicom.dsutils import encode
 
 from openvna.dicom.json import json_to_dataset
-from openvna.dimse.encoding import encode_simple, install
+from openvna.dimse.encoding import encode_simple, find_response_pdata, install
 
 ENCODINGS = [(True, "implicit"), (False, "explicit")]
 
@@ -100,3 +102,41 @@ def test_installed_encode_falls_back_to_pydicom(implicit: bool, name: str) -> No
     plain = _identifier(None)
     assert patched(plain, implicit, True) == encode(plain, implicit, True)
     assert patched(plain, True, True, True) == encode(plain, True, True, True)  # deflated
+
+
+def _find_response(status: int, identifier: bytes | None, sop_class: str) -> C_FIND:
+    primitive = C_FIND()
+    primitive.MessageIDBeingRespondedTo = 513
+    primitive.AffectedSOPClassUID = sop_class
+    primitive.Status = status
+    if identifier is not None:
+        primitive.Identifier = BytesIO(identifier)
+    return primitive
+
+
+@pytest.mark.parametrize("max_pdu", [0, 16384, 40])
+@pytest.mark.parametrize(
+    ("status", "identifier"),
+    [(0xFF00, b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY " * 9), (0x0000, None), (0xFE00, None)],
+)
+@pytest.mark.parametrize("sop_class", ["1.2.840.10008.5.1.4.1.2.2.1", "1.2.840.10008.5.1.4.31"])
+def test_a_find_response_as_pynetdicom_sends_it(
+    max_pdu: int, status: int, identifier: bytes | None, sop_class: str
+) -> None:
+    primitive = _find_response(status, identifier, sop_class)
+    message = C_FIND_RSP()
+    message.primitive_to_message(primitive)
+    expected = [p.presentation_data_value_list for p in message.encode_msg(5, max_pdu)]
+    fast = find_response_pdata(primitive, 5, max_pdu)
+    assert fast is not None
+    assert [p.presentation_data_value_list for p in fast] == expected
+
+
+def test_find_responses_with_an_error_comment_left_to_pynetdicom() -> None:
+    failed = _find_response(0xC000, None, "1.2.840.10008.5.1.4.1.2.2.1")
+    failed.ErrorComment = "cannot read the identifier"
+    assert find_response_pdata(failed, 1, 16384) is None
+    request = C_FIND()
+    request.MessageID = 1
+    request.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.2.2.1"
+    assert find_response_pdata(request, 1, 16384) is None
