@@ -9,7 +9,7 @@ C-FIND answered with 200 matches (py-spy, bench/RESULTS.md "DIMSE per-message co
 
 ``encode_simple`` writes such a dataset itself: data elements (not raw ones) of the VRs below,
 text in ASCII, little endian, no sequences; anything else is left to pydicom (None), so the
-bytes are pydicom's own in every case (tests/unit/test_dimse_encoding.py compares them).
+bytes are pydicom's own in every case (tests/unit/dimse/test_encoding.py compares them).
 ``install`` makes pynetdicom's ``dsutils.encode``, as its modules imported it, try this first.
 
 Even so, pynetdicom spends ~140 µs building each C-FIND response message (a command set Dataset

@@ -46,6 +46,7 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from openvna.logs import configure_logging
+from openvna.server.idle import release_when_idle
 
 __all__ = [
     "BACKLOG",
@@ -234,6 +235,7 @@ class Supervisor:
             for _, other in self.bound:
                 if other is not sock:
                     other.close()
+            release_when_idle()
             self.modules[listener.module].serve(sock, supervisor)
             code = 0
         except SystemExit as exc:
