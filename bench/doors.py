@@ -425,7 +425,7 @@ def gb_context(ctx: Context, gb: dataset.Dataset) -> Context:
 def rss_gb(ctx: Context, server: Server, rep: int) -> list[float]:
     study = ctx.state["gb"]
     assert isinstance(study, dataset.StudyInfo)
-    with MemorySampler(server) as sampler:
+    with MemorySampler(server.process.pid) as sampler:
         measure.retrieve_study(server, study)
     ctx.state[f"hwm-{server.name}"] = server.hwm() / 1e6
     return [sampler.peak / 1e6]

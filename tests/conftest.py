@@ -23,6 +23,7 @@ from openvna.server.zerocopy import ZeroCopyHttpToolsProtocol
 from openvna.settings import Settings, load_settings
 from openvna.web.app import create_app
 from tests.databases import ENGINES, database_url
+from tests.tools import dcmtk  # noqa: F401  (the fixture behind tests.tools.needs_dcmtk)
 
 # An `openvna serve` that a test starts has no DIMSE listener (the default port 11112 would be
 # shared by the tests running in parallel) unless it asks for one (tests/integration/dimse).

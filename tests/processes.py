@@ -7,15 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-
-SAMPLE_EVERY = 0.02  # seconds between two looks at a server's memory
 
 
 def free_port() -> int:
@@ -74,39 +71,3 @@ def _answers(url: str, process: subprocess.Popen[bytes], headers: dict[str, str]
             pass
         time.sleep(0.05)
     return False
-
-
-def pss_kb(pid: int) -> int:
-    """The sum of Pss over ``pid`` and its descendants (0 for a process gone meanwhile)."""
-    try:
-        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        children = [
-            int(child)
-            for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()
-        ]
-    except (FileNotFoundError, ProcessLookupError):
-        return 0
-    own = next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
-    return own + sum(pss_kb(child) for child in children)
-
-
-class PeakSampler:
-    """The peak of a process tree's PSS (kB), sampled in a thread every ``SAMPLE_EVERY``
-    seconds: the memory of a server whose processes share pages (forked from its supervisor)
-    counted once."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak = pid, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY):
-            self.peak = max(self.peak, pss_kb(self.pid))
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak

@@ -18,8 +18,9 @@ from pydicom.uid import generate_uid
 from openvna.demo.patients import JOE_STUDY_UID
 from tests.browser.conftest import KEY, TIMEOUT_MS
 from tests.factories import make_instance
-from tests.integration.dimse.conftest import free_port, needs_dcmtk
+from tests.integration.dimse.conftest import free_port
 from tests.integration.dimse.scu_peers import storescp
+from tests.tools import needs_dcmtk
 
 pytestmark = pytest.mark.browser
 

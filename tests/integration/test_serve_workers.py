@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.servers import tree_memory
 from openvna.cli.options import DEMO_API_KEY
 from openvna.demo.patients import JOE_STUDY_UID
 from openvna.runtime import build_archive
@@ -32,6 +33,7 @@ STUDY = "2.25.271828182845904523536"
 # Shared objects of libraries the supervisor loads for its workers, found in /proc/<pid>/maps
 # (SQLAlchemy may come without its compiled extensions, so it is not among them).
 LIBRARY_FILES = {"/numpy/", "/PIL/", "/pydantic_core/"}
+PRIVATE = ("Private_Clean", "Private_Dirty")  # a process's own pages, in smaps_rollup
 
 
 def _stow(url: str, number: int) -> int:
@@ -46,12 +48,6 @@ def _stow(url: str, number: int) -> int:
 def _loaded(pid: int) -> set[str]:
     maps = Path(f"/proc/{pid}/maps").read_text()
     return {name for name in LIBRARY_FILES if name in maps}
-
-
-def _memory(pid: int) -> dict[str, int]:
-    """The kB fields of /proc/<pid>/smaps_rollup (Rss, Pss, Private_Dirty, Shared_Clean...)."""
-    lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
-    return {line.split()[0].rstrip(":"): int(line.split()[1]) for line in lines}
 
 
 def _children(pid: int) -> list[int]:
@@ -79,9 +75,9 @@ def test_the_demo_is_served_by_workers_that_share_the_supervisors_libraries(tmp_
         assert len(workers) == 2
         for worker in workers:
             # Forked after the imports: most of a worker's memory is the supervisor's pages.
-            memory = _memory(worker)
-            own = memory["Private_Clean"] + memory["Private_Dirty"]
-            assert own < memory["Rss"] / 2, memory
+            own = sum(tree_memory(worker, kind, "smaps_rollup") for kind in PRIVATE)
+            resident = tree_memory(worker, "Rss", "smaps_rollup")
+            assert own < resident / 2, (own, resident)
         found = httpx.get(url + "/studies", params={"PatientName": "SIIM^Joe"}, headers=key)
         assert [s["0020000D"]["Value"] for s in found.json()] == [[JOE_STUDY_UID]]
         assert httpx.get(url + "/studies").status_code == 401

@@ -63,4 +63,4 @@ def _watch(trim: Callable[[int], int], cpu: Callable[[], float]) -> None:
         elif worked:
             trim(0)
             worked = False
-        last = cpu()
+        last = cpu()  # after the trim: its own CPU is not the process working again

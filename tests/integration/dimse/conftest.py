@@ -3,7 +3,6 @@ same archive, each on a free loopback port, stopped at the end of the test."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -19,11 +18,6 @@ from openvna.server.supervisor import listen
 from tests.conftest import LiveServer
 
 AE_TITLE = "OPENVNA"
-DCMTK = ("echoscu", "storescu", "findscu", "movescu", "getscu", "storescp")
-needs_dcmtk = pytest.mark.skipif(
-    any(shutil.which(tool) is None for tool in DCMTK),
-    reason="DCMTK is not installed (.ci/run installs the Debian package dcmtk)",
-)
 
 
 @dataclass

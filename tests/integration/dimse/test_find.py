@@ -16,8 +16,9 @@ from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as S
 from openvna.archive import Origin
 from openvna.dicom.uid import generate_uid
 from tests.factories import make_instance
-from tests.integration.dimse.conftest import DimseNode, needs_dcmtk
+from tests.integration.dimse.conftest import DimseNode
 from tests.integration.dimse.peers import association
+from tests.tools import needs_dcmtk
 
 pytestmark = [pytest.mark.integration, needs_dcmtk]
 

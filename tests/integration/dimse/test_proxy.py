@@ -20,9 +20,10 @@ from openvna.dimse.proxy import DicomwebBackend, serve_proxy
 from openvna.server.supervisor import listen
 from openvna.settings import RemoteNode
 from tests.factories import make_instance
-from tests.integration.dimse.conftest import AE_TITLE, DimseNode, free_port, needs_dcmtk
+from tests.integration.dimse.conftest import AE_TITLE, DimseNode, free_port
 from tests.integration.dimse.peers import dataset_bytes, fresh_copy, send_file, stored_file
 from tests.orthanc import orthanc_process
+from tests.tools import needs_dcmtk
 
 pytestmark = [pytest.mark.integration, needs_dcmtk]
 

@@ -16,7 +16,8 @@ from openvna.archive import Origin
 from openvna.archive.remotes import RemoteRegistry
 from openvna.settings import load_settings
 from tests.factories import make_instance
-from tests.integration.dimse.conftest import AE_TITLE, DimseNode, needs_dcmtk
+from tests.integration.dimse.conftest import AE_TITLE, DimseNode
+from tests.tools import needs_dcmtk
 
 pytestmark = pytest.mark.integration
 

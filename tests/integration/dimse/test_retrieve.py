@@ -24,8 +24,9 @@ from pynetdicom.sop_class import (
 from openvna.archive import Origin
 from openvna.dicom.uid import generate_uid
 from tests.factories import make_instance
-from tests.integration.dimse.conftest import AE_TITLE, DimseNode, needs_dcmtk
+from tests.integration.dimse.conftest import AE_TITLE, DimseNode
 from tests.integration.dimse.peers import dataset_bytes, fresh_copy, stored_file
+from tests.tools import needs_dcmtk
 
 pytestmark = pytest.mark.integration
 

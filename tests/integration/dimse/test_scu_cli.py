@@ -15,9 +15,10 @@ from pydicom import dcmread
 
 from openvna.archive import Origin
 from tests.factories import make_instance
-from tests.integration.dimse.conftest import AE_TITLE, DimseNode, free_port, needs_dcmtk
+from tests.integration.dimse.conftest import AE_TITLE, DimseNode, free_port
 from tests.integration.dimse.peers import dataset_bytes, stored_file
 from tests.orthanc import orthanc_process
+from tests.tools import needs_dcmtk
 
 pytestmark = pytest.mark.integration
 

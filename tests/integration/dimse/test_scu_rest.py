@@ -17,10 +17,11 @@ from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
 
 from openvna.archive import Origin
 from tests.factories import make_instance
-from tests.integration.dimse.conftest import AE_TITLE, DimseNode, free_port, needs_dcmtk
+from tests.integration.dimse.conftest import AE_TITLE, DimseNode, free_port
 from tests.integration.dimse.peers import dataset_bytes
 from tests.integration.dimse.scu_peers import finished_job, storescp
 from tests.orthanc import orthanc_process
+from tests.tools import needs_dcmtk
 
 pytestmark = pytest.mark.integration
 

@@ -12,13 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.servers import MemorySampler
 from tests.factories import make_instance
-from tests.integration.dimse.conftest import AE_TITLE, free_port, needs_dcmtk
-from tests.processes import PeakSampler, serve_process
+from tests.integration.dimse.conftest import AE_TITLE, free_port
+from tests.processes import serve_process
+from tests.tools import needs_dcmtk
 
 pytestmark = [pytest.mark.integration, needs_dcmtk]
 
-MEMORY_LIMIT_KB = 300 * 1024
+MEMORY_LIMIT = 300 * 1024 * 1024  # bytes
 
 
 def _study_files(directory: Path, count: int) -> tuple[str, list[Path]]:
@@ -61,12 +63,10 @@ def test_eight_storescu_associations_at_once_all_land(tmp_path: Path) -> None:
             check=False,
         )
         assert echo.returncode == 0, echo.stderr
-        memory = PeakSampler(server.pid)
-        with ThreadPoolExecutor(8) as pool:
+        with MemorySampler(server.pid) as memory, ThreadPoolExecutor(8) as pool:
             results = list(pool.map(lambda n: _storescu(dimse_port, tmp_path / f"s{n}"), range(8)))
-        peak = memory.stop()
-        print(f"\nserver peak PSS with 8 associations storing: {peak / 1024:.0f} MB")
-        assert peak < MEMORY_LIMIT_KB, f"peak PSS {peak / 1024:.0f} MB"
+        print(f"\nserver peak PSS with 8 associations storing: {memory.peak / 2**20:.0f} MB")
+        assert memory.peak < MEMORY_LIMIT, f"peak PSS {memory.peak / 2**20:.0f} MB"
         for result in results:
             assert result.returncode == 0, result.stdout + result.stderr
         found = httpx.get(f"{url}/studies", timeout=30).json()

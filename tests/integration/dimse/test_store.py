@@ -26,7 +26,7 @@ from pynetdicom.sop_class import Verification
 
 from openvna.dicom.uid import generate_uid
 from tests.factories import encapsulated, make_instance
-from tests.integration.dimse.conftest import AE_TITLE, DimseNode, needs_dcmtk
+from tests.integration.dimse.conftest import AE_TITLE, DimseNode
 from tests.integration.dimse.peers import (
     association,
     dataset_bytes,
@@ -35,6 +35,7 @@ from tests.integration.dimse.peers import (
     send_file,
     stored_file,
 )
+from tests.tools import needs_dcmtk
 
 pytestmark = pytest.mark.integration
 

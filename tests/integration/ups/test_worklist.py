@@ -12,8 +12,9 @@ import pytest
 from pydicom import Dataset
 from pynetdicom import AE
 
-from tests.integration.dimse.conftest import AE_TITLE, DimseNode, needs_dcmtk
+from tests.integration.dimse.conftest import AE_TITLE, DimseNode
 from tests.integration.ups.workitems import JSON, change_state, workitem
+from tests.tools import needs_dcmtk
 
 MWL = "1.2.840.10008.5.1.4.31"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from openvna.cli.main import app
 from openvna.dicom.xml import NATIVE_DICOM_NAMESPACE
+from tests.tools import require_tools
 
 runner = CliRunner()
 
@@ -151,8 +151,7 @@ def _comparable_value(vr: str, value: Any) -> Any:
 @pytest.mark.dcmtk
 @pytest.mark.parametrize("name", DCMTK_FILES)
 def test_dump_json_agrees_with_dcmtk_dcm2json(name: str) -> None:
-    if shutil.which("dcm2json") is None:
-        pytest.skip("DCMTK dcm2json is not on PATH")
+    require_tools("dcm2json")
     path = sample(name)
     theirs = subprocess.run(
         ["dcm2json", str(path)], capture_output=True, check=True, timeout=60

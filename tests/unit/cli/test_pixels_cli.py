@@ -4,7 +4,6 @@ dcm2jpg): outputs opened by Pillow, pydicom and DCMTK; bad input is exit 1 or 2 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from pydicom.data import get_testdata_file
 from typer.testing import CliRunner
 
 from openvna.cli.main import app
+from tests.tools import require_tools
 from tests.unit.render.images import dataset, gray, in_syntax
 
 runner = CliRunner()
@@ -63,9 +63,9 @@ def test_transcode_is_lossless_and_dcmtk_reads_it(tmp_path: Path, to: str, uid: 
     ds = dcmread(out)
     assert ds.file_meta.TransferSyntaxUID == uid
     assert np.array_equal(ds.pixel_array, dcmread(CT).pixel_array)
-    if shutil.which("dcmdump"):
-        dump = subprocess.run(["dcmdump", "-E", str(out)], capture_output=True, check=False)
-        assert dump.returncode == 0, dump.stderr
+    require_tools("dcmdump")
+    dump = subprocess.run(["dcmdump", "-E", str(out)], capture_output=True, check=False)
+    assert dump.returncode == 0, dump.stderr
 
 
 def test_uid_is_a_2_25_uuid_uid() -> None:

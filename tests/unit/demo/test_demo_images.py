@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from openvna.demo.patients import (
     Layout,
 )
 from openvna.dicom.part10 import part10_bytes, read_header
+from tests.tools import require_tools
 
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 # One instance of every series (the middle one), for the checks that need not see all 231.
@@ -202,9 +202,9 @@ def test_instances_parse_as_part10_with_one_frame(tmp_path: Path):
         assert len(header.frames) == 1
 
 
-@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
 @pytest.mark.parametrize(("study", "series", "index"), SAMPLES)
 def test_every_series_passes_dciodvfy_without_errors(study, series, index, tmp_path: Path):
+    require_tools("dciodvfy")
     path = tmp_path / "instance.dcm"
     path.write_bytes(part10_bytes(build_instance(study, series, index)))
     command = ["dciodvfy", "-new", str(path)]

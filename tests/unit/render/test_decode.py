@@ -3,7 +3,6 @@ from (lossless) or pixels within a stated tolerance (lossy), and bad data is a c
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from pydicom.pixels.utils import pixel_array
 from openvna.archive import Archive, Origin
 from openvna.errors import BadRequest, NotAcceptable
 from openvna.render import decode_frame
+from tests.tools import require_tools
 from tests.unit.render.images import LOSSLESS, NATIVE, dataset, gray, in_syntax, rgb, stored
 
 ENCODED_HERE = [s for s in LOSSLESS if s.endswith((".80", ".90", ".201", ".5"))]
@@ -63,8 +63,7 @@ def test_jpeg_lossless_sv1_equals_the_rle_copy_of_the_same_image(archive: Archiv
 
 
 def test_jpeg_lossless_process_14_from_dcmtk(archive: Archive, tmp_path: Path) -> None:
-    if shutil.which("dcmcjpeg") is None:
-        pytest.fail("DCMTK's dcmcjpeg is needed (apt-get install dcmtk)")
+    require_tools("dcmcjpeg")
     pixels = gray()
     source = tmp_path / "native.dcm"
     in_syntax(dataset(pixels), NATIVE[1]).save_as(source, enforce_file_format=True)

@@ -5,7 +5,6 @@ DCMTK's dcmdump and dcmdjpeg without error."""
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from pydicom import dcmread
 from openvna.archive import Archive
 from openvna.errors import NotAcceptable
 from openvna.render import PixelTranscoder
+from tests.tools import require_tools
 from tests.unit.render.images import NATIVE, dataset, gray, in_syntax, rgb, stored
 
 TARGETS = [
@@ -69,8 +69,7 @@ def test_a_syntax_it_cannot_make_is_406(archive: Archive) -> None:
 @pytest.mark.dcmtk
 @pytest.mark.parametrize("target", [*TARGETS, "1.2.840.10008.1.2.4.50"])
 def test_dcmtk_reads_what_is_made(archive: Archive, tmp_path: Path, target: str) -> None:
-    if shutil.which("dcmdump") is None:
-        pytest.fail("DCMTK is needed (apt-get install dcmtk)")
+    require_tools("dcmdump")
     pixels = gray(bits=8, frames=2)
     instance = stored(archive, in_syntax(dataset(pixels), NATIVE[1]))
     made = tmp_path / "made.dcm"
