@@ -20,6 +20,7 @@ from pydicom import Dataset
 from pynetdicom import AE, _config, build_context, build_role, evt
 from pynetdicom.association import Association
 from pynetdicom.dsutils import encode_file_meta, split_dataset
+from pynetdicom.pdu import A_ASSOCIATE_RJ
 
 from openvna.archive import Archive
 from openvna.archive.remotes import RemoteRegistry
@@ -78,14 +79,29 @@ def _associate(
     for name in ("acse_timeout", "dimse_timeout", "network_timeout"):
         setattr(ae, name, timeout)
     ae.requested_contexts = contexts
+    # A peer that rejects and closes at once (DCMTK's storescp --refuse) can have its
+    # A-ASSOCIATE-RJ read, and the closed connection seen, before pynetdicom's requestor looks
+    # at its queue: it then aborts, with no answer recorded (7 of 100 associations here). The
+    # PDU itself is noted as it arrives, and the rejection reported from it either way.
+    rejections: list[A_ASSOCIATE_RJ] = []
+
+    def heard(event: evt.Event) -> None:
+        if isinstance(event.pdu, A_ASSOCIATE_RJ):
+            rejections.append(event.pdu)
+
+    handlers = [*kwargs.pop("evt_handlers", []), (evt.EVT_PDU_RECV, heard)]
     try:
-        assoc = ae.associate(remote.host, remote.port, ae_title=remote.aet, **kwargs)
+        assoc = ae.associate(
+            remote.host, remote.port, ae_title=remote.aet, evt_handlers=handlers, **kwargs
+        )
     except OSError as exc:  # a host name that does not resolve
         raise DimseFailure(f"{remote} cannot be reached: {exc}") from exc
+    assoc.unbind(evt.EVT_PDU_RECV, heard)  # nothing more to hear: not on every later PDU
     answer = assoc.acceptor.primitive  # its A-ASSOCIATE-AC or -RJ, if it answered at all
-    if assoc.is_rejected and answer is not None:
+    if rejections:  # one wording whichever way pynetdicom took
+        rejection = rejections[0]
         raise DimseFailure(
-            f"{remote} rejected the association: {answer.reason_str} ({answer.result_str})"
+            f"{remote} rejected the association: {rejection.reason_str} ({rejection.result_str})"
         )
     if not assoc.is_established:
         accepted = answer is not None and answer.result == 0x00
