@@ -16,14 +16,18 @@ Even so, pynetdicom spends ~140 µs building each C-FIND response message (a com
 of every C-FIND-RSP keyword, filled through pydicom's validating setters, then encoded):
 ``find_response_pdata`` writes a C-FIND response's command set (PS3.7 Table 9.3-2) and its P-DATA
 fragments (PS3.8 Annex E) directly, and ``install`` makes ``DIMSEServiceProvider.send_msg`` use
-it for responses without an error comment or offending element, unless a handler is bound to
-``EVT_DIMSE_SENT`` (which would want pynetdicom's message).
+it for responses without an error comment or offending element.
+
+Every message then goes to the DUL as its PDUs already encoded, up to ``SEND_BATCH`` bytes a
+primitive (``reactor.EncodedPData``: one pass of the DUL and one write instead of one per PDU),
+unless a handler is bound to an event that would see the message, a PDU or a transition
+(pynetdicom's own way then).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pynetdicom.association
@@ -34,11 +38,13 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName
 from pynetdicom import evt
-from pynetdicom.dimse import DIMSEServiceProvider
-from pynetdicom.dimse_primitives import C_FIND
+from pynetdicom.dimse import _RQ_TO_MESSAGE, _RSP_TO_MESSAGE, DIMSEServiceProvider
+from pynetdicom.dimse_primitives import C_FIND, C_GET, C_MOVE, C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
-__all__ = ["encode_simple", "find_response_pdata", "install"]
+from openvna.dimse.reactor import EncodedPData
+
+__all__ = ["SEND_BATCH", "command_set", "encode_simple", "encoded_pdus", "install", "message_pdus"]
 
 Encoder = Callable[..., bytes | None]
 
@@ -49,9 +55,42 @@ _INT_FORMATS = {"US": "H", "UL": "I", "SS": "h", "SL": "i"}
 # Character sets under which ASCII text is encoded as ASCII, without escape sequences.
 _PLAIN_CHARSETS = frozenset({"", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192"})
 _SPECIFIC_CHARACTER_SET = 0x00080005
-_C_FIND_RSP = 0x8020  # Command Field (PS3.7 Table E.1-1)
 _DATA_SET, _NO_DATA_SET = 0x0001, 0x0101  # Command Data Set Type (PS3.7 Table E.1-1)
+_PAD = {"UI": "\0", "AE": " "}
+_SUB_OPERATIONS = (
+    (0x0002, "UI", "AffectedSOPClassUID"),
+    (0x0120, "US", "MessageIDBeingRespondedTo"),
+    (0x0900, "US", "Status"),
+    (0x1020, "US", "NumberOfRemainingSuboperations"),
+    (0x1021, "US", "NumberOfCompletedSuboperations"),
+    (0x1022, "US", "NumberOfFailedSuboperations"),
+    (0x1023, "US", "NumberOfWarningSuboperations"),
+)
+# (primitive, is a response): Command Field (PS3.7 Table E.1-1), its elements besides Command
+# Field and Command Data Set Type, and the primitive's attribute holding its data set.
+_COMMANDS: dict[tuple[type, bool], tuple[int, tuple[tuple[int, str, str], ...], str]] = {
+    (C_STORE, False): (
+        0x0001,
+        (
+            (0x0002, "UI", "AffectedSOPClassUID"),
+            (0x0110, "US", "MessageID"),
+            (0x0700, "US", "Priority"),
+            (0x1000, "UI", "AffectedSOPInstanceUID"),
+            (0x1030, "AE", "MoveOriginatorApplicationEntityTitle"),
+            (0x1031, "US", "MoveOriginatorMessageID"),
+        ),
+        "DataSet",
+    ),
+    (C_FIND, True): (0x8020, _SUB_OPERATIONS[:3], "Identifier"),
+    (C_GET, True): (0x8010, _SUB_OPERATIONS, "Identifier"),
+    (C_MOVE, True): (0x8021, _SUB_OPERATIONS, "Identifier"),
+}
+_LEFT_OUT = ("ErrorComment", "OffendingElement", "ErrorID")  # elements written by pynetdicom
 _MODULES = (pynetdicom.dimse_messages, pynetdicom.service_class, pynetdicom.association)
+_P_DATA_TF = 0x04  # PDU type (PS3.8 Table 9-22)
+# Events whose handlers would miss what a batch skips: the message, each PDU, each transition.
+_SENT_EVENTS = (evt.EVT_DIMSE_SENT, evt.EVT_PDU_SENT, evt.EVT_DATA_SENT, evt.EVT_FSM_TRANSITION)
+SEND_BATCH = 1 << 20  # bytes of PDUs handed to the DUL at once (a larger message: several)
 
 
 def encode_simple(ds: Dataset, is_implicit_vr: bool, is_little_endian: bool) -> bytes | None:
@@ -128,62 +167,158 @@ def _text_bytes(values: list[Any], padding: str) -> bytes | None:
     return (text + padding if len(text) % 2 else text).encode("ascii")
 
 
-def find_response_pdata(
-    primitive: object, context_id: int, max_pdu_length: int
-) -> list[P_DATA] | None:
-    """The P-DATA primitives pynetdicom would send for a C-FIND response ``primitive``, or None
-    when it is not one this writes (a request, an error comment or offending element)."""
-    if (
-        not isinstance(primitive, C_FIND)
-        or primitive.MessageIDBeingRespondedTo is None
-        or primitive.Status is None
-        or primitive.ErrorComment is not None
-        or primitive.OffendingElement is not None
-    ):
+def message_pdus(
+    primitive: object, context_id: int, max_pdu_length: int, batch: int = SEND_BATCH
+) -> Iterator[bytes] | None:
+    """The P-DATA-TF PDUs pynetdicom would send for ``primitive``, encoded and concatenated up to
+    about ``batch`` bytes, or None when it is not a message this writes (see ``command_set``)."""
+    command = command_set(primitive)
+    if command is None:
         return None
-    identifier = primitive.Identifier.getvalue() if primitive.Identifier is not None else b""
-    data_set_type = _NO_DATA_SET if primitive.Identifier is None else _DATA_SET
-    sop_class = _text_bytes([str(primitive.AffectedSOPClassUID or "")], "\0") or b""
-    body = b"".join(
-        (
-            struct.pack("<HHI", 0, 0x0002, len(sop_class)) + sop_class if sop_class else b"",
-            struct.pack("<HHIH", 0, 0x0100, 2, _C_FIND_RSP),
-            struct.pack("<HHIH", 0, 0x0120, 2, primitive.MessageIDBeingRespondedTo),
-            struct.pack("<HHIH", 0, 0x0800, 2, data_set_type),
-            struct.pack("<HHIH", 0, 0x0900, 2, primitive.Status),
-        )
+    return _batched(_message_pdus(primitive, command, context_id, max_pdu_length), batch)
+
+
+def command_set(primitive: object) -> bytes | None:
+    """The command set (PS3.7 §6.3.1, implicit VR little endian, group length first) of a C-STORE
+    request (Table 9.3-1) or of a C-FIND, C-GET or C-MOVE response (Tables 9.3-2, 9.3-4, 9.3-6)
+    as pynetdicom encodes it; None for any other message, or one with an error comment, an
+    offending element or an error ID (left to pynetdicom)."""
+    shape = _COMMANDS.get((type(primitive), _is_response(primitive)))
+    if shape is None or any(getattr(primitive, name, None) is not None for name in _LEFT_OUT):
+        return None
+    command_field, fields, payload = shape
+    has_data = getattr(primitive, payload) is not None or bool(
+        getattr(primitive, "_dataset_path", None)
     )
-    command = struct.pack("<HHII", 0, 0, 4, len(body)) + body
-    out = [_pdata(context_id, 0x01, 0x03, command, max_pdu_length)]
-    if identifier:
-        out.append(_pdata(context_id, 0x00, 0x02, identifier, max_pdu_length))
-    return [pdata for group in out for pdata in group]
+    values: dict[int, bytes] = {
+        0x0100: struct.pack("<H", command_field),
+        0x0800: struct.pack("<H", _DATA_SET if has_data else _NO_DATA_SET),
+    }
+    for element, vr, name in fields:
+        value = getattr(primitive, name)
+        if value is None:
+            continue
+        encoded = struct.pack("<H", value) if vr == "US" else _text_bytes([str(value)], _PAD[vr])
+        if encoded is None:
+            return None
+        values[element] = encoded
+    body = b"".join(
+        struct.pack("<HHI", 0, element, len(values[element])) + values[element]
+        for element in sorted(values)
+    )
+    return struct.pack("<HHII", 0, 0, 4, len(body)) + body
 
 
-def _pdata(context_id: int, more: int, last: int, data: bytes, max_pdu_length: int) -> list[P_DATA]:
-    """One P-DATA for each fragment of ``data`` (PS3.8 E.2: its message control header ``more``, the
-    last one ``last``), each fragment at most the peer's maximum PDU length less 6."""
-    size = max_pdu_length - 6 if max_pdu_length else len(data)
-    fragments = [data[i : i + size] for i in range(0, len(data), size)]
-    out = []
-    for i, fragment in enumerate(fragments):
-        pdata = P_DATA()
-        header = last if i == len(fragments) - 1 else more
-        pdata.presentation_data_value_list.append((context_id, bytes((header,)) + fragment))
-        out.append(pdata)
-    return out
+def _is_response(primitive: object) -> bool:
+    return getattr(primitive, "MessageIDBeingRespondedTo", None) is not None
+
+
+def _message_pdus(
+    primitive: Any, command: bytes, context_id: int, max_pdu_length: int
+) -> Iterator[bytes | memoryview]:
+    """The command's PDUs, then the data set's: from the primitive's buffer (none when it is
+    empty), or read from the file pynetdicom was given to send as it lies (``_dataset_path``:
+    its path and where the data set starts; an empty one is sent as one empty fragment), a batch
+    at a time."""
+    yield from _fragments(command, 0x01, 0x03, context_id, max_pdu_length)
+    payload = _COMMANDS[(type(primitive), _is_response(primitive))][2]
+    data = getattr(primitive, payload)
+    if data is not None:
+        buffer = data.getbuffer()
+        if len(buffer):
+            yield from _fragments(buffer, 0x00, 0x02, context_id, max_pdu_length)
+        return
+    if not getattr(primitive, "_dataset_path", None):
+        return
+    path, offset = primitive._dataset_path
+    size = max_pdu_length - 6 if max_pdu_length else 0
+    chunk = max(SEND_BATCH // size, 1) * size if size else -1
+    with open(path, "rb") as source:
+        source.seek(offset)
+        block = source.read(chunk)
+        while True:
+            following = source.read(chunk) if block and chunk > 0 else b""
+            yield from _fragments(
+                block, 0x00, 0x00 if following else 0x02, context_id, max_pdu_length
+            )
+            if not following:
+                return
+            block = following
+
+
+def _fragments(
+    data: bytes | memoryview, more: int, last: int, context_id: int, max_pdu_length: int
+) -> Iterator[bytes | memoryview]:
+    """One P-DATA-TF PDU (PS3.8 §9.3.5) for each fragment of ``data`` (one, empty, for no data):
+    a PDV item of the context with its message control header (E.2: ``more``, the last one
+    ``last``), each fragment at most the peer's maximum PDU length less 6."""
+    view = memoryview(data)
+    size = max_pdu_length - 6 if max_pdu_length else max(len(view), 1)
+    for start in range(0, max(len(view), 1), size):
+        fragment = view[start : start + size]
+        header = last if start + size >= len(view) else more
+        yield struct.pack(
+            ">BBIIBB", _P_DATA_TF, 0, len(fragment) + 6, len(fragment) + 2, context_id, header
+        )
+        yield fragment
+
+
+def _batched(parts: Iterable[bytes | memoryview], batch: int) -> Iterator[bytes]:
+    """``parts`` joined into runs of about ``batch`` bytes."""
+    out: list[bytes | memoryview] = []
+    size = 0
+    for part in parts:
+        out.append(part)
+        size += len(part)
+        if size >= batch:
+            yield b"".join(out)
+            out, size = [], 0
+    if out:
+        yield b"".join(out)
+
+
+def encoded_pdus(pdatas: Iterable[P_DATA], batch: int = SEND_BATCH) -> Iterator[bytes]:
+    """The P-DATA-TF PDUs (PS3.8 §9.3.5) of ``pdatas``, concatenated up to about ``batch``
+    bytes: each PDV item its length, presentation context ID and value (§9.3.5.1)."""
+    return _batched(
+        (
+            struct.pack(
+                ">BBI",
+                _P_DATA_TF,
+                0,
+                sum(len(v) + 5 for _, v in pdata.presentation_data_value_list),
+            )
+            + b"".join(
+                struct.pack(">IB", len(value) + 1, context_id) + value
+                for context_id, value in pdata.presentation_data_value_list
+            )
+            for pdata in pdatas
+        ),
+        batch,
+    )
+
+
+def _message_pdata(primitive: Any, context_id: int, max_pdu_length: int) -> Iterator[P_DATA]:
+    """pynetdicom's P-DATA primitives for ``primitive`` (what its ``send_msg`` sends)."""
+    if primitive.MessageIDBeingRespondedTo is None:
+        message = _RQ_TO_MESSAGE[type(primitive)]()
+    else:
+        message = _RSP_TO_MESSAGE[type(primitive)]()
+    message.primitive_to_message(primitive)
+    return message.encode_msg(context_id, max_pdu_length)
 
 
 def _with_fast_send(original: Callable[..., None]) -> Callable[..., None]:
-    def send_msg(self: DIMSEServiceProvider, primitive: object, context_id: int) -> None:
-        pdatas = None
-        if not self.assoc.get_handlers(evt.EVT_DIMSE_SENT):
-            pdatas = find_response_pdata(primitive, context_id, self.maximum_pdu_size)
-        if pdatas is None:
+    def send_msg(self: DIMSEServiceProvider, primitive: Any, context_id: int) -> None:
+        if any(self.assoc.get_handlers(event) for event in _SENT_EVENTS):
             original(self, primitive, context_id)
             return
-        for pdata in pdatas:
-            self.dul.send_pdu(pdata)
+        size = self.maximum_pdu_size
+        batches = message_pdus(primitive, context_id, size)
+        if batches is None:
+            batches = encoded_pdus(_message_pdata(primitive, context_id, size))
+        for encoded in batches:
+            self.dul.send_pdu(EncodedPData(encoded))
 
     send_msg.fast_path = True  # type: ignore[attr-defined]
     return send_msg

@@ -17,6 +17,21 @@ association wakes ``IDLE_WAIT`` times a second instead of a thousand, which is a
 (ARTIM, PS3.8 §9.1.5: tens of seconds) need. ``install`` makes every association of this process
 use it (the SCP's, and those openvna requests: C-MOVE destinations, the SCU commands).
 
+The association's own loop (``Association._run_reactor``, the thread that runs the handlers and
+hands their responses over) polls the same way: it sleeps 1 ms between looks at the queue of
+decoded messages, so each C-STORE waited up to a millisecond after its last PDU before its handler
+ran, and a thread sending on an association (a C-MOVE's sub-operations) waited up to one for the
+loop to pause. ``install`` makes that sleep, inside ``pynetdicom.association`` only, a wait on the
+association's bell (``_ReactorClock``), which a decoded message, a primitive for the user (an
+A-RELEASE or A-ABORT) and the end of the DUL ring; while it waits the loop counts as paused, as it
+would be at its checkpoint, so a sender goes on at once.
+
+A message goes to the DUL as P-DATA primitives, each of which takes a pass of the reactor, a
+transition of the state machine and a PDU object to encode: ~30 of them for a 512 KB instance
+sent to a peer that receives 16 KB PDUs. ``EncodedPData`` carries a message's PDUs already encoded
+(``encoding.install`` makes ``send_msg`` build it), and the data transfer actions (DT-1, and
+AR-7 during a release collision) send it in one write.
+
 Answering faster exposed a race of pynetdicom's association reactor, which ``install`` closes
 too (``ReactorSafeDIMSE``): a thread that sends a request on an association (a C-MOVE
 sub-operation, sent by the C-MOVE's thread on the association to the destination) pauses that
@@ -32,19 +47,36 @@ import contextlib
 import queue
 import select
 import socket
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pynetdicom.association
+import pynetdicom.fsm
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.pdu_primitives import P_DATA
 
 if TYPE_CHECKING:
     from pynetdicom.association import Association
 
-__all__ = ["IDLE_WAIT", "ReactorSafeDIMSE", "WakingDUL", "install"]
+__all__ = ["IDLE_WAIT", "EncodedPData", "ReactorSafeDIMSE", "WakingDUL", "install"]
 
 IDLE_WAIT = 0.05  # seconds an idle reactor waits before looking at its timers again
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+_ASSOCIATION_PASS = 0.001  # the sleep between passes of pynetdicom's association loop
+_BELL = "_openvna_bell"
+# The state machine's actions that send a P-DATA-TF PDU for a P-DATA request (PS3.8 Table 9-10).
+_DATA_ACTIONS = ("DT-1", "AR-7")
+
+
+class EncodedPData(P_DATA):
+    """P-DATA-TF PDUs encoded (PS3.8 §9.3.5), for the DUL to send as they are."""
+
+    def __init__(self, encoded: bytes) -> None:
+        super().__init__()
+        self.encoded = encoded
 
 
 class _Alarm:
@@ -73,15 +105,55 @@ class _Alarm:
 
 
 class _RingingQueue(queue.Queue[Any]):
-    """A queue whose ``put`` rings the reactor's alarm."""
+    """A queue whose ``put`` rings whoever waits for it."""
 
-    def __init__(self, alarm: _Alarm) -> None:
+    def __init__(self, ring: Callable[[], object]) -> None:
         super().__init__()
-        self._alarm = alarm
+        self._ring = ring
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         super().put(item, block, timeout)
-        self._alarm.ring()
+        self._ring()
+
+
+def _bell(assoc: Association) -> threading.Event:
+    """The event the association's loop waits on (made by whichever provider asks first)."""
+    bell: threading.Event | None = assoc.__dict__.get(_BELL)
+    if bell is None:
+        bell = threading.Event()
+        setattr(assoc, _BELL, bell)
+    return bell
+
+
+class _ReactorClock:
+    """``time`` as ``pynetdicom.association`` sees it: the association loop's pause between
+    passes becomes a wait on its bell (see the module's docstring); every other use is
+    ``time``'s own."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        assoc = threading.current_thread()
+        bell = assoc.__dict__.get(_BELL) if seconds == _ASSOCIATION_PASS else None
+        if not isinstance(bell, threading.Event):
+            time.sleep(seconds)
+            return
+        assoc._is_paused = True  # type: ignore[attr-defined]  # the loop pauses right after
+        bell.clear()
+        if not _association_has_work(assoc):
+            bell.wait(IDLE_WAIT)
+
+
+def _association_has_work(assoc: Any) -> bool:
+    """Whether the association's loop has something to do on its next pass."""
+    return bool(
+        assoc._kill
+        or not assoc.dimse.msg_queue.empty()
+        or not assoc.dul.to_user_queue.empty()
+        or not assoc.dul.is_alive()
+    )
 
 
 class WakingDUL(DULServiceProvider):
@@ -91,8 +163,10 @@ class WakingDUL(DULServiceProvider):
     def __init__(self, assoc: Association) -> None:
         super().__init__(assoc)
         self._alarm = _Alarm()
-        self.event_queue = _RingingQueue(self._alarm)
-        self.to_provider_queue = _RingingQueue(self._alarm)
+        self.event_queue = _RingingQueue(self._alarm.ring)
+        self.to_provider_queue = _RingingQueue(self._alarm.ring)
+        self._bell = _bell(assoc)
+        self.to_user_queue = _RingingQueue(self._bell.set)
 
     def run_reactor(self) -> None:
         transport = self.socket.socket if self.socket is not None else None
@@ -102,6 +176,18 @@ class WakingDUL(DULServiceProvider):
             super().run_reactor()
         finally:
             self._alarm.close()
+            self._bell.set()
+
+    def send_encoded(self, encoded: bytes) -> None:
+        """Write PDUs as they are; a connection that fails is closed (Evt17), as pynetdicom
+        handles a failed send."""
+        transport = self.socket.socket if self.socket is not None else None
+        try:
+            if transport is None:
+                raise OSError("no connection")
+            transport.sendall(encoded)
+        except OSError:
+            self.event_queue.put("Evt17")
 
     def kill_dul(self) -> None:
         super().kill_dul()
@@ -111,6 +197,7 @@ class WakingDUL(DULServiceProvider):
         if self.state_machine.current_state == "Sta1":
             self._kill_thread = True
             self._alarm.ring()
+        self._bell.set()  # the association is being killed: its loop should see it
         return super().stop_dul()
 
     def _is_transport_event(self) -> bool:
@@ -162,7 +249,12 @@ def _ack_at_once(transport: socket.socket) -> None:
 
 class ReactorSafeDIMSE(DIMSEServiceProvider):
     """pynetdicom's DIMSE service provider, giving the association's reactor nothing while a
-    ``send_*`` call waits for its response (see the module's docstring)."""
+    ``send_*`` call waits for its response (see the module's docstring), and ringing the
+    association's bell when a message is decoded."""
+
+    def __init__(self, assoc: Association) -> None:
+        super().__init__(assoc)
+        self.msg_queue = _RingingQueue(_bell(assoc).set)
 
     def get_msg(self, block: bool = False) -> Any:
         # Only the reactor asks without blocking; a cleared checkpoint means a sender is between
@@ -172,8 +264,29 @@ class ReactorSafeDIMSE(DIMSEServiceProvider):
         return super().get_msg(block)
 
 
+def _sending_encoded(name: str) -> Any:
+    """State machine action ``name`` (DT-1 or AR-7), which sends an ``EncodedPData`` itself."""
+    description, action, next_state = pynetdicom.fsm.ACTIONS[name]
+    if getattr(action, "sends_encoded", False):
+        return description, action, next_state
+
+    def act(dul: DULServiceProvider) -> str:
+        primitive = dul.to_provider_queue.queue[0]
+        if not isinstance(primitive, EncodedPData) or not isinstance(dul, WakingDUL):
+            return str(action(dul))
+        dul.to_provider_queue.get(False)
+        dul.send_encoded(primitive.encoded)
+        return str(next_state)
+
+    act.sends_encoded = True  # type: ignore[attr-defined]
+    return description, act, next_state
+
+
 def install() -> None:
     """Make the associations this process creates from now on use ``WakingDUL`` and
-    ``ReactorSafeDIMSE``."""
+    ``ReactorSafeDIMSE``, and wait on their bell between passes."""
+    pynetdicom.association.time = _ReactorClock()  # type: ignore[attr-defined,assignment]
+    for name in _DATA_ACTIONS:
+        pynetdicom.fsm.ACTIONS[name] = _sending_encoded(name)
     pynetdicom.association.DULServiceProvider = WakingDUL  # type: ignore[attr-defined]
     pynetdicom.association.DIMSEServiceProvider = ReactorSafeDIMSE  # type: ignore[attr-defined]

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from io import BytesIO
+from pathlib import Path
 
 import pynetdicom.service_class
 import pytest
 from pydicom import Dataset
 from pydicom.dataset import Dataset as PlainDataset
 from pydicom.sequence import Sequence
+from pynetdicom.dimse import _RQ_TO_MESSAGE, _RSP_TO_MESSAGE
 from pynetdicom.dimse_messages import C_FIND_RSP, C_STORE_RQ
-from pynetdicom.dimse_primitives import C_FIND, C_STORE
+from pynetdicom.dimse_primitives import C_FIND, C_GET, C_MOVE, C_STORE
 from pynetdicom.dsutils import encode
+from pynetdicom.pdu import P_DATA_TF
 
 from openvna.dicom.json import json_to_dataset
-from openvna.dimse.encoding import encode_simple, find_response_pdata, install
+from openvna.dimse.encoding import SEND_BATCH, encode_simple, encoded_pdus, install, message_pdus
 
 ENCODINGS = [(True, "implicit"), (False, "explicit")]
 
@@ -104,6 +107,20 @@ def test_installed_encode_falls_back_to_pydicom(implicit: bool, name: str) -> No
     assert patched(plain, True, True, True) == encode(plain, True, True, True)  # deflated
 
 
+def _pynetdicom_pdus(primitive: object, max_pdu: int) -> bytes:
+    """What pynetdicom's ``send_msg`` writes for ``primitive`` on context 5, PDU by PDU."""
+    request = getattr(primitive, "MessageIDBeingRespondedTo", None) is None
+    message = (_RQ_TO_MESSAGE if request else _RSP_TO_MESSAGE)[type(primitive)]()
+    message.primitive_to_message(primitive)
+    return b"".join(P_DATA_TF(p).encode() for p in message.encode_msg(5, max_pdu))
+
+
+def _written(primitive: object, max_pdu: int, batch: int = SEND_BATCH) -> bytes:
+    batches = message_pdus(primitive, 5, max_pdu, batch)
+    assert batches is not None
+    return b"".join(batches)
+
+
 def _find_response(status: int, identifier: bytes | None, sop_class: str) -> C_FIND:
     primitive = C_FIND()
     primitive.MessageIDBeingRespondedTo = 513
@@ -114,7 +131,10 @@ def _find_response(status: int, identifier: bytes | None, sop_class: str) -> C_F
     return primitive
 
 
-@pytest.mark.parametrize("max_pdu", [0, 16384, 40])
+MAX_PDUS = [0, 16384, 40]
+
+
+@pytest.mark.parametrize("max_pdu", MAX_PDUS)
 @pytest.mark.parametrize(
     ("status", "identifier"),
     [(0xFF00, b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY " * 9), (0x0000, None), (0xFE00, None)],
@@ -124,19 +144,109 @@ def test_a_find_response_as_pynetdicom_sends_it(
     max_pdu: int, status: int, identifier: bytes | None, sop_class: str
 ) -> None:
     primitive = _find_response(status, identifier, sop_class)
-    message = C_FIND_RSP()
+    assert _written(primitive, max_pdu) == _pynetdicom_pdus(primitive, max_pdu)
+
+
+def _retrieve_response(kind: type, status: int, counts: tuple[int, ...] | None) -> C_GET | C_MOVE:
+    primitive = kind()
+    primitive.MessageIDBeingRespondedTo = 7
+    primitive.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.2.2.3"
+    primitive.Status = status
+    if counts is not None:
+        remaining, completed, failed, warning = counts
+        primitive.NumberOfRemainingSuboperations = remaining
+        primitive.NumberOfCompletedSuboperations = completed
+        primitive.NumberOfFailedSuboperations = failed
+        primitive.NumberOfWarningSuboperations = warning
+    return primitive
+
+
+@pytest.mark.parametrize("max_pdu", MAX_PDUS)
+@pytest.mark.parametrize("kind", [C_GET, C_MOVE])
+@pytest.mark.parametrize(
+    ("status", "counts", "failed_uids"),
+    [
+        (0xFF00, (199, 1, 0, 0), None),  # pending, after the first sub-operation
+        (0x0000, (0, 200, 0, 0), None),  # success
+        (0xB000, (0, 198, 2, 0), ["1.2.3.4", "1.2.3.5"]),  # warning: the failed UIDs
+        (0xA801, None, None),  # unknown move destination: no counts
+    ],
+)
+def test_a_retrieve_response_as_pynetdicom_sends_it(
+    max_pdu: int,
+    kind: type,
+    status: int,
+    counts: tuple[int, ...] | None,
+    failed_uids: list[str] | None,
+) -> None:
+    primitive = _retrieve_response(kind, status, counts)
+    if failed_uids is not None:
+        identifier = Dataset()
+        identifier.FailedSOPInstanceUIDList = failed_uids
+        primitive.Identifier = BytesIO(encode(identifier, True, True))
+    assert _written(primitive, max_pdu) == _pynetdicom_pdus(primitive, max_pdu)
+
+
+def _store_request(originator: bool) -> C_STORE:
+    primitive = C_STORE()
+    primitive.MessageID = 3
+    primitive.Priority = 2
+    primitive.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    primitive.AffectedSOPInstanceUID = "1.2.3.4.5"  # odd: NUL padded
+    if originator:
+        primitive.MoveOriginatorApplicationEntityTitle = "MOVESCU"  # odd: space padded
+        primitive.MoveOriginatorMessageID = 11
+    return primitive
+
+
+DATA_SET = bytes(range(256)) * 301 + b"\x01\x02"  # 77,058 bytes: fragments of every size
+
+
+@pytest.mark.parametrize("max_pdu", [*MAX_PDUS, 16390])
+@pytest.mark.parametrize("originator", [False, True])
+def test_a_store_request_as_pynetdicom_sends_it(max_pdu: int, originator: bool) -> None:
+    primitive = _store_request(originator)
+    primitive.DataSet = BytesIO(DATA_SET)
+    assert _written(primitive, max_pdu) == _pynetdicom_pdus(primitive, max_pdu)
+
+
+@pytest.mark.parametrize("max_pdu", [*MAX_PDUS, 16390])
+@pytest.mark.parametrize("data_set", [DATA_SET, b""])
+@pytest.mark.parametrize("batch", [SEND_BATCH, 1000])
+def test_a_store_request_of_a_file_as_pynetdicom_sends_it(
+    tmp_path: Path, max_pdu: int, data_set: bytes, batch: int
+) -> None:
+    """The data set read from the file behind its File Meta group, however the reads and the
+    batches fall against the fragments."""
+    path = tmp_path / "instance.dcm"
+    path.write_bytes(b"META" * 33 + data_set)
+    primitive = _store_request(originator=False)
+    primitive._dataset_path = (path, 132)
+    written = _written(primitive, max_pdu, batch)
+    assert written == _pynetdicom_pdus(primitive, max_pdu)
+    if batch == 1000 and data_set and max_pdu:
+        assert len(list(message_pdus(primitive, 5, max_pdu, batch) or [])) > 1
+
+
+def test_pdus_of_pynetdicom_primitives_encoded_as_pynetdicom_encodes_them() -> None:
+    primitive = _store_request(originator=True)
+    primitive.DataSet = BytesIO(DATA_SET)
+    message = C_STORE_RQ()
     message.primitive_to_message(primitive)
-    expected = [p.presentation_data_value_list for p in message.encode_msg(5, max_pdu)]
-    fast = find_response_pdata(primitive, 5, max_pdu)
-    assert fast is not None
-    assert [p.presentation_data_value_list for p in fast] == expected
+    pdatas = list(message.encode_msg(1, 16384))
+    expected = b"".join(P_DATA_TF(p).encode() for p in pdatas)
+    assert b"".join(encoded_pdus(pdatas, batch=40000)) == expected
+    assert len(list(encoded_pdus(pdatas, batch=40000))) == 2
 
 
-def test_find_responses_with_an_error_comment_left_to_pynetdicom() -> None:
+def test_messages_with_an_error_comment_left_to_pynetdicom() -> None:
     failed = _find_response(0xC000, None, "1.2.840.10008.5.1.4.1.2.2.1")
     failed.ErrorComment = "cannot read the identifier"
-    assert find_response_pdata(failed, 1, 16384) is None
+    assert message_pdus(failed, 1, 16384) is None
+    moved = _retrieve_response(C_MOVE, 0xA801, None)
+    moved.ErrorComment = "unknown destination"
+    assert message_pdus(moved, 1, 16384) is None
     request = C_FIND()
     request.MessageID = 1
     request.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.2.2.1"
-    assert find_response_pdata(request, 1, 16384) is None
+    assert message_pdus(request, 1, 16384) is None
