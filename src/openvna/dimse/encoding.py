@@ -18,10 +18,10 @@ of every C-FIND-RSP keyword, filled through pydicom's validating setters, then e
 fragments (PS3.8 Annex E) directly, and ``install`` makes ``DIMSEServiceProvider.send_msg`` use
 it for responses without an error comment or offending element.
 
-Every message then goes to the DUL as its PDUs already encoded, up to ``SEND_BATCH`` bytes a
-primitive (``reactor.EncodedPData``: one pass of the DUL and one write instead of one per PDU),
-unless a handler is bound to an event that would see the message, a PDU or a transition
-(pynetdicom's own way then).
+Every message then goes to the DUL as its PDUs already encoded, up to ``SEND_BATCH`` bytes at a
+time (``reactor.WakingDUL.send_message``: written by the sending thread, or one pass of the DUL
+and one write, instead of one pass per PDU), unless a handler is bound to an event that would
+see the message, a PDU or a transition (pynetdicom's own way then).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from pynetdicom.dimse import _RQ_TO_MESSAGE, _RSP_TO_MESSAGE, DIMSEServiceProvid
 from pynetdicom.dimse_primitives import C_FIND, C_GET, C_MOVE, C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
-from openvna.dimse.reactor import EncodedPData
+from openvna.dimse.reactor import WakingDUL
 
 __all__ = ["SEND_BATCH", "command_set", "encode_simple", "encoded_pdus", "install", "message_pdus"]
 
@@ -310,15 +310,17 @@ def _message_pdata(primitive: Any, context_id: int, max_pdu_length: int) -> Iter
 
 def _with_fast_send(original: Callable[..., None]) -> Callable[..., None]:
     def send_msg(self: DIMSEServiceProvider, primitive: Any, context_id: int) -> None:
-        if any(self.assoc.get_handlers(event) for event in _SENT_EVENTS):
+        dul = self.dul
+        if not isinstance(dul, WakingDUL) or any(
+            self.assoc.get_handlers(event) for event in _SENT_EVENTS
+        ):
             original(self, primitive, context_id)
             return
         size = self.maximum_pdu_size
         batches = message_pdus(primitive, context_id, size)
         if batches is None:
             batches = encoded_pdus(_message_pdata(primitive, context_id, size))
-        for encoded in batches:
-            self.dul.send_pdu(EncodedPData(encoded))
+        dul.send_message(batches)
 
     send_msg.fast_path = True  # type: ignore[attr-defined]
     return send_msg

@@ -28,9 +28,13 @@ would be at its checkpoint, so a sender goes on at once.
 
 A message goes to the DUL as P-DATA primitives, each of which takes a pass of the reactor, a
 transition of the state machine and a PDU object to encode: ~30 of them for a 512 KB instance
-sent to a peer that receives 16 KB PDUs. ``EncodedPData`` carries a message's PDUs already encoded
-(``encoding.install`` makes ``send_msg`` build it), and the data transfer actions (DT-1, and
-AR-7 during a release collision) send it in one write.
+sent to a peer that receives 16 KB PDUs. ``encoding.install`` makes ``send_msg`` encode a
+message's PDUs itself and hand them to ``WakingDUL.send_message``, which writes them from the
+sending thread when the association is transferring data (Sta6) and nothing it queued before is
+still unsent; otherwise they are queued as one ``EncodedPData``, which the data transfer actions
+(DT-1, and AR-7 during a release collision) send in one write. Every write to the socket holds
+the DUL's send lock, so PDUs never interleave. A C-GET's or C-MOVE's sub-operation thus costs the
+threads one hand-off (the response coming back) instead of three.
 
 Answering faster exposed a race of pynetdicom's association reactor, which ``install`` closes
 too (``ReactorSafeDIMSE``): a thread that sends a request on an association (a C-MOVE
@@ -49,7 +53,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pynetdicom.association
@@ -167,6 +171,8 @@ class WakingDUL(DULServiceProvider):
         self.to_provider_queue = _RingingQueue(self._alarm.ring)
         self._bell = _bell(assoc)
         self.to_user_queue = _RingingQueue(self._bell.set)
+        self._send_lock = threading.Lock()
+        self._data_queued = 0  # P-DATA primitives queued and not yet sent (under the lock)
 
     def run_reactor(self) -> None:
         transport = self.socket.socket if self.socket is not None else None
@@ -178,9 +184,38 @@ class WakingDUL(DULServiceProvider):
             self._alarm.close()
             self._bell.set()
 
-    def send_encoded(self, encoded: bytes) -> None:
-        """Write PDUs as they are; a connection that fails is closed (Evt17), as pynetdicom
-        handles a failed send."""
+    def send_message(self, batches: Iterable[bytes]) -> None:
+        """Send a message's PDUs (``batches`` of them, encoded): written from this thread when
+        the association is transferring data and nothing queued before them is unsent, else
+        queued in order behind it."""
+        for encoded in batches:
+            with self._send_lock:
+                if self._data_queued == 0 and self.state_machine.current_state == "Sta6":
+                    self._write(encoded)
+                    continue
+            self.send_pdu(EncodedPData(encoded))
+
+    def send_pdu(self, primitive: Any) -> None:
+        if isinstance(primitive, P_DATA):
+            with self._send_lock:
+                self._data_queued += 1
+        super().send_pdu(primitive)
+
+    def sent_queued_data(self, encoded: bytes | None) -> None:
+        """A queued P-DATA primitive has been taken by the state machine: write its PDUs when
+        given (``EncodedPData``), and count it sent."""
+        with self._send_lock:
+            if encoded is not None:
+                self._write(encoded)
+            self._data_queued -= 1
+
+    def _send(self, pdu: Any) -> None:
+        with self._send_lock:
+            super()._send(pdu)
+
+    def _write(self, encoded: bytes) -> None:
+        """Write PDUs as they are (the send lock held); a connection that fails is closed
+        (Evt17), as pynetdicom handles a failed send."""
         transport = self.socket.socket if self.socket is not None else None
         try:
             if transport is None:
@@ -271,12 +306,17 @@ def _sending_encoded(name: str) -> Any:
         return description, action, next_state
 
     def act(dul: DULServiceProvider) -> str:
-        primitive = dul.to_provider_queue.queue[0]
-        if not isinstance(primitive, EncodedPData) or not isinstance(dul, WakingDUL):
+        if not isinstance(dul, WakingDUL):
             return str(action(dul))
-        dul.to_provider_queue.get(False)
-        dul.send_encoded(primitive.encoded)
-        return str(next_state)
+        primitive = dul.to_provider_queue.queue[0]
+        if isinstance(primitive, EncodedPData):
+            dul.to_provider_queue.get(False)
+            dul.sent_queued_data(primitive.encoded)
+            return str(next_state)
+        try:
+            return str(action(dul))
+        finally:
+            dul.sent_queued_data(None)
 
     act.sends_encoded = True  # type: ignore[attr-defined]
     return description, act, next_state
