@@ -9,7 +9,13 @@ files undecoded (``retrieve.send_files_as_stored``).
 ``serve`` runs the server on a socket that is already listening: the one the supervisor bound
 and shares among the DIMSE processes (``openvna.dimse.worker``), or a test's. The socket is made
 non-blocking, so that a process that loses the race for a connection to another goes back to
-waiting rather than blocking in ``accept``. Each association is a thread of its own, as
+waiting rather than blocking in ``accept``. Every process waiting on the socket wakes for a new
+connection and the first to ``accept`` takes it, so a process already serving an association
+took the second of two peers that connect together about one time in eight (measured): both then
+shared one interpreter lock at half the speed, while a sibling sat idle. A process serving
+associations therefore lets ``BUSY_DEFER`` pass per association (up to four) before it accepts,
+and an idle sibling takes the connection meanwhile; when every process is busy, one accepts
+after that short wait. Each association is a thread of its own, as
 pynetdicom runs them; received datasets are kept whole in memory until stored, so
 ``maximum_pdu_size`` 0 (no limit) lets a peer send each in as few PDUs as it likes, which is what
 spares pynetdicom's reactor most of its loops.
@@ -20,6 +26,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,9 +50,19 @@ from openvna.dimse.worklist import MODALITY_WORKLIST_FIND, is_worklist_find, wor
 from openvna.settings import Settings
 from openvna.ups import Workitems
 
-__all__ = ["ArchiveEntity", "DimseServer", "build_entity", "serve", "server_on", "start"]
+__all__ = [
+    "BUSY_DEFER",
+    "ArchiveEntity",
+    "DimseServer",
+    "build_entity",
+    "serve",
+    "server_on",
+    "start",
+]
 
 log = logging.getLogger("openvna.dimse")
+
+BUSY_DEFER = 0.01  # seconds a busy process waits, per association it serves, before accepting
 
 # Stored files are sent by path, in chunks, without being decoded (retrieve.py).
 _config.STORE_SEND_CHUNKED_DATASET = True
@@ -193,10 +210,14 @@ class _Shared(list[Any]):
 
 
 class DimseServer(AssociationServer):
-    """pynetdicom's association server on a socket that is listening already."""
+    """pynetdicom's association server on a socket that is listening already; ``shared``: other
+    processes accept on it too (see the module's docstring)."""
 
-    def __init__(self, *args: Any, listening: socket.socket, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, listening: socket.socket, shared: bool = False, **kwargs: Any
+    ) -> None:
         self._listening = listening
+        self._shared = shared
         super().__init__(*args, **kwargs)
         self.contexts = _Shared(self.contexts)
 
@@ -211,6 +232,8 @@ class DimseServer(AssociationServer):
         pass  # listening already
 
     def get_request(self) -> tuple[socket.socket, Any]:
+        if self._shared and (busy := len(self.active_associations)):
+            time.sleep(BUSY_DEFER * min(busy, 4))  # an idle sibling accepts meanwhile
         client, address = self._listening.accept()  # BlockingIOError: another process took it
         client.setblocking(True)
         return client, address
@@ -230,17 +253,24 @@ def serve(settings: Settings, archive: Archive, sock: socket.socket) -> None:
 
 def _make(settings: Settings, archive: Archive, sock: socket.socket) -> DimseServer:
     ae, handlers = build_entity(settings, archive)
-    server = server_on(ae, handlers, sock)
+    server = server_on(ae, handlers, sock, shared=settings.dimse.processes > 1)
     # UPS events to the DICOM subscribers, while this server's socket is open (ups: dimse.events)
     serving = lambda: sock.fileno() != -1  # noqa: E731
     EventReporter(ae.ae_title, Workitems(archive), ae.remotes, serving).start()
     return server
 
 
-def server_on(ae: ArchiveEntity, handlers: list[Any], sock: socket.socket) -> DimseServer:
-    """``ae``'s association server on the listening ``sock`` (not started)."""
+def server_on(
+    ae: ArchiveEntity, handlers: list[Any], sock: socket.socket, shared: bool = False
+) -> DimseServer:
+    """``ae``'s association server on the listening ``sock`` (not started); ``shared``: other
+    processes serve it too."""
     server = ae.make_server(
-        sock.getsockname(), evt_handlers=handlers, server_class=DimseServer, listening=sock
+        sock.getsockname(),
+        evt_handlers=handlers,
+        server_class=DimseServer,
+        listening=sock,
+        shared=shared,
     )
     assert isinstance(server, DimseServer)
     ae._servers.append(server)  # type: ignore[arg-type]  # shut down with the AE
