@@ -96,6 +96,9 @@ def test_a_file_without_its_preamble_is_stored_with_one(archive: Archive) -> Non
     (location,) = archive.index.locate(ds.StudyInstanceUID)
     stored = read_header(archive.blobs.path(location.blob_key))  # type: ignore[attr-defined]
     assert stored.dataset.SOPInstanceUID == ds.SOPInstanceUID
+    # Its fsync and checksum are those of the repaired file, not of the one received (whose
+    # fsync started before the check: Archive._prepare).
+    assert archive.check(verify_checksums=True).findings == []
 
 
 def test_garbage_is_not_taken_for_a_file_without_preamble(archive: Archive) -> None:
