@@ -207,7 +207,8 @@ class WakingDUL(DULServiceProvider):
         for encoded in batches:
             with self._send_lock:
                 if self._data_queued == 0 and self.state_machine.current_state == "Sta6":
-                    self._write(encoded)
+                    if not self._write(encoded):
+                        return  # the connection is closing (Evt17): the rest has nowhere to go
                     continue
             self.send_pdu(EncodedPData(encoded))
 
@@ -257,6 +258,8 @@ class WakingDUL(DULServiceProvider):
             return transport is not None and transport.recv(1, socket.MSG_PEEK) == _P_DATA_TF
         except OSError:
             return False  # pynetdicom's read meets the error and closes
+        except ValueError:
+            return False  # a TLS socket takes no flags: pynetdicom's read
 
     def _decoded(self, pdu: bytearray) -> None:
         """Hand a whole PDU to pynetdicom's decoder and state machine, as its read would."""
@@ -272,9 +275,9 @@ class WakingDUL(DULServiceProvider):
         with self._send_lock:
             super()._send(pdu)
 
-    def _write(self, encoded: bytes) -> None:
+    def _write(self, encoded: bytes) -> bool:
         """Write PDUs as they are (the send lock held); a connection that fails is closed
-        (Evt17), as pynetdicom handles a failed send."""
+        (Evt17), as pynetdicom handles a failed send, and False returned."""
         transport = self.socket.socket if self.socket is not None else None
         try:
             if transport is None:
@@ -282,6 +285,8 @@ class WakingDUL(DULServiceProvider):
             transport.sendall(encoded)
         except OSError:
             self.event_queue.put("Evt17")
+            return False
+        return True
 
     def kill_dul(self) -> None:
         super().kill_dul()
