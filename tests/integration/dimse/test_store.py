@@ -207,3 +207,30 @@ def test_a_node_without_the_store_right_is_refused(dimse_factory) -> None:
     with association(node, [context], calling="VIEWER") as assoc:
         assert assoc.send_c_store(make_instance()).Status == 0x0124
     assert instance_count(node) == 0
+
+
+def test_a_peer_watching_its_pdus_stores_byte_for_byte(dimse: DimseNode, tmp_path: Path) -> None:
+    """An association with handlers on the sent and received PDUs takes pynetdicom's own paths
+    (openvna's batched send and direct receive step aside, dimse/reactor.py): its handlers see
+    every PDU, and what is stored is what was sent."""
+    from pynetdicom import evt
+
+    seen: dict[str, int] = {"sent": 0, "received": 0}
+    handlers = [
+        (evt.EVT_PDU_SENT, lambda event: seen.__setitem__("sent", seen["sent"] + 1)),
+        (evt.EVT_PDU_RECV, lambda event: seen.__setitem__("received", seen["received"] + 1)),
+    ]
+    path = fresh_copy(make_instance(rows=128, columns=128), tmp_path)
+    ae = AE("WATCHER")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    assoc = ae.associate(dimse.host, dimse.port, ae_title=AE_TITLE, evt_handlers=handlers)
+    assert assoc.is_established
+    try:
+        status = assoc.send_c_store(dcmread(path))
+    finally:
+        assoc.release()
+    assert status.Status == 0x0000
+    # Sent: the association request, the command, the data set, the release request; received:
+    # the acceptance, the response, the release reply.
+    assert (seen["sent"], seen["received"]) == (4, 3)
+    assert dataset_bytes(stored_file(dimse, dcmread(path))) == dataset_bytes(path)
