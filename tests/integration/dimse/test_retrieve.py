@@ -247,3 +247,28 @@ def test_c_move_cancel(with_dest, storescp, tmp_path) -> None:
         assoc.release()
     assert statuses[-1] == 0xFE00
     assert len(list(storescp[2].iterdir())) < 60
+
+
+@needs_dcmtk
+def test_movescu_cancel_stops_the_transfer(with_dest, storescp, tmp_path) -> None:
+    """DCMTK's movescu sends C-CANCEL after its first pending response (PS3.4 C.4.2.3.2): the
+    move ends with Cancel (FE00) before every instance has gone to the destination."""
+    node: DimseNode = with_dest
+    study = store_study(node, 60, tmp_path)
+    result = node.dcmtk(
+        "movescu",
+        "-v",
+        "-S",
+        "--cancel",
+        "1",
+        "-aem",
+        "DEST",
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+        "-k",
+        f"StudyInstanceUID={study[0].StudyInstanceUID}",
+    )
+    output = result.stdout + result.stderr
+    assert "Sending Cancel Request" in output, output[-1500:]
+    assert "Received Final Move Response (Cancel: " in output, output[-1500:]
+    assert len(list(storescp[2].iterdir())) < 60
