@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,21 +63,12 @@ def dimse_factory(
 
 @pytest.fixture
 def storescp(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
-    """DCMTK's storescp, bit-preserving, as the move destination DEST."""
-    out = tmp_path / "received"
-    out.mkdir()
-    port = free_port()
-    process = subprocess.Popen(
-        ["storescp", "-aet", "DEST", "+B", "+xa", "-od", str(out), str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.3)
-    try:
-        yield "DEST", port, out
-    finally:
-        process.terminate()
-        process.wait(10)
+    """DCMTK's storescp, bit-preserving, as the move destination DEST, once it listens."""
+    # Imported here: scu_peers imports this module (free_port).
+    from tests.integration.dimse.scu_peers import storescp as started
+
+    with started(tmp_path / "received", "DEST") as peer:
+        yield peer.aet, peer.port, peer.received
 
 
 @pytest.fixture
