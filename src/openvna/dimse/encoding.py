@@ -14,9 +14,11 @@ bytes are pydicom's own in every case (tests/unit/dimse/test_encoding.py compare
 
 Even so, pynetdicom spends ~140 µs building each C-FIND response message (a command set Dataset
 of every C-FIND-RSP keyword, filled through pydicom's validating setters, then encoded):
-``find_response_pdata`` writes a C-FIND response's command set (PS3.7 Table 9.3-2) and its P-DATA
-fragments (PS3.8 Annex E) directly, and ``install`` makes ``DIMSEServiceProvider.send_msg`` use
-it for responses without an error comment or offending element.
+``command_set`` writes the command sets of C-FIND, C-GET and C-MOVE responses and of C-STORE
+requests (PS3.7 Tables 9.3-1 to 9.3-6) directly, and ``message_pdus`` their P-DATA fragments
+(PS3.8 Annex E), for messages without an error comment, offending element or error ID.
+A stored file sent to a peer that set no maximum PDU length is cut into ``SEND_BATCH`` fragments
+(pynetdicom reads it whole into one): the memory a C-GET or C-MOVE holds stays bounded.
 
 Every message then goes to the DUL as its PDUs already encoded, up to ``SEND_BATCH`` bytes at a
 time (``reactor.WakingDUL.send_message``: written by the sending thread, or one pass of the DUL
@@ -219,7 +221,7 @@ def _message_pdus(
     """The command's PDUs, then the data set's: from the primitive's buffer (none when it is
     empty), or read from the file pynetdicom was given to send as it lies (``_dataset_path``:
     its path and where the data set starts; an empty one is sent as one empty fragment), a batch
-    at a time."""
+    at a time, in fragments of at most ``SEND_BATCH`` bytes when the peer set no maximum."""
     yield from _fragments(command, 0x01, 0x03, context_id, max_pdu_length)
     payload = _COMMANDS[(type(primitive), _is_response(primitive))][2]
     data = getattr(primitive, payload)
@@ -231,16 +233,16 @@ def _message_pdus(
     if not getattr(primitive, "_dataset_path", None):
         return
     path, offset = primitive._dataset_path
-    size = max_pdu_length - 6 if max_pdu_length else 0
-    chunk = max(SEND_BATCH // size, 1) * size if size else -1
+    # No maximum from the peer: fragments of SEND_BATCH bytes, not the whole file in one.
+    pdu_length = max_pdu_length or SEND_BATCH + 6
+    size = pdu_length - 6
+    chunk = max(SEND_BATCH // size, 1) * size
     with open(path, "rb") as source:
         source.seek(offset)
         block = source.read(chunk)
         while True:
-            following = source.read(chunk) if block and chunk > 0 else b""
-            yield from _fragments(
-                block, 0x00, 0x00 if following else 0x02, context_id, max_pdu_length
-            )
+            following = source.read(chunk) if block else b""
+            yield from _fragments(block, 0x00, 0x00 if following else 0x02, context_id, pdu_length)
             if not following:
                 return
             block = following

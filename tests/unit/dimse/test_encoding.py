@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from io import BytesIO
 from pathlib import Path
 
@@ -250,3 +251,27 @@ def test_messages_with_an_error_comment_left_to_pynetdicom() -> None:
     request.MessageID = 1
     request.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.2.2.1"
     assert message_pdus(request, 1, 16384) is None
+
+
+def test_a_large_file_to_a_peer_without_a_maximum_goes_in_bounded_fragments(
+    tmp_path: Path,
+) -> None:
+    """pynetdicom reads a file it sends to a peer with no maximum PDU length whole, into one
+    fragment; openvna cuts it into SEND_BATCH fragments, whose data sets join up again."""
+    data_set = bytes(range(256)) * (SEND_BATCH // 256 * 2 + 3)  # two batches and a bit
+    path = tmp_path / "large.dcm"
+    path.write_bytes(b"META" * 33 + data_set)
+    primitive = _store_request(originator=False)
+    primitive._dataset_path = (path, 132)
+    written = _written(primitive, 0)
+    pdus, joined, offset = [], b"", 0
+    while offset < len(written):
+        length = struct.unpack_from(">I", written, offset + 2)[0]
+        pdus.append(written[offset + 6 : offset + 6 + length])
+        offset += 6 + length
+    command, *fragments = pdus
+    assert command[5] == 0x03  # the command, whole
+    assert [f[5] for f in fragments] == [0x00, 0x00, 0x02]  # more, more, last
+    assert max(len(f) - 6 for f in fragments) == SEND_BATCH
+    joined = b"".join(f[6:] for f in fragments)
+    assert joined == data_set
