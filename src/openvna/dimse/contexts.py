@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pydicom.uid import (
     AllTransferSyntaxes,
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -33,10 +34,15 @@ __all__ = [
 # pynetdicom accepts, of the syntaxes a context proposes, the first in the acceptor's order: the
 # compressed ones first (a modality proposes the syntax its images are in, and choosing an
 # uncompressed one would have it decompress them), then explicit VR little endian, the one a
-# C-GET requester most often lists first.
+# C-GET requester most often lists first, and deflated explicit VR last: it compresses the whole
+# data set, not the pixels, and a peer that also offers a native syntax (pynetdicom's defaults
+# list all four) would have to deflate what it sends, or to receive C-GET sub-operations only
+# in it, which stored native files are not sent in (a C-GET of pynetdicom's default contexts got
+# none).
 UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian)
+_LAST = (*UNCOMPRESSED, DeflatedExplicitVRLittleEndian)
 STORAGE_SYNTAXES: tuple[str, ...] = tuple(
-    dict.fromkeys([*(s for s in AllTransferSyntaxes if s not in UNCOMPRESSED), *UNCOMPRESSED])
+    dict.fromkeys([*(s for s in AllTransferSyntaxes if s not in _LAST), *_LAST])
 )
 STORAGE_CLASSES: tuple[str, ...] = tuple(
     str(cx.abstract_syntax) for cx in AllStoragePresentationContexts

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydicom import Dataset, dcmread
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, JPEGBaseline8Bit
-from pynetdicom import AE, build_role, evt
+from pynetdicom import AE, DEFAULT_TRANSFER_SYNTAXES, build_role, evt
 from pynetdicom.sop_class import (
     PatientRootQueryRetrieveInformationModelGet as PatientRootGet,
 )
@@ -147,9 +147,14 @@ def test_getscu_at_each_level(dimse: DimseNode, tmp_path: Path) -> None:
 
 
 def _get(
-    node: DimseNode, identifier: Dataset, model: str, syntaxes: list[str], cancel_after: int = 0
+    node: DimseNode,
+    identifier: Dataset,
+    model: str,
+    syntaxes: list[str] | list[list[str]],
+    cancel_after: int = 0,
 ) -> tuple[list[int], list[bytes]]:
-    """A pynetdicom C-GET: the statuses of its responses and the datasets received, as sent."""
+    """A pynetdicom C-GET: the statuses of its responses and the datasets received, as sent;
+    a CT storage context for each of ``syntaxes`` (a syntax, or a list one context proposes)."""
     received: list[bytes] = []
 
     def on_store(event: Any) -> int:
@@ -187,6 +192,19 @@ def test_c_get_byte_for_byte_and_statuses(dimse: DimseNode, tmp_path: Path) -> N
     identifier.QueryRetrieveLevel = "STUDY"
     identifier.StudyInstanceUID = study[0].StudyInstanceUID
     statuses, received = _get(dimse, identifier, StudyRootGet, [ExplicitVRLittleEndian])
+    assert statuses == [0xFF00, 0xFF00, 0xFF00, 0x0000]
+    assert sorted(received) == sorted(dataset_bytes(stored_file(dimse, ds)) for ds in study)
+
+
+def test_c_get_with_pynetdicoms_default_contexts(dimse: DimseNode, tmp_path: Path) -> None:
+    """A requester proposing pynetdicom's default syntaxes in one context (implicit, explicit,
+    deflated explicit, big endian) is accepted in explicit VR little endian, so the stored
+    instances go as stored; deflated was accepted before, and every sub-operation failed."""
+    study = store_study(dimse, 3, tmp_path)
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = "STUDY"
+    identifier.StudyInstanceUID = study[0].StudyInstanceUID
+    statuses, received = _get(dimse, identifier, StudyRootGet, [DEFAULT_TRANSFER_SYNTAXES])
     assert statuses == [0xFF00, 0xFF00, 0xFF00, 0x0000]
     assert sorted(received) == sorted(dataset_bytes(stored_file(dimse, ds)) for ds in study)
 
