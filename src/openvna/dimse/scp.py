@@ -232,7 +232,9 @@ class DimseServer(AssociationServer):
         pass  # listening already
 
     def get_request(self) -> tuple[socket.socket, Any]:
-        if self._shared and (busy := len(self.active_associations)):
+        if self._shared:
+            # Associations under way; one released but whose thread is ending is not busy.
+            busy = sum(1 for assoc in self.active_associations if assoc.is_established)
             time.sleep(BUSY_DEFER * min(busy, 4))  # an idle sibling accepts meanwhile
         client, address = self._listening.accept()  # BlockingIOError: another process took it
         client.setblocking(True)
