@@ -4,6 +4,7 @@ destinations, absent studies, C-CANCEL, and identifiers that select nothing they
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,22 @@ def with_dest(dimse_factory: Any, storescp: tuple[str, int, Path]) -> DimseNode:
     return dimse_factory(dimse={"remotes": [{"aet": title, "host": "127.0.0.1", "port": port}]})
 
 
+def _movescu(node: DimseNode, study_uid: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """DCMTK's movescu (verbose, study root) moving a study to DEST."""
+    return node.dcmtk(
+        "movescu",
+        "-v",
+        "-S",
+        *options,
+        "-aem",
+        "DEST",
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+        "-k",
+        f"StudyInstanceUID={study_uid}",
+    )
+
+
 @needs_dcmtk
 def test_movescu_sends_the_study_byte_for_byte(with_dest, storescp, tmp_path) -> None:
     node: DimseNode = with_dest
@@ -58,17 +75,7 @@ def test_movescu_sends_the_study_byte_for_byte(with_dest, storescp, tmp_path) ->
     )
     study.append(dcmread(jpeg))
     assert node.archive.store_file(jpeg, Origin.local()).ok
-    result = node.dcmtk(
-        "movescu",
-        "-v",
-        "-S",
-        "-aem",
-        "DEST",
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        f"StudyInstanceUID={study[0].StudyInstanceUID}",
-    )
+    result = _movescu(node, study[0].StudyInstanceUID)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Received Final Move Response (Success)" in result.stdout + result.stderr
     received = sorted(storescp[2].iterdir())
@@ -98,17 +105,7 @@ def test_move_to_an_unknown_destination_is_a801(dimse: DimseNode) -> None:
 
 @needs_dcmtk
 def test_move_of_an_absent_study_is_zero_suboperations(with_dest, storescp) -> None:
-    result = with_dest.dcmtk(
-        "movescu",
-        "-v",
-        "-S",
-        "-aem",
-        "DEST",
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        f"StudyInstanceUID={generate_uid()}",
-    )
+    result = _movescu(with_dest, generate_uid())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Received Final Move Response (Success)" in result.stdout + result.stderr
     assert list(storescp[2].iterdir()) == []
@@ -186,25 +183,23 @@ def _get(
     return statuses, received
 
 
-def test_c_get_byte_for_byte_and_statuses(dimse: DimseNode, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "syntaxes",
+    [[ExplicitVRLittleEndian], [DEFAULT_TRANSFER_SYNTAXES]],
+    ids=["explicit", "pynetdicom-defaults"],
+)
+def test_c_get_byte_for_byte_and_statuses(
+    dimse: DimseNode, tmp_path: Path, syntaxes: list[str] | list[list[str]]
+) -> None:
+    """The stored instances as stored, with a pending status each. A requester proposing
+    pynetdicom's default syntaxes in one context (implicit, explicit, deflated explicit, big
+    endian) is accepted in explicit VR little endian; deflated was accepted before, and every
+    sub-operation failed."""
     study = store_study(dimse, 3, tmp_path)
     identifier = Dataset()
     identifier.QueryRetrieveLevel = "STUDY"
     identifier.StudyInstanceUID = study[0].StudyInstanceUID
-    statuses, received = _get(dimse, identifier, StudyRootGet, [ExplicitVRLittleEndian])
-    assert statuses == [0xFF00, 0xFF00, 0xFF00, 0x0000]
-    assert sorted(received) == sorted(dataset_bytes(stored_file(dimse, ds)) for ds in study)
-
-
-def test_c_get_with_pynetdicoms_default_contexts(dimse: DimseNode, tmp_path: Path) -> None:
-    """A requester proposing pynetdicom's default syntaxes in one context (implicit, explicit,
-    deflated explicit, big endian) is accepted in explicit VR little endian, so the stored
-    instances go as stored; deflated was accepted before, and every sub-operation failed."""
-    study = store_study(dimse, 3, tmp_path)
-    identifier = Dataset()
-    identifier.QueryRetrieveLevel = "STUDY"
-    identifier.StudyInstanceUID = study[0].StudyInstanceUID
-    statuses, received = _get(dimse, identifier, StudyRootGet, [DEFAULT_TRANSFER_SYNTAXES])
+    statuses, received = _get(dimse, identifier, StudyRootGet, syntaxes)
     assert statuses == [0xFF00, 0xFF00, 0xFF00, 0x0000]
     assert sorted(received) == sorted(dataset_bytes(stored_file(dimse, ds)) for ds in study)
 
@@ -273,19 +268,7 @@ def test_movescu_cancel_stops_the_transfer(with_dest, storescp, tmp_path) -> Non
     move ends with Cancel (FE00) before every instance has gone to the destination."""
     node: DimseNode = with_dest
     study = store_study(node, 60, tmp_path)
-    result = node.dcmtk(
-        "movescu",
-        "-v",
-        "-S",
-        "--cancel",
-        "1",
-        "-aem",
-        "DEST",
-        "-k",
-        "QueryRetrieveLevel=STUDY",
-        "-k",
-        f"StudyInstanceUID={study[0].StudyInstanceUID}",
-    )
+    result = _movescu(node, study[0].StudyInstanceUID, "--cancel", "1")
     output = result.stdout + result.stderr
     assert "Sending Cancel Request" in output, output[-1500:]
     assert "Received Final Move Response (Cancel: " in output, output[-1500:]
