@@ -16,9 +16,10 @@ Even so, pynetdicom spends ~140 µs building each C-FIND response message (a com
 of every C-FIND-RSP keyword, filled through pydicom's validating setters, then encoded):
 ``command_set`` writes the command sets of C-FIND, C-GET and C-MOVE responses and of C-STORE
 requests (PS3.7 Tables 9.3-1 to 9.3-6) directly, and ``message_pdus`` their P-DATA fragments
-(PS3.8 Annex E), for messages without an error comment, offending element or error ID.
-A stored file sent to a peer that set no maximum PDU length is cut into ``SEND_BATCH`` fragments
-(pynetdicom reads it whole into one): the memory a C-GET or C-MOVE holds stays bounded.
+(PS3.8 Annex E), for messages without an error comment, offending element or error ID; other
+messages are pynetdicom's P-DATA primitives, encoded by pynetdicom. A data set sent to a peer
+that set no maximum PDU length is cut into ``SEND_BATCH`` fragments (pynetdicom sends one, and
+reads a stored file whole for it): the memory a C-GET or C-MOVE holds stays bounded.
 
 Every message then goes to the DUL as its PDUs already encoded, up to ``SEND_BATCH`` bytes at a
 time (``reactor.WakingDUL.send_message``: written by the sending thread, or one pass of the DUL
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import pynetdicom.association
@@ -42,11 +44,12 @@ from pydicom.valuerep import PersonName
 from pynetdicom import evt
 from pynetdicom.dimse import _RQ_TO_MESSAGE, _RSP_TO_MESSAGE, DIMSEServiceProvider
 from pynetdicom.dimse_primitives import C_FIND, C_GET, C_MOVE, C_STORE
+from pynetdicom.pdu import P_DATA_TF
 from pynetdicom.pdu_primitives import P_DATA
 
 from openvna.dimse.reactor import WakingDUL
 
-__all__ = ["SEND_BATCH", "command_set", "encode_simple", "encoded_pdus", "install", "message_pdus"]
+__all__ = ["SEND_BATCH", "command_set", "encode_simple", "install", "message_pdus"]
 
 Encoder = Callable[..., bytes | None]
 
@@ -172,12 +175,23 @@ def _text_bytes(values: list[Any], padding: str) -> bytes | None:
 def message_pdus(
     primitive: object, context_id: int, max_pdu_length: int, batch: int = SEND_BATCH
 ) -> Iterator[bytes] | None:
-    """The P-DATA-TF PDUs pynetdicom would send for ``primitive``, encoded and concatenated up to
-    about ``batch`` bytes, or None when it is not a message this writes (see ``command_set``)."""
+    """The P-DATA-TF PDUs of ``primitive``, encoded and concatenated up to about ``batch``
+    bytes, or None when it is not a message this writes (see ``command_set``). They are
+    pynetdicom's, but that a data set larger than ``SEND_BATCH`` to a peer that set no maximum
+    PDU length is cut into ``SEND_BATCH`` fragments, where pynetdicom sends one (reading a stored
+    file whole for it)."""
+    shape = _shape(primitive)
     command = command_set(primitive)
-    if command is None:
+    if shape is None or command is None:
         return None
-    return _batched(_message_pdus(primitive, command, context_id, max_pdu_length), batch)
+    pdu_length = max_pdu_length or SEND_BATCH + 6
+    data = _message_data(primitive, shape[2], context_id, pdu_length)
+    return _batched(chain(_fragments(command, 0x01, 0x03, context_id, pdu_length), data), batch)
+
+
+def _shape(primitive: object) -> tuple[int, tuple[tuple[int, str, str], ...], str] | None:
+    """The entry of ``_COMMANDS`` for ``primitive``, if it is a message this writes."""
+    return _COMMANDS.get((type(primitive), _is_response(primitive)))
 
 
 def command_set(primitive: object) -> bytes | None:
@@ -185,7 +199,7 @@ def command_set(primitive: object) -> bytes | None:
     request (Table 9.3-1) or of a C-FIND, C-GET or C-MOVE response (Tables 9.3-2, 9.3-4, 9.3-6)
     as pynetdicom encodes it; None for any other message, or one with an error comment, an
     offending element or an error ID (left to pynetdicom)."""
-    shape = _COMMANDS.get((type(primitive), _is_response(primitive)))
+    shape = _shape(primitive)
     if shape is None or any(getattr(primitive, name, None) is not None for name in _LEFT_OUT):
         return None
     command_field, fields, payload = shape
@@ -215,26 +229,22 @@ def _is_response(primitive: object) -> bool:
     return getattr(primitive, "MessageIDBeingRespondedTo", None) is not None
 
 
-def _message_pdus(
-    primitive: Any, command: bytes, context_id: int, max_pdu_length: int
+def _message_data(
+    primitive: Any, payload: str, context_id: int, pdu_length: int
 ) -> Iterator[bytes | memoryview]:
-    """The command's PDUs, then the data set's: from the primitive's buffer (none when it is
-    empty), or read from the file pynetdicom was given to send as it lies (``_dataset_path``:
-    its path and where the data set starts; an empty one is sent as one empty fragment), a batch
-    at a time, in fragments of at most ``SEND_BATCH`` bytes when the peer set no maximum."""
-    yield from _fragments(command, 0x01, 0x03, context_id, max_pdu_length)
-    payload = _COMMANDS[(type(primitive), _is_response(primitive))][2]
+    """The data set's PDUs: from the primitive's buffer (none when it is empty), or read from
+    the file pynetdicom was given to send as it lies (``_dataset_path``: its path and where the
+    data set starts; an empty one is sent as one empty fragment), about ``SEND_BATCH`` bytes at
+    a time."""
     data = getattr(primitive, payload)
     if data is not None:
         buffer = data.getbuffer()
         if len(buffer):
-            yield from _fragments(buffer, 0x00, 0x02, context_id, max_pdu_length)
+            yield from _fragments(buffer, 0x00, 0x02, context_id, pdu_length)
         return
     if not getattr(primitive, "_dataset_path", None):
         return
     path, offset = primitive._dataset_path
-    # No maximum from the peer: fragments of SEND_BATCH bytes, not the whole file in one.
-    pdu_length = max_pdu_length or SEND_BATCH + 6
     size = pdu_length - 6
     chunk = max(SEND_BATCH // size, 1) * size
     with open(path, "rb") as source:
@@ -249,13 +259,13 @@ def _message_pdus(
 
 
 def _fragments(
-    data: bytes | memoryview, more: int, last: int, context_id: int, max_pdu_length: int
+    data: bytes | memoryview, more: int, last: int, context_id: int, pdu_length: int
 ) -> Iterator[bytes | memoryview]:
     """One P-DATA-TF PDU (PS3.8 §9.3.5) for each fragment of ``data`` (one, empty, for no data):
     a PDV item of the context with its message control header (E.2: ``more``, the last one
-    ``last``), each fragment at most the peer's maximum PDU length less 6."""
+    ``last``), each fragment at most ``pdu_length`` less 6."""
     view = memoryview(data)
-    size = max_pdu_length - 6 if max_pdu_length else max(len(view), 1)
+    size = pdu_length - 6
     for start in range(0, max(len(view), 1), size):
         fragment = view[start : start + size]
         header = last if start + size >= len(view) else more
@@ -279,27 +289,6 @@ def _batched(parts: Iterable[bytes | memoryview], batch: int) -> Iterator[bytes]
         yield b"".join(out)
 
 
-def encoded_pdus(pdatas: Iterable[P_DATA], batch: int = SEND_BATCH) -> Iterator[bytes]:
-    """The P-DATA-TF PDUs (PS3.8 §9.3.5) of ``pdatas``, concatenated up to about ``batch``
-    bytes: each PDV item its length, presentation context ID and value (§9.3.5.1)."""
-    return _batched(
-        (
-            struct.pack(
-                ">BBI",
-                _P_DATA_TF,
-                0,
-                sum(len(v) + 5 for _, v in pdata.presentation_data_value_list),
-            )
-            + b"".join(
-                struct.pack(">IB", len(value) + 1, context_id) + value
-                for context_id, value in pdata.presentation_data_value_list
-            )
-            for pdata in pdatas
-        ),
-        batch,
-    )
-
-
 def _message_pdata(primitive: Any, context_id: int, max_pdu_length: int) -> Iterator[P_DATA]:
     """pynetdicom's P-DATA primitives for ``primitive`` (what its ``send_msg`` sends)."""
     if primitive.MessageIDBeingRespondedTo is None:
@@ -321,7 +310,10 @@ def _with_fast_send(original: Callable[..., None]) -> Callable[..., None]:
         size = self.maximum_pdu_size
         batches = message_pdus(primitive, context_id, size)
         if batches is None:
-            batches = encoded_pdus(_message_pdata(primitive, context_id, size))
+            pdus = (
+                P_DATA_TF(pdata).encode() for pdata in _message_pdata(primitive, context_id, size)
+            )
+            batches = _batched(pdus, SEND_BATCH)
         dul.send_message(batches)
 
     send_msg.fast_path = True  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from pynetdicom.dsutils import encode
 from pynetdicom.pdu import P_DATA_TF
 
 from openvna.dicom.json import json_to_dataset
-from openvna.dimse.encoding import SEND_BATCH, encode_simple, encoded_pdus, install, message_pdus
+from openvna.dimse.encoding import SEND_BATCH, encode_simple, install, message_pdus
 
 ENCODINGS = [(True, "implicit"), (False, "explicit")]
 
@@ -229,17 +229,6 @@ def test_a_store_request_of_a_file_as_pynetdicom_sends_it(
         assert len(list(message_pdus(primitive, 5, max_pdu, batch) or [])) > 1
 
 
-def test_pdus_of_pynetdicom_primitives_encoded_as_pynetdicom_encodes_them() -> None:
-    primitive = _store_request(originator=True)
-    primitive.DataSet = BytesIO(DATA_SET)
-    message = C_STORE_RQ()
-    message.primitive_to_message(primitive)
-    pdatas = list(message.encode_msg(1, 16384))
-    expected = b"".join(P_DATA_TF(p).encode() for p in pdatas)
-    assert b"".join(encoded_pdus(pdatas, batch=40000)) == expected
-    assert len(list(encoded_pdus(pdatas, batch=40000))) == 2
-
-
 def test_messages_with_an_error_comment_left_to_pynetdicom() -> None:
     failed = _find_response(0xC000, None, "1.2.840.10008.5.1.4.1.2.2.1")
     failed.ErrorComment = "cannot read the identifier"
@@ -257,7 +246,7 @@ def test_a_large_file_to_a_peer_without_a_maximum_goes_in_bounded_fragments(
     tmp_path: Path,
 ) -> None:
     """pynetdicom reads a file it sends to a peer with no maximum PDU length whole, into one
-    fragment; openvna cuts it into SEND_BATCH fragments, whose data sets join up again."""
+    fragment; openvna cuts it into SEND_BATCH fragments, which join up into the data set."""
     data_set = bytes(range(256)) * (SEND_BATCH // 256 * 2 + 3)  # two batches and a bit
     path = tmp_path / "large.dcm"
     path.write_bytes(b"META" * 33 + data_set)
