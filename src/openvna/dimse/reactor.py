@@ -40,7 +40,7 @@ Receiving, pynetdicom reads a PDU 4 KB a ``recv`` call, copies it into a PDU obj
 event, steps the state machine, copies each PDV out of the PDU and once more into the message: for
 a 512 KB instance in 128 KB PDUs, ~130 calls and four copies. While the association transfers
 data (Sta6, where a P-DATA-TF PDU only hands its PDVs to DIMSE: DT-2), ``WakingDUL`` reads a
-P-DATA-TF PDU into one buffer and hands DIMSE its PDVs as views of it; any other PDU, a state,
+P-DATA-TF PDU whole and hands DIMSE its PDVs as views of it; any other PDU, a state,
 or a PDU whose items do not add up is pynetdicom's, as is everything when a handler is bound to
 an event of the receiving path.
 
@@ -84,6 +84,7 @@ _BELL = "_openvna_bell"
 # Events whose handlers would miss what the direct receive skips: the bytes, the PDU, the step.
 _RECEIVED_EVENTS = (evt.EVT_DATA_RECV, evt.EVT_PDU_RECV, evt.EVT_FSM_TRANSITION)
 _P_DATA_TF = b"\x04"  # PDU type (PS3.8 Table 9-22)
+_READ_STEP = 1 << 20  # bytes asked of the socket at most a call, reading a PDU
 # The state machine's actions that send a P-DATA-TF PDU for a P-DATA request (PS3.8 Table 9-10).
 _DATA_ACTIONS = ("DT-1", "AR-7")
 
@@ -261,10 +262,10 @@ class WakingDUL(DULServiceProvider):
         except ValueError:
             return False  # a TLS socket takes no flags: pynetdicom's read
 
-    def _decoded(self, pdu: bytearray) -> None:
+    def _decoded(self, pdu: bytes) -> None:
         """Hand a whole PDU to pynetdicom's decoder and state machine, as its read would."""
         try:
-            decoded, event = self._decode_pdu(pdu)
+            decoded, event = self._decode_pdu(bytearray(pdu))
         except Exception:  # pynetdicom: any decoding failure is an invalid PDU
             self.event_queue.put("Evt19")
             return
@@ -368,25 +369,26 @@ class ReactorSafeDIMSE(DIMSEServiceProvider):
         return super().get_msg(block)
 
 
-def _read_exactly(sock: Any, size: int) -> bytearray:
-    """``size`` bytes from the association's socket into one buffer, or fewer when the peer
-    closes first or the read fails."""
+def _read_exactly(sock: Any, size: int) -> bytes:
+    """``size`` bytes from the association's socket, or fewer when the peer closes first or the
+    read fails. Read ``_READ_STEP`` at most a call, so that the memory taken follows the bytes
+    that came, not the length a PDU header claims (up to 4 GB)."""
     transport = sock.socket
-    buffer = bytearray(size)
-    view = memoryview(buffer)
+    chunks: list[bytes] = []
     read = 0
     try:
         while read < size:
-            got = transport.recv_into(view[read:])
-            if not got:
+            chunk = transport.recv(min(size - read, _READ_STEP))
+            if not chunk:
                 break
-            read += got
+            chunks.append(chunk)
+            read += len(chunk)
     except (OSError, AttributeError):
         pass
-    return buffer if read == size else buffer[:read]
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def received_pdvs(body: bytearray) -> P_DATA | None:
+def received_pdvs(body: bytes) -> P_DATA | None:
     """A P-DATA primitive of the PDV items of a P-DATA-TF PDU's body (PS3.8 §9.3.5.1: length,
     presentation context ID, a message control header and its fragment), each a view of
     ``body``; None unless the items fill the body exactly and each has its header."""

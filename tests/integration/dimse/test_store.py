@@ -5,7 +5,9 @@ bad associations and datasets answered with their status, nothing stored, the SC
 from __future__ import annotations
 
 import io
+import resource
 import socket
+import struct
 from io import BytesIO
 from pathlib import Path
 
@@ -178,6 +180,25 @@ def test_peer_dropping_mid_store_leaves_nothing(dimse: DimseNode) -> None:
     assert instance_count(dimse) == 0
     assert send_file_ok(dimse)
     assert instance_count(dimse) == 1
+
+
+def test_a_pdu_header_claiming_4_gb_costs_no_memory(dimse: DimseNode) -> None:
+    """A peer whose P-DATA-TF header claims 4 GB and which then sends a few bytes and closes: the
+    SCP reads what comes, not what is claimed (its process's peak memory grows by far less than
+    the claim), ends the association and goes on serving."""
+    ae = AE("TESTSCU")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    assoc = ae.associate(dimse.host, dimse.port, ae_title=AE_TITLE)
+    assert assoc.is_established
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB; the SCP runs here
+    raw = assoc.dul.socket.socket
+    assert isinstance(raw, socket.socket)
+    raw.sendall(struct.pack(">BBI", 0x04, 0, 0xFFFFFFF0) + bytes(1000))
+    raw.shutdown(socket.SHUT_RDWR)
+    assoc.kill()
+    assert send_file_ok(dimse)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
+    assert grown < 512 * 1024, f"peak memory grew by {grown // 1024} MB"
 
 
 def test_unknown_calling_ae_is_refused_when_not_allowed(dimse_factory) -> None:

@@ -18,7 +18,7 @@ def test_a_received_pdus_items_as_pynetdicom_decodes_them() -> None:
     """The PDVs handed to DIMSE straight from a P-DATA-TF PDU's body are those of pynetdicom's
     decoder: context IDs, message control headers, fragments."""
     body = _pdv_item(1, 0x03, b"\x00\x00" * 20) + _pdv_item(3, 0x00, bytes(range(200)))
-    primitive = received_pdvs(bytearray(body))
+    primitive = received_pdvs(body)
     assert primitive is not None
     pdu = P_DATA_TF()
     pdu.decode(struct.pack(">BBI", 4, 0, len(body)) + body)
@@ -36,4 +36,4 @@ def test_a_received_pdus_items_as_pynetdicom_decodes_them() -> None:
     ],
 )
 def test_received_items_that_do_not_add_up_are_left_to_pynetdicom(body: bytes) -> None:
-    assert received_pdvs(bytearray(body)) is None
+    assert received_pdvs(body) is None
