@@ -132,7 +132,8 @@ def test_a_violation_names_file_line_package_and_rule(tmp_path: Path) -> None:
     assert str(found) == (
         "openvna/web/bad.py:2 imports openvna.index: web (interfaces) must not import index "
         "(core): an interface reaches the index and the blob store only through the archive "
-        "services; it may import archive, dicom, errors, fhir, logs, render, runtime, settings, ups"
+        "services; it may import archive, balance, dicom, errors, fhir, logs, render, runtime, "
+        "settings, ups"
     )
 
 

@@ -9,13 +9,10 @@ files undecoded (``retrieve.send_files_as_stored``).
 ``serve`` runs the server on a socket that is already listening: the one the supervisor bound
 and shares among the DIMSE processes (``openvna.dimse.worker``), or a test's. The socket is made
 non-blocking, so that a process that loses the race for a connection to another goes back to
-waiting rather than blocking in ``accept``. Every process waiting on the socket wakes for a new
-connection and the first to ``accept`` takes it, so a process already serving an association
-took the second of two peers that connect together about one time in eight (measured): both then
-shared one interpreter lock at half the speed, while a sibling sat idle. A process serving
-associations therefore lets ``BUSY_DEFER`` pass per association (up to four) before it accepts,
-and an idle sibling takes the connection meanwhile; when every process is busy, one accepts
-after that short wait. Each association is a thread of its own, as
+waiting rather than blocking in ``accept``; a process serving associations waits a little before
+it accepts (``openvna.balance``), so that an idle sibling takes the connection (without it, two
+peers that connect together landed in one process one time in eight). Each association is a
+thread of its own, as
 pynetdicom runs them; received datasets are kept whole in memory until stored, so
 ``maximum_pdu_size`` 0 (no limit) lets a peer send each in as few PDUs as it likes, which is what
 spares pynetdicom's reactor most of its loops.
@@ -36,6 +33,7 @@ from pynetdicom.transport import AssociationServer
 
 from openvna.archive import Archive
 from openvna.archive.remotes import RemoteRegistry, Right
+from openvna.balance import accept_delay
 from openvna.dimse.commitment import commitment_requested
 from openvna.dimse.contexts import STORAGE_COMMITMENT_PUSH, add_scp_contexts
 from openvna.dimse.encoding import install as install_encoding
@@ -51,7 +49,6 @@ from openvna.settings import Settings
 from openvna.ups import Workitems
 
 __all__ = [
-    "BUSY_DEFER",
     "ArchiveEntity",
     "DimseServer",
     "build_entity",
@@ -61,8 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("openvna.dimse")
-
-BUSY_DEFER = 0.01  # seconds a busy process waits, per association it serves, before accepting
 
 # Stored files are sent by path, in chunks, without being decoded (retrieve.py).
 _config.STORE_SEND_CHUNKED_DATASET = True
@@ -235,7 +230,7 @@ class DimseServer(AssociationServer):
         if self._shared:
             # Associations under way; one released but whose thread is ending is not busy.
             busy = sum(1 for assoc in self.active_associations if assoc.is_established)
-            time.sleep(BUSY_DEFER * min(busy, 4))  # an idle sibling accepts meanwhile
+            time.sleep(accept_delay(busy))  # an idle sibling accepts meanwhile
         client, address = self._listening.accept()  # BlockingIOError: another process took it
         client.setblocking(True)
         return client, address

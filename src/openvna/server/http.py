@@ -89,8 +89,13 @@ def run_uvicorn(app: Any, host: str, port: int, sock: socket.socket | None = Non
         server_header=False,
         http=_HTTP_PROTOCOL,
     )
-    server = uvicorn.Server(config)
-    server.run(sockets=None if sock is None else [sock])
+    if sock is None:
+        server = uvicorn.Server(config)
+    else:
+        from openvna.server.acceptor import SharedSocketServer
+
+        server = SharedSocketServer(config, sock)
+    server.run()
     if not server.started:
         sys.exit(3)  # as uvicorn.run: the server failed to start
 
@@ -104,6 +109,7 @@ def preload() -> None:
     import uvicorn  # noqa: F401
 
     import openvna.runtime
+    import openvna.server.acceptor
     import openvna.server.zerocopy
     import openvna.web.app  # noqa: F401
 

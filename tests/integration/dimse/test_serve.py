@@ -15,7 +15,7 @@ import pytest
 from bench.servers import MemorySampler
 from tests.factories import make_instance
 from tests.integration.dimse.conftest import AE_TITLE, free_port
-from tests.processes import serve_process
+from tests.processes import serve_process, server_pid
 from tests.tools import needs_dcmtk
 
 pytestmark = [pytest.mark.integration, needs_dcmtk]
@@ -99,32 +99,9 @@ def test_eight_storescu_associations_at_once_all_land(tmp_path: Path) -> None:
         assert len(list(out.glob("rsp*.dcm"))) == 800, (find.stdout + find.stderr)[-1500:]
 
 
-def _server_pid(dimse_port: int, client_port: int, pids: list[int]) -> int | None:
-    """Which of ``pids`` holds the server end of the connection from ``client_port`` (Linux:
-    /proc/net/tcp gives the socket's inode, /proc/<pid>/fd the process holding it)."""
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = fields[1], fields[2]
-        if (
-            int(local.split(":")[1], 16) == dimse_port
-            and int(remote.split(":")[1], 16) == client_port
-        ):
-            inode = fields[9]
-    for pid in pids:
-        fds = Path(f"/proc/{pid}/fd")
-        for fd in fds.iterdir():
-            try:
-                if fd.readlink().name == f"socket:[{inode}]":
-                    return pid
-            except OSError:
-                continue
-    return None
-
-
 def test_a_second_association_goes_to_the_idle_process(tmp_path: Path) -> None:
     """With two DIMSE processes, an association opened while the other is held goes to the
-    process that serves none (scp.BUSY_DEFER), not to whichever wakes first: each pair shares
+    process that serves none (openvna.balance), not to whichever wakes first: each pair shares
     nothing. Without the deferral about half the pairs landed in one process."""
     from pynetdicom import AE
     from pynetdicom.sop_class import Verification
@@ -145,7 +122,7 @@ def test_a_second_association_goes_to_the_idle_process(tmp_path: Path) -> None:
             try:
                 assert all(assoc.is_established for assoc in pair)
                 ports = [assoc.dul.socket.socket.getsockname()[1] for assoc in pair]
-                owners = {_server_pid(dimse_port, port, pids) for port in ports}
+                owners = {server_pid(dimse_port, port, pids) for port in ports}
                 assert None not in owners, (owners, pids)
                 spread += len(owners) == 2
             finally:
