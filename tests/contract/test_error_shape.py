@@ -7,6 +7,7 @@ import pytest
 
 from openvna.archive import Origin
 from tests.factories import make_instance
+from tests.spool import spool_left
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def stored(live_server):
 
 def _state(server) -> tuple[int, list[str]]:
     blobs = sorted(str(p) for p in (server.data_dir / "blobs").rglob("*") if p.is_file())
-    spool = sorted(str(p) for p in (server.data_dir / "spool").rglob("*") if p.is_file())
+    spool = [str(p) for p in spool_left(server.data_dir / "spool")]
     return server.archive.index.count_instances(), blobs + spool
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from openvna.dicom.part10 import part10_bytes
 from tests.factories import make_instance
 from tests.fuzz.test_parsers import mutated
+from tests.spool import spool_left
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -31,7 +32,7 @@ _TYPES = st.sampled_from(
 
 
 def _state(server: Any) -> tuple[int, int, int]:
-    files = [p for p in server.data_dir.rglob("*") if p.is_file()]
+    files = spool_left(server.data_dir)
     blobs = sum(1 for p in files if "blobs" in p.parts)
     spool = sum(1 for p in files if "spool" in p.parts)
     return server.archive.index.count_instances(), blobs, spool

@@ -29,6 +29,7 @@ from openvna.dicom.uid import generate_uid
 from tests.factories import make_instance
 from tests.integration.test_wado import parts
 from tests.processes import free_port, serve_process
+from tests.spool import spool_left
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +116,7 @@ def _assert_clean(data: Path) -> None:
     result = _check(data)
     assert result.returncode == 0, result.stdout
     assert "0 problem(s)" in result.stdout
-    assert [p for p in (data / "spool").rglob("*") if p.is_file()] == []
+    assert spool_left(data / "spool") == []
 
 
 def _check(data: Path) -> subprocess.CompletedProcess[str]:

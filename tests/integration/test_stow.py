@@ -26,6 +26,7 @@ from openvna.dicom.part10 import part10_bytes
 from openvna.dicom.xml import xml_to_json
 from openvna.errors import IndexUnavailable
 from tests.factories import claiming_syntax, encapsulated, make_instance
+from tests.spool import spool_left
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ def _dicom_parts(*datasets: Any) -> bytes:
 
 def _state(server: Any) -> tuple[int, list[str], list[str]]:
     blobs = sorted(str(p) for p in (server.data_dir / "blobs").rglob("*") if p.is_file())
-    spool = sorted(str(p) for p in (server.data_dir / "spool").rglob("*") if p.is_file())
+    spool = [str(p) for p in spool_left(server.data_dir / "spool")]
     return server.archive.index.count_instances(), blobs, spool
 
 

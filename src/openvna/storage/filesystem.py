@@ -34,6 +34,7 @@ class FilesystemBlobStore:
         self._quarantine = self.root / "quarantine"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._spool_pid = 0
+        self._records: inflight.PlacingRecords
         self._spool = self.spool_dir()
         self._pool: tuple[int, ThreadPoolExecutor] | None = None
 
@@ -42,11 +43,13 @@ class FilesystemBlobStore:
         own at its first store."""
         if self._spool_pid != os.getpid():
             self._spool = inflight.own_dir(self._spool_root)
+            self._records = inflight.PlacingRecords(self._spool)
             self._spool_pid = os.getpid()
         return self._spool
 
     def placing(self, keys: Sequence[str]) -> AbstractContextManager[None]:
-        return inflight.placing(self.spool_dir(), keys)
+        self.spool_dir()  # a forked worker records in its own directory
+        return self._records.placing(keys)
 
     def leftovers(self) -> inflight.Leftovers:
         return inflight.leftovers(self._spool_root)

@@ -15,6 +15,7 @@ from openvna.archive.outcome import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, StoreSt
 from openvna.dicom.part10 import part10_bytes, write_part10
 from openvna.errors import IndexUnavailable, OutOfResources
 from tests.factories import make_instance
+from tests.spool import spool_left
 
 
 def _spooled(archive: Archive, name: str, ds: object = None, raw: bytes | None = None) -> Path:
@@ -31,7 +32,7 @@ def _blobs(archive: Archive) -> list[Path]:
 
 
 def _spool_left(archive: Archive) -> list[Path]:
-    return sorted(archive.blobs.spool_dir().iterdir())
+    return spool_left(archive.blobs.spool_dir())
 
 
 def test_batch_answers_each_instance_in_order(archive: Archive) -> None:

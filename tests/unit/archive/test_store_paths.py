@@ -20,6 +20,7 @@ from openvna.archive.outcome import (
 from openvna.dicom.part10 import part10_bytes, read_header
 from openvna.errors import IndexUnavailable, OutOfResources
 from tests.factories import make_instance
+from tests.spool import spool_left
 
 
 def _spool(archive: Archive, name: str, data: bytes) -> Path:
@@ -72,7 +73,7 @@ def test_an_index_failure_after_a_stored_batch_fails_only_the_rest(
     assert {o.failure_reason for o in outcomes[STORE_BATCH:]} == {PROCESSING_FAILURE}
     assert "disk I/O error" in outcomes[-1].message
     assert archive.index.count_instances() == STORE_BATCH
-    assert list(archive.spool_dir().iterdir()) == []
+    assert spool_left(archive.spool_dir()) == []
 
 
 def test_an_index_failure_of_the_first_batch_propagates(
@@ -123,7 +124,7 @@ def test_a_dataset_that_cannot_be_encoded_is_a_failed_outcome(archive: Archive) 
     assert outcome.failure_reason == CANNOT_UNDERSTAND
     assert outcome.sop_instance_uid == ds.SOPInstanceUID
     assert "cannot encode" in outcome.message
-    assert list(archive.spool_dir().iterdir()) == []
+    assert spool_left(archive.spool_dir()) == []
 
 
 def test_a_full_spool_is_an_out_of_resources_outcome(
@@ -171,5 +172,5 @@ def test_an_abandoned_batch_leaves_nothing(archive: Archive) -> None:
     for path in paths:
         batch.add(path)
     batch.abandon()
-    assert list(archive.spool_dir().iterdir()) == []
+    assert spool_left(archive.spool_dir()) == []
     assert archive.index.count_instances() == 0

@@ -113,3 +113,19 @@ def test_delete_removes_empty_parents_only(tmp_path: Path) -> None:
     store.delete("s/a/1.dcm")
     assert not (tmp_path / "blobs/s/a").exists()
     assert store.exists("s/b/2.dcm")
+
+
+def test_placing_records_are_emptied_and_kept_for_the_next_batches(tmp_path: Path) -> None:
+    """A batch's keys are in flight while it places them; its record is then emptied and kept,
+    not removed: a file removed per batch made every later file dearer to create (ext4 without
+    a journal skips recently freed inodes, storage.inflight)."""
+    store = FilesystemBlobStore(tmp_path)
+    for number in range(3):
+        with store.placing([f"st/se/{number}.dcm", f"st/se/{number}b.dcm"]):
+            assert store.in_flight() == {f"st/se/{number}.dcm", f"st/se/{number}b.dcm"}
+    with store.placing(["st/se/x.dcm"]), store.placing(["st/se/y.dcm"]):
+        assert store.in_flight() == {"st/se/x.dcm", "st/se/y.dcm"}
+    assert store.in_flight() == set()
+    records = list(store.spool_dir().glob("placing-*"))
+    assert len(records) == 2  # as many as batches placed at once
+    assert [record.stat().st_size for record in records] == [0, 0]
