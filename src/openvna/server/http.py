@@ -75,9 +75,13 @@ def settled(app: Starlette) -> Starlette:
     return app
 
 
-def run_uvicorn(app: Any, host: str, port: int, sock: socket.socket | None = None) -> None:
+def run_uvicorn(
+    app: Any, host: str, port: int, sock: socket.socket | None = None, shared: bool = False
+) -> None:
     """uvicorn as openvna runs it: JSON logs, no access log, the zero-copy HTTP protocol; on
-    ``sock`` when given (a worker), else on ``host`` and ``port``."""
+    ``sock`` when given, else on ``host`` and ``port``. A socket ``shared`` with other worker
+    processes is accepted from by ``acceptor.SharedSocketServer``, so they share its
+    connections; a process alone on its socket accepts at once."""
     import uvicorn  # here: every command imports this module, for its names
 
     config = uvicorn.Config(
@@ -89,13 +93,14 @@ def run_uvicorn(app: Any, host: str, port: int, sock: socket.socket | None = Non
         server_header=False,
         http=_HTTP_PROTOCOL,
     )
-    if sock is None:
-        server = uvicorn.Server(config)
-    else:
+    if shared and sock is not None:
         from openvna.server.acceptor import SharedSocketServer
 
-        server = SharedSocketServer(config, sock)
-    server.run()
+        server: uvicorn.Server = SharedSocketServer(config, sock)
+        server.run()
+    else:
+        server = uvicorn.Server(config)
+        server.run(sockets=None if sock is None else [sock])
     if not server.started:
         sys.exit(3)  # as uvicorn.run: the server failed to start
 
@@ -119,7 +124,7 @@ def serve(sock: socket.socket, supervisor: int) -> None:
     threading.Thread(target=_stop_when_orphaned, args=(supervisor,), daemon=True).start()
     app = worker_app()
     server = app.state.settings.server
-    run_uvicorn(app, server.host, server.port, sock)
+    run_uvicorn(app, server.host, server.port, sock, shared=server.workers > 1)
 
 
 def _stop_when_orphaned(supervisor: int) -> None:
