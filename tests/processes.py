@@ -94,3 +94,11 @@ def server_pid(server_port: int, client_port: int, pids: list[int]) -> int | Non
             except OSError:
                 continue
     return None
+
+
+def serving_pids(server_port: int, client_ports: list[int], pids: list[int]) -> set[int]:
+    """The processes of ``pids`` that serve the connections from ``client_ports`` (each must be
+    served by one of them)."""
+    owners = {server_pid(server_port, port, pids) for port in client_ports}
+    assert None not in owners, (owners, pids)
+    return {pid for pid in owners if pid is not None}
