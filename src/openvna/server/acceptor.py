@@ -84,8 +84,8 @@ class SharedSocketServer(uvicorn.Server):
     def _accept(self) -> None:
         try:
             connection, _ = self._listening.accept()
-        except (BlockingIOError, InterruptedError):
-            return  # a sibling took it
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # a sibling took it, or the peer left while it was queued
         connection.setblocking(False)
         self._accepting += 1
         asyncio.get_running_loop().create_task(self._connect(connection))

@@ -3,6 +3,7 @@ at a time, and uvicorn's own server for a process alone on its socket."""
 
 from __future__ import annotations
 
+import errno
 import http.client
 import socket
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from openvna.server import acceptor
 from openvna.server import http as server_http
 from openvna.server.acceptor import SharedSocketServer
 
@@ -98,3 +100,38 @@ def test_only_a_socket_shared_with_other_workers_gets_the_acceptor(
     [(ran_kind, sockets)] = ran
     assert ran_kind is kind
     assert sockets == (None if shared else [sock])
+
+
+class _RefusingOnce(socket.socket):
+    """A listening socket whose first accept fails as a process out of descriptors sees it."""
+
+    refusals = 1
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if self.refusals:
+            self.refusals -= 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        return super().accept()
+
+
+def test_an_accept_that_fails_for_want_of_descriptors_is_retried_not_spun_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """EMFILE leaves the connection queued: the worker stops watching the socket for
+    ACCEPT_RETRY (the socket stays readable, so watching it would spin), then takes it."""
+    monkeypatch.setattr(acceptor, "ACCEPT_RETRY", 0.05)
+    sock = _RefusingOnce()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = SharedSocketServer(uvicorn.Config(_hello, log_config=None, lifespan="off"), sock)
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        assert _wait_started(server)
+        assert _get(sock.getsockname()[1], "/after") == (200, b"/after")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+    assert sock.refusals == 0
+    assert "accepting a connection failed, retrying" in caplog.text
