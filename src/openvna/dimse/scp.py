@@ -12,10 +12,9 @@ non-blocking, so that a process that loses the race for a connection to another 
 waiting rather than blocking in ``accept``; a process serving associations waits a little before
 it accepts (``openvna.balance``), so that an idle sibling takes the connection (without it, two
 peers that connect together landed in one process one time in eight). Each association is a
-thread of its own, as
-pynetdicom runs them; received datasets are kept whole in memory until stored, so
-``maximum_pdu_size`` 0 (no limit) lets a peer send each in as few PDUs as it likes, which is what
-spares pynetdicom's reactor most of its loops.
+thread of its own, as pynetdicom runs them; received datasets are kept whole in memory until
+stored, so ``maximum_pdu_size`` 0 (no limit) lets a peer send each in as few PDUs as it likes,
+which is what spares pynetdicom's reactor most of its loops.
 """
 
 from __future__ import annotations
@@ -48,14 +47,7 @@ from openvna.dimse.worklist import MODALITY_WORKLIST_FIND, is_worklist_find, wor
 from openvna.settings import Settings
 from openvna.ups import Workitems
 
-__all__ = [
-    "ArchiveEntity",
-    "DimseServer",
-    "build_entity",
-    "serve",
-    "server_on",
-    "start",
-]
+__all__ = ["ArchiveEntity", "DimseServer", "build_entity", "serve", "server_on", "start"]
 
 log = logging.getLogger("openvna.dimse")
 

@@ -7,6 +7,7 @@ import errno
 import http.client
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -75,7 +76,7 @@ def _wait_started(server: uvicorn.Server) -> bool:
     for _ in range(200):
         if server.started:
             return True
-        threading.Event().wait(0.05)
+        time.sleep(0.05)
     return False
 
 
