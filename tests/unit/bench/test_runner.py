@@ -73,3 +73,35 @@ def test_finished_repetitions_keep_their_figure_beside_the_deaths(tmp_path: Path
     row.crashes["orthanc"] = ["signal 11 (SIGSEGV)"]
     assert report._cell(row, "orthanc").endswith(", died 1x")
     assert row.stats("orthanc") is not None
+
+
+def _waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scans: bool) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(runner, "_skips_recently_freed", lambda path: scans)
+    monkeypatch.setattr(runner.time, "sleep", slept.append)
+    notes: list[str] = []
+    runner.wait_for_freed_inodes(tmp_path, notes)
+    assert len(notes) == len(slept)
+    return slept
+
+
+def test_a_run_after_a_recent_clean_up_waits_until_the_freed_inodes_are_old_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / runner._FREED_STAMP).write_text(f"{runner.time.time() - 50}\n")
+    [slept] = _waits(tmp_path, monkeypatch, scans=True)
+    assert runner.FREED_INODES_WAIT - 50 - 2 < slept <= runner.FREED_INODES_WAIT - 50
+
+
+def test_no_wait_without_a_recent_clean_up_or_on_a_file_system_that_does_not_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _waits(tmp_path, monkeypatch, scans=True) == []  # no earlier run
+    (tmp_path / runner._FREED_STAMP).write_text(f"{runner.time.time() - 120}\n")
+    assert _waits(tmp_path, monkeypatch, scans=True) == []  # long ago
+    (tmp_path / runner._FREED_STAMP).write_text(f"{runner.time.time()}\n")
+    assert _waits(tmp_path, monkeypatch, scans=False) == []  # journaled ext4, tmpfs...
+
+
+def test_only_ext4_without_a_journal_is_taken_for_a_file_system_that_scans() -> None:
+    assert not runner._skips_recently_freed(Path("/proc"))
