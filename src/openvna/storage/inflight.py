@@ -11,7 +11,7 @@ other hosts (a data directory shared over the network) are left to those hosts.
 A pid reused by an unrelated process keeps a dead directory until that process ends too; a spool
 directory holds nothing the index needs, so the cost is disk space for a while, not data.
 
-A record file is emptied and kept for the next batch rather than removed: a file made and
+A record file is blanked and kept for the next batch rather than removed: a file made and
 removed per batch (per C-STORE, per STOW-RS request) is an inode freed per batch, and ext4
 without a journal scans past every inode freed in the last minutes before it gives one out
 (``recently_deleted`` in its allocator), so each such removal made every later file of the
@@ -26,6 +26,7 @@ import shutil
 import socket
 import threading
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,29 +55,43 @@ def own_dir(root: Path) -> Path:
 
 class PlacingRecords:
     """The ``placing-*`` files of one process's spool directory ``own``, each holding the keys
-    of one batch while it is placed, empty otherwise; as many as batches were ever placed at
-    once, reused (see the module)."""
+    of one batch while it is placed and only line breaks otherwise; as many as batches were
+    ever placed at once, kept open and reused (see the module)."""
 
     def __init__(self, own: Path) -> None:
         self._own = own
-        self._free: list[Path] = []  # empty records
+        self._free: list[int] = []  # descriptors of records that name no key
         self._lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._free)
 
     @contextmanager
     def placing(self, keys: Sequence[str]) -> Iterator[None]:
         """Record ``keys`` as being placed by this process until the block ends (the index has
         committed them or the batch has removed them). Not fsynced: it only matters while this
-        process lives; after a crash a key it lost is a stray found by ``openvna check``."""
+        process lives; after a crash a key it lost is a stray found by ``openvna check``.
+
+        The keys are written over the record's start and blanked with line breaks after, never
+        truncated: a record that shrank gave its block back, and on a file system mounted with
+        ``discard`` each freed block is a discard request to the disk, waited for (0.15 ms to
+        write a record and 0.23 ms to truncate it, timed in a C-STORE, against a few us)."""
         with self._lock:
-            fresh = not self._free
-            record = self._own / f"{_PLACING}{uuid.uuid4().hex}" if fresh else self._free.pop()
-        record.write_text("\n".join(keys))
+            record = self._free.pop() if self._free else None
+        if record is None:
+            name = self._own / f"{_PLACING}{uuid.uuid4().hex}"
+            record = os.open(name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        content = "\n".join(keys).encode() + b"\n"
         try:
+            os.pwrite(record, content, 0)
             yield
         finally:
-            os.truncate(record, 0)
+            os.pwrite(record, b"\n" * len(content), 0)
             with self._lock:
                 self._free.append(record)
+
+
+def _close_all(descriptors: list[int]) -> None:
+    for descriptor in descriptors:
+        os.close(descriptor)
 
 
 def leftovers(root: Path) -> Leftovers:

@@ -115,10 +115,11 @@ def test_delete_removes_empty_parents_only(tmp_path: Path) -> None:
     assert store.exists("s/b/2.dcm")
 
 
-def test_placing_records_are_emptied_and_kept_for_the_next_batches(tmp_path: Path) -> None:
-    """A batch's keys are in flight while it places them; its record is then emptied and kept,
-    not removed: a file removed per batch made every later file dearer to create (ext4 without
-    a journal skips recently freed inodes, storage.inflight)."""
+def test_placing_records_are_blanked_and_kept_for_the_next_batches(tmp_path: Path) -> None:
+    """A batch's keys are in flight while it places them; its record is then blanked and kept,
+    neither removed nor truncated: a file removed per batch made every later file dearer to
+    create (ext4 without a journal skips recently freed inodes), a truncated one gave its block
+    back (a discard request with ``-o discard``); storage.inflight."""
     store = FilesystemBlobStore(tmp_path)
     for number in range(3):
         with store.placing([f"st/se/{number}.dcm", f"st/se/{number}b.dcm"]):
@@ -128,4 +129,6 @@ def test_placing_records_are_emptied_and_kept_for_the_next_batches(tmp_path: Pat
     assert store.in_flight() == set()
     records = list(store.spool_dir().glob("placing-*"))
     assert len(records) == 2  # as many as batches placed at once
-    assert [record.stat().st_size for record in records] == [0, 0]
+    assert [record.read_bytes().strip() for record in records] == [b"", b""]
+    with store.placing(["st/se/z.dcm"]):  # shorter than what a record held: nothing else named
+        assert store.in_flight() == {"st/se/z.dcm"}
