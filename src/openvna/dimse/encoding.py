@@ -14,8 +14,8 @@ bytes are pydicom's own in every case (tests/unit/dimse/test_encoding.py compare
 
 Even so, pynetdicom spends ~140 µs building each C-FIND response message (a command set Dataset
 of every C-FIND-RSP keyword, filled through pydicom's validating setters, then encoded):
-``command_set`` writes the command sets of C-FIND, C-GET and C-MOVE responses and of C-STORE
-requests (PS3.7 Tables 9.3-1 to 9.3-6) directly, and ``message_pdus`` their P-DATA fragments
+``command_set`` writes the command sets of C-STORE, C-FIND, C-GET and C-MOVE responses and of
+C-STORE requests (PS3.7 Tables 9.3-1 to 9.3-6) directly, and ``message_pdus`` their P-DATA fragments
 (PS3.8 Annex E), for messages without an error comment, offending element or error ID; other
 messages are pynetdicom's P-DATA primitives, encoded by pynetdicom. A data set sent to a peer
 that set no maximum PDU length is cut into ``SEND_BATCH`` fragments (pynetdicom sends one, and
@@ -84,6 +84,11 @@ _COMMANDS: dict[tuple[type, bool], tuple[int, tuple[tuple[int, str, str], ...], 
             (0x1030, "AE", "MoveOriginatorApplicationEntityTitle"),
             (0x1031, "US", "MoveOriginatorMessageID"),
         ),
+        "DataSet",
+    ),
+    (C_STORE, True): (
+        0x8001,
+        (*_SUB_OPERATIONS[:3], (0x1000, "UI", "AffectedSOPInstanceUID")),
         "DataSet",
     ),
     (C_FIND, True): (0x8020, _SUB_OPERATIONS[:3], "Identifier"),

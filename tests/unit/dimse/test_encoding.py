@@ -148,6 +148,19 @@ def test_a_find_response_as_pynetdicom_sends_it(
     assert _written(primitive, max_pdu) == _pynetdicom_pdus(primitive, max_pdu)
 
 
+@pytest.mark.parametrize("status", [0x0000, 0xB007, 0xA700])
+def test_a_store_response_as_pynetdicom_sends_it(status: int) -> None:
+    primitive = C_STORE()
+    primitive.MessageIDBeingRespondedTo = 7
+    primitive.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    primitive.AffectedSOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    primitive.Status = status
+    for max_pdu in MAX_PDUS:
+        assert _written(primitive, max_pdu) == _pynetdicom_pdus(primitive, max_pdu)
+    primitive.ErrorComment = "no space left"
+    assert message_pdus(primitive, 1, 16384) is None
+
+
 def _retrieve_response(kind: type, status: int, counts: tuple[int, ...] | None) -> C_GET | C_MOVE:
     primitive = kind()
     primitive.MessageIDBeingRespondedTo = 7
