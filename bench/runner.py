@@ -86,10 +86,10 @@ def wait_for_freed_inodes(work: Path, notes: list[str]) -> None:
     """Let the inodes the previous run freed age out before this run creates its files.
 
     On ext4 without a journal, a file created while thousands of inodes of its block group were
-    freed in the last minute costs a scan of them (bench/README): the previous run's clean-up
-    then taxes this run's ingest rows, measured at -38% for openvna and -10% for Orthanc's
-    instances per second (bench/RESULTS.md). The wait is the bench undoing its own effect; it
-    is skipped on file systems that do not scan (ext4 with a journal, anything else)."""
+    freed in the last minute costs a scan of them (bench/README): the previous run's clean-up then
+    taxes this run's ingest rows, measured at -38% of openvna's instances per second and within the
+    noise for Orthanc's (bench/RESULTS.md). The wait is the bench undoing its own effect; it is
+    skipped on file systems that do not scan (ext4 with a journal, anything else)."""
     stamp = work / _FREED_STAMP
     if not _skips_recently_freed(work) or not stamp.exists():
         return

@@ -15,11 +15,11 @@ bytes are pydicom's own in every case (tests/unit/dimse/test_encoding.py compare
 Even so, pynetdicom spends ~140 µs building each C-FIND response message (a command set Dataset
 of every C-FIND-RSP keyword, filled through pydicom's validating setters, then encoded):
 ``command_set`` writes the command sets of C-STORE, C-FIND, C-GET and C-MOVE responses and of
-C-STORE requests (PS3.7 Tables 9.3-1 to 9.3-6) directly, and ``message_pdus`` their P-DATA fragments
+C-STORE requests (PS3.7 Tables 9.3-1 to 9.3-8) directly, and ``message_pdus`` their P-DATA fragments
 (PS3.8 Annex E), for messages without an error comment, offending element or error ID; other
-messages are pynetdicom's P-DATA primitives, encoded by pynetdicom. A data set sent to a peer
-that set no maximum PDU length is cut into ``SEND_BATCH`` fragments (pynetdicom sends one, and
-reads a stored file whole for it): the memory a C-GET or C-MOVE holds stays bounded.
+messages are pynetdicom's P-DATA primitives, encoded by pynetdicom. A data set sent to a peer that
+set no maximum PDU length is cut into ``SEND_BATCH`` fragments (pynetdicom sends one, and reads a
+stored file whole for it): the memory a C-GET or C-MOVE holds stays bounded.
 
 Every message then goes to the DUL as its PDUs already encoded, up to ``SEND_BATCH`` bytes at a
 time (``reactor.WakingDUL.send_message``: written by the sending thread, or one pass of the DUL
@@ -201,9 +201,9 @@ def _shape(primitive: object) -> tuple[int, tuple[tuple[int, str, str], ...], st
 
 def command_set(primitive: object) -> bytes | None:
     """The command set (PS3.7 §6.3.1, implicit VR little endian, group length first) of a C-STORE
-    request (Table 9.3-1) or of a C-FIND, C-GET or C-MOVE response (Tables 9.3-2, 9.3-4, 9.3-6)
-    as pynetdicom encodes it; None for any other message, or one with an error comment, an
-    offending element or an error ID (left to pynetdicom)."""
+    request (Table 9.3-1) or of a C-STORE, C-FIND, C-GET or C-MOVE response (Tables 9.3-2, 9.3-4,
+    9.3-6, 9.3-8) as pynetdicom encodes it; None for any other message, or one with an error
+    comment, an offending element or an error ID (left to pynetdicom)."""
     shape = _shape(primitive)
     if shape is None or any(getattr(primitive, name, None) is not None for name in _LEFT_OUT):
         return None
