@@ -122,7 +122,8 @@ def _require_known_schema(engine: Engine, url: str) -> None:
 # version check's transaction), by the version they start from: version 1 lacked the instances'
 # checksum (left NULL for their rows); version 2 the studies' change time (existing rows get the
 # moment of the migration, "changed no later than": the index kept no earlier one), the series'
-# body part and the studies' reasons (both read from the stored JSON, ``_fill_codes``).
+# body part and the studies' reasons (both read from the stored JSON, ``_fill_codes``); version
+# 3 the SOP Class in the instances' study index.
 Step = Callable[[Connection, str], None]
 
 
@@ -179,6 +180,10 @@ _MIGRATIONS_FROM: dict[int, tuple[Step, ...]] = {
         _sql("CREATE INDEX ix_studies_updated ON studies (updated)"),
         _add_body_part,
         _fill_codes,
+    ),
+    3: (
+        _sql("DROP INDEX ix_instances_study"),
+        _sql("CREATE INDEX ix_instances_study ON instances (study_fk, sop_class_uid)"),
     ),
 }
 

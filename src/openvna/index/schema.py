@@ -185,13 +185,15 @@ instances = Table(
     Column("pixel_encapsulated", Boolean),
     _json("metadata"),
     Index("ix_instances_series", "series_fk", "instance_number"),
-    Index("ix_instances_study", "study_fk"),
+    # With the SOP Class: a store's recount reads a study's classes from the index alone
+    # (``write._recount_study``); from the rows, it grew with the study (1.2 ms at 2,000).
+    Index("ix_instances_study", "study_fk", "sop_class_uid"),
     Index("ix_instances_sop_class", "sop_class_uid"),
 )
 
 # Bump when a table changes; create_index refuses an index of another version with a clear
 # message instead of failing later on a missing column.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utc_stamp() -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydicom import Dataset
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from openvna.dicom.query import Query, parse_qido
@@ -163,6 +164,7 @@ def test_an_index_of_another_schema_is_refused_clearly(tmp_path, tampering, mess
 
 # What each older schema version lacked, undone on a new index to make one of that version.
 _DOWNGRADES = {
+    3: ("DROP INDEX ix_instances_study", "CREATE INDEX ix_instances_study ON instances (study_fk)"),
     2: (
         "DROP INDEX ix_studies_updated",
         "ALTER TABLE studies DROP COLUMN updated",
@@ -174,14 +176,14 @@ _DOWNGRADES = {
 }
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_index_is_brought_up_to_date(
     index_db_url: str, make_record: Callable[..., InstanceRecord], version: int
 ) -> None:
     """Version 1 had no instance checksum: the column is added in place, old rows keep NULL.
     Version 2 had no study change time, series body part nor study reasons: old studies get the
     migration's moment and a study that changes afterwards its own; the codes are read from the
-    stored JSON."""
+    stored JSON. Version 3's study index lacked the SOP Class: the recount then read the rows."""
     reason = Dataset()
     reason.CodeValue, reason.CodingSchemeDesignator, reason.CodeMeaning = "R1", "SCT", "Pain"
     record = make_record(
@@ -203,13 +205,16 @@ def test_an_older_index_is_brought_up_to_date(
     again = create_index(index_db_url)
     try:
         with again.engine.connect() as conn:
-            assert conn.execute(text("SELECT version FROM openvna_schema")).scalar() == 3
+            assert conn.execute(text("SELECT version FROM openvna_schema")).scalar() == 4
             assert conn.execute(text("SELECT checksum FROM instances")).all() == [(None,)]
+            assert _study_index_columns(conn) == ["study_fk", "sop_class_uid"]
             (migrated,) = conn.execute(text("SELECT updated FROM studies")).scalars()
             assert conn.execute(text("SELECT body_part FROM series")).all() == [("CHEST",)]
             reasons = conn.execute(text("SELECT code, scheme FROM study_reasons")).all()
             assert reasons == [("R1", "SCT")]
-        assert before <= migrated <= utc_stamp()
+        assert migrated <= utc_stamp()
+        if version < 3:  # the change time came with version 3: the migration's moment
+            assert before <= migrated
         with again.engine.begin() as conn:
             conn.execute(text("UPDATE studies SET updated = '2000-01-01T00:00:00.000Z'"))
         again.add_instance(make_record("1.2.3.1.2", "1.2.3.2", "1.2.3.2.0"), replace=False)
@@ -220,3 +225,10 @@ def test_an_older_index_is_brought_up_to_date(
         assert changed["1.2.3.1"] >= migrated and changed["1.2.3.2"] >= migrated
     finally:
         again.close()
+
+
+def _study_index_columns(conn: Any) -> list[str]:
+    (found,) = [
+        i for i in inspect(conn).get_indexes("instances") if i["name"] == "ix_instances_study"
+    ]
+    return list(found["column_names"])
