@@ -62,10 +62,14 @@ _PLAIN_CHARSETS = frozenset({"", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192"})
 _SPECIFIC_CHARACTER_SET = 0x00080005
 _DATA_SET, _NO_DATA_SET = 0x0001, 0x0101  # Command Data Set Type (PS3.7 Table E.1-1)
 _PAD = {"UI": "\0", "AE": " "}
-_SUB_OPERATIONS = (
+# Elements every response written here has, then those C-GET and C-MOVE responses add.
+_RESPONSE = (
     (0x0002, "UI", "AffectedSOPClassUID"),
     (0x0120, "US", "MessageIDBeingRespondedTo"),
     (0x0900, "US", "Status"),
+)
+_SUB_OPERATIONS = (
+    *_RESPONSE,
     (0x1020, "US", "NumberOfRemainingSuboperations"),
     (0x1021, "US", "NumberOfCompletedSuboperations"),
     (0x1022, "US", "NumberOfFailedSuboperations"),
@@ -88,10 +92,10 @@ _COMMANDS: dict[tuple[type, bool], tuple[int, tuple[tuple[int, str, str], ...], 
     ),
     (C_STORE, True): (
         0x8001,
-        (*_SUB_OPERATIONS[:3], (0x1000, "UI", "AffectedSOPInstanceUID")),
+        (*_RESPONSE, (0x1000, "UI", "AffectedSOPInstanceUID")),
         "DataSet",
     ),
-    (C_FIND, True): (0x8020, _SUB_OPERATIONS[:3], "Identifier"),
+    (C_FIND, True): (0x8020, _RESPONSE, "Identifier"),
     (C_GET, True): (0x8010, _SUB_OPERATIONS, "Identifier"),
     (C_MOVE, True): (0x8021, _SUB_OPERATIONS, "Identifier"),
 }

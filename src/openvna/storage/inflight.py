@@ -2,7 +2,7 @@
 
 Each process spools into a directory of its own, ``spool/<host>-<pid>``, and before it renames a
 batch's files into the blob tree it writes the batch's keys to a ``placing-*`` file there,
-emptied once the index has committed them (``PlacingRecords``). So after a crash (kill -9, power
+blanked once the index has committed them (``PlacingRecords``). So after a crash (kill -9, power
 loss) what is left is exactly: the dead process's spool directory, whose spool files were never
 stored, and the keys of its ``placing`` files, of which those without an index row are strays. A
 process that is alive is never touched: its directory names its pid on this host. Directories of

@@ -103,5 +103,5 @@ def test_no_wait_without_a_recent_clean_up_or_on_a_file_system_that_does_not_sca
     assert _waits(tmp_path, monkeypatch, scans=False) == []  # journaled ext4, tmpfs...
 
 
-def test_only_ext4_without_a_journal_is_taken_for_a_file_system_that_scans() -> None:
+def test_a_path_on_no_block_device_is_not_taken_for_one_that_scans() -> None:
     assert not runner._skips_recently_freed(Path("/proc"))

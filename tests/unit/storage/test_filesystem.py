@@ -130,5 +130,6 @@ def test_placing_records_are_blanked_and_kept_for_the_next_batches(tmp_path: Pat
     records = list(store.spool_dir().glob("placing-*"))
     assert len(records) == 2  # as many as batches placed at once
     assert [record.read_bytes().strip() for record in records] == [b"", b""]
+    assert all(record.stat().st_size > 0 for record in records)  # blanked, not truncated
     with store.placing(["st/se/z.dcm"]):  # shorter than what a record held: nothing else named
         assert store.in_flight() == {"st/se/z.dcm"}
