@@ -1,13 +1,16 @@
-"""The DUL's direct receive: a P-DATA-TF PDU's items as pynetdicom decodes them, or none."""
+"""The DUL's direct receive (a P-DATA-TF PDU's items as pynetdicom decodes them, or none), and
+its loop's pause."""
 
 from __future__ import annotations
 
 import struct
+import time
 
+import pynetdicom.dul
 import pytest
 from pynetdicom.pdu import P_DATA_TF
 
-from openvna.dimse.reactor import received_pdvs
+from openvna.dimse.reactor import install, received_pdvs
 
 
 def _pdv_item(context_id: int, control: int, fragment: bytes) -> bytes:
@@ -37,3 +40,19 @@ def test_a_received_pdus_items_as_pynetdicom_decodes_them() -> None:
 )
 def test_received_items_that_do_not_add_up_are_left_to_pynetdicom(body: bytes) -> None:
     assert received_pdvs(body) is None
+
+
+def test_the_duls_pause_between_passes_keeps_the_interpreter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pynetdicom's DUL loop sleeps ``_run_loop_delay`` (0 here) after a pass that queued no
+    event: once installed, a zero sleep returns without going through ``time.sleep`` (which lets
+    go of the GIL), and a real one still sleeps."""
+    install()
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    clock = vars(pynetdicom.dul)["time"]
+    clock.sleep(0)
+    clock.sleep(0.25)
+    assert slept == [0.25]
+    assert clock.monotonic is time.monotonic
