@@ -55,7 +55,7 @@ class Checked:
     uids: InstanceUIDs
     record: InstanceRecord
     flaws: str = ""
-    flushing: Flushing | None = None  # its fsync, once the archive has started it
+    flushing: Flushing | None = None  # its write-back and fsync, once the archive has started it
 
 
 def check(path: Path, expect_study: str | None, lenient: bool = False) -> Checked | StoreOutcome:

@@ -129,10 +129,10 @@ class Archive:
 
     def _prepare(self, path: Path, expect_study: str | None) -> Prepared:
         """Check one file and flush it to disk: all the work of an instance that needs no other
-        instance. The fsync starts first and runs while the file is checked (a C-STORE
-        otherwise waited ~0.8 ms for it after the check, with two associations storing); a file
-        the check repaired is flushed again, and the fsync of one it refuses is left to end
-        alone. A full disk is this instance's failure (A700)."""
+        instance. The write-back starts first and runs while the file is checked (a C-STORE
+        otherwise waited ~0.8 ms for its fsync after the check, with two associations storing);
+        a file the check repaired is flushed again, and one it refuses is never fsynced. A full
+        disk is this instance's failure (A700)."""
         try:
             early: Flushing | None = self.blobs.flush(path)
         except OutOfResources:
@@ -295,7 +295,8 @@ class Archive:
 
 
 def _durable(item: Prepared) -> Prepared:
-    """``item`` once its fsync has ended; a full disk met by that fsync is its failure (A700)."""
+    """``item`` once its fsync has ended (run here, its write-back under way since it was
+    prepared); a full disk met by that fsync is its failure (A700)."""
     if isinstance(item, Checked) and item.flushing is not None:
         try:
             item.flushing.wait()

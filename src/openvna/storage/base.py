@@ -7,8 +7,7 @@ OutOfResources) so services never see OSError.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,19 +20,21 @@ __all__ = ["BlobStore", "Flushing"]
 
 @dataclass(frozen=True)
 class Flushing:
-    """A spool file's checksum (``storage.checksum``), and the fsync of its bytes under way.
+    """A spool file's checksum (``storage.checksum``), and what makes its bytes durable: the
+    write-back is under way (``storage.writeback``), ``wait`` ends it with the fsync.
 
-    The fsyncs of a request's files run side by side: a disk takes several writes at once, and
-    ten 512 KB files fsynced together took 9.5 ms here against 19 ms one after the other."""
+    The write-backs of a request's files run side by side in the kernel, as the request goes
+    on; each fsync at the end then mostly finds its bytes written (ten 512 KB files: 0.7 ms
+    for the ten fsyncs after their write-backs, one after the other)."""
 
     checksum: str
-    durable: Future[None] | None = None
+    durable: Callable[[], None] | None = None
 
     def wait(self) -> None:
         """Return once the bytes are on disk; raises what the fsync met (OutOfResources when
         the disk is full)."""
         if self.durable is not None:
-            self.durable.result()
+            self.durable()
 
 
 @runtime_checkable
@@ -47,10 +48,10 @@ class BlobStore(Protocol):
         ...
 
     def flush(self, source: Path) -> Flushing:
-        """Start making a finished spool file's bytes durable (fsync), ahead of ``put_files``:
-        a request's files are flushed while the rest of it still arrives, so that its end waits
+        """Start making a finished spool file's bytes durable, ahead of ``put_files``: a
+        request's files are flushed while the rest of it still arrives, so that its end waits
         for less. Returns the checksum of its bytes, recorded with the instance, and the fsync
-        to wait for before the file is placed (``Flushing.wait``)."""
+        to end with before the file is placed (``Flushing.wait``)."""
         ...
 
     def put_files(

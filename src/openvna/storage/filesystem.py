@@ -7,8 +7,8 @@ import errno
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,12 +16,11 @@ from openvna.errors import NotFound, OutOfResources
 from openvna.storage import inflight
 from openvna.storage.base import Flushing
 from openvna.storage.checksum import checksum_of
+from openvna.storage.writeback import start_writeback
 
 __all__ = ["FilesystemBlobStore"]
 
 _OUT_OF_SPACE = {errno.ENOSPC, errno.EDQUOT}
-# fsyncs in flight at once per process: a request's instances, or two requests' few each.
-FLUSHERS = 4
 
 
 class FilesystemBlobStore:
@@ -36,7 +35,6 @@ class FilesystemBlobStore:
         self._spool_pid = 0
         self._records: inflight.PlacingRecords
         self._spool = self.spool_dir()
-        self._pool: tuple[int, ThreadPoolExecutor] | None = None
 
     def spool_dir(self) -> Path:
         """This process's own spool directory (``storage.inflight``): a forked worker gets its
@@ -110,22 +108,16 @@ class FilesystemBlobStore:
 
     def flush(self, source: Path) -> Flushing:
         """The spool file's checksum, taken from the page cache through a memory map (no copy:
-        0.05 ms for a 512 KB instance), and its fsync handed to this process's flushers, ahead
-        of ``put_files(..., flushed=True)``."""
+        0.05 ms for a 512 KB instance), its write-back started (``storage.writeback``), and its
+        fsync to end with, ahead of ``put_files(..., flushed=True)``."""
         with _translated(source.name):
             fd = os.open(source, os.O_RDONLY)
             try:
                 digest = checksum_of(fd)
+                start_writeback(fd)
             finally:
                 os.close(fd)
-        return Flushing(digest, self._flushers().submit(_fsync_file, source))
-
-    def _flushers(self) -> ThreadPoolExecutor:
-        """Threads that only fsync (the GIL is let go for the call): made in the process that
-        uses them, as a forked worker does not inherit its parent's threads."""
-        if self._pool is None or self._pool[0] != os.getpid():
-            self._pool = (os.getpid(), ThreadPoolExecutor(FLUSHERS, "openvna-fsync"))
-        return self._pool[1]
+        return Flushing(digest, partial(_fsync_file, source))
 
     def put_files(
         self, items: Sequence[tuple[str, Path]], *, flushed: bool = False

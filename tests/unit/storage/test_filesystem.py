@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import errno
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from openvna.errors import NotFound
-from openvna.storage import filesystem
+from openvna.errors import NotFound, OutOfResources
+from openvna.storage import filesystem, writeback
+from openvna.storage.checksum import checksum_of_bytes
 from openvna.storage.filesystem import FilesystemBlobStore
 
 
@@ -57,6 +60,47 @@ def test_put_files_syncs_each_changed_directory_once(
     synced.clear()
     store.put_files([("st/se/5.dcm", _spooled(store, "5", b"x"))])
     assert synced == [blobs / "st/se"]
+
+
+def test_a_flush_starts_the_write_back_and_its_wait_ends_with_the_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    path = _spooled(store, "a", b"abc")
+    steps: list[str] = []
+    monkeypatch.setattr(filesystem, "start_writeback", lambda fd: steps.append("write-back"))
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (steps.append("fsync"), real_fsync(fd)))
+    flushing = store.flush(path)
+    assert steps == ["write-back"]
+    assert flushing.checksum == checksum_of_bytes(b"abc")
+    flushing.wait()
+    assert steps == ["write-back", "fsync"]
+
+
+def test_a_full_disk_met_by_the_fsync_is_raised_by_the_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    flushing = store.flush(_spooled(store, "a", b"abc"))
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OutOfResources):
+        flushing.wait()
+
+
+def test_the_kernel_takes_a_write_back_of_a_file_open_for_reading(tmp_path: Path) -> None:
+    path = tmp_path / "a"
+    path.write_bytes(b"x" * 70000)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert writeback.start_writeback(fd) is sys.platform.startswith("linux")
+    finally:
+        os.close(fd)
+    assert writeback.start_writeback(fd) is False  # closed: refused, not raised
 
 
 def test_put_files_takes_back_what_a_failed_directory_sync_leaves_unsure(
