@@ -80,6 +80,8 @@ from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu_primitives import P_DATA
 
+from openvna.dimse.spooling import SpoolingReceiver, spooler_of
+
 if TYPE_CHECKING:
     from pynetdicom.association import Association
 
@@ -221,6 +223,9 @@ class WakingDUL(DULServiceProvider):
         finally:
             self._alarm.close()
             self._bell.set()
+            spooler = spooler_of(self.assoc)
+            if spooler is not None:
+                spooler.end()  # the association is over: what no handler took goes
 
     def send_message(self, batches: Iterable[bytes]) -> None:
         """Send a message's PDUs (``batches`` of them, encoded): written from this thread when
@@ -381,6 +386,17 @@ class ReactorSafeDIMSE(DIMSEServiceProvider):
     def __init__(self, assoc: Association) -> None:
         super().__init__(assoc)
         self.msg_queue = _RingingQueue(_bell(assoc).set)
+        self._spooling: SpoolingReceiver | None = None
+
+    def receive_primitive(self, primitive: P_DATA) -> None:
+        """pynetdicom's, or through the association's spooler if it has one (``spooling``)."""
+        if self._spooling is None:
+            spooler = spooler_of(self.assoc)
+            if spooler is None:
+                super().receive_primitive(primitive)
+                return
+            self._spooling = SpoolingReceiver(self, spooler, super().receive_primitive)
+        self._spooling.receive(primitive)
 
     def get_msg(self, block: bool = False) -> Any:
         # Only the reactor asks without blocking; a cleared checkpoint means a sender is between

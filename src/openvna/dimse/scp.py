@@ -12,9 +12,10 @@ non-blocking, so that a process that loses the race for a connection to another 
 waiting rather than blocking in ``accept``; a process serving associations waits a little before
 it accepts (``openvna.balance``), so that an idle sibling takes the connection (without it, two
 peers that connect together landed in one process one time in eight). Each association is a
-thread of its own, as pynetdicom runs them; received datasets are kept whole in memory until
-stored, so ``maximum_pdu_size`` 0 (no limit) lets a peer send each in as few PDUs as it likes,
-which is what spares pynetdicom's reactor most of its loops.
+thread of its own, as pynetdicom runs them. A C-STORE's data set goes to a spool file as its PDUs
+arrive (``dimse.spooling``), and ``maximum_pdu_size`` 0 (no limit) lets a peer send it in as few
+PDUs as it likes, which is what spares pynetdicom's reactor most of its loops; each PDU is read
+whole, so what is held in memory is a PDU, not a data set.
 """
 
 from __future__ import annotations
@@ -41,7 +42,14 @@ from openvna.dimse.find import find_matches
 from openvna.dimse.negotiation import extended_negotiation
 from openvna.dimse.reactor import install as install_reactor
 from openvna.dimse.retrieve import get_instances, move_instances, send_files_as_stored
-from openvna.dimse.store import REFUSED_NOT_AUTHORIZED, status_of, store_received
+from openvna.dimse.spooling import attach
+from openvna.dimse.store import (
+    REFUSED_NOT_AUTHORIZED,
+    SpoolFiles,
+    discard_received,
+    status_of,
+    store_received,
+)
 from openvna.dimse.ups import UPS_SOP_CLASSES, UpsHandlers, is_ups_find
 from openvna.dimse.worklist import MODALITY_WORKLIST_FIND, is_worklist_find, worklist_matches
 from openvna.settings import Settings
@@ -122,7 +130,8 @@ def build_entity(settings: Settings, archive: Archive) -> tuple[ArchiveEntity, l
         ),
         (evt.EVT_N_GET, _allowed(remotes, "query", ups.n_get)),
         (evt.EVT_SOP_EXTENDED, extended_negotiation),
-        (evt.EVT_C_STORE, _allowed(remotes, "store", lambda e: store_received(e, archive))),
+        (evt.EVT_REQUESTED, lambda e: attach(e.assoc, SpoolFiles(archive.spool_dir()))),
+        (evt.EVT_C_STORE, _storing(remotes, archive)),
         (
             evt.EVT_C_FIND,
             _generator(remotes, "query", lambda e: _find(e, archive, ups, title)),
@@ -169,6 +178,20 @@ def _allowed(remotes: RemoteRegistry, right: Right, handler: Callable[[Any], Any
         if not remotes.may(_calling(event), right):
             return status_of(REFUSED_NOT_AUTHORIZED, f"{_calling(event)} may not {right}")
         return handler(event)
+
+    return handle
+
+
+def _storing(remotes: RemoteRegistry, archive: Archive) -> Any:
+    """C-STORE for nodes with the store right; a refused request's spooled data set goes at
+    once rather than with its association."""
+    allowed = _allowed(remotes, "store", lambda e: store_received(e, archive))
+
+    def handle(event: Any) -> Any:
+        try:
+            return allowed(event)
+        finally:
+            discard_received(event)  # nothing left once stored: the batch took the file
 
     return handle
 

@@ -3,8 +3,11 @@
 The encoded dataset is written to a spool file behind a Part 10 preamble and the File Meta group
 pynetdicom builds from the presentation context (PS3.10 §7.1: the transfer syntax it was sent in,
 the affected SOP class and instance), and handed to ``Archive.batch`` as STOW-RS hands its parts:
-the same checks, the same duplicates policy, the same outcome codes. Nothing is decoded here:
-pynetdicom calls the handler only once the whole dataset has arrived, so a peer that drops the
+the same checks, the same duplicates policy, the same outcome codes. Nothing is decoded here.
+On the archive's associations the data set is in the spool already when the handler runs
+(``SpoolFiles``, written by the DUL thread as it arrived: ``dimse.spooling``); elsewhere it is
+written from pynetdicom's buffer. The handler runs only once the whole data set has arrived, and a
+spool file no handler took is removed when its association ends, so a peer that drops the
 association mid-transfer leaves no spool file and nothing stored.
 """
 
@@ -14,6 +17,7 @@ import logging
 import os
 import struct
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -23,6 +27,7 @@ from pynetdicom.dimse_primitives import C_STORE
 
 from openvna.archive import Archive, Origin, StoreOutcome
 from openvna.archive.outcome import OUT_OF_RESOURCES, PROCESSING_FAILURE
+from openvna.dimse.spooling import Sink, spooled, spooler_of
 from openvna.errors import ArchiveError, OutOfResources
 
 if TYPE_CHECKING:
@@ -30,6 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REFUSED_NOT_AUTHORIZED",
+    "SpoolFile",
+    "SpoolFiles",
+    "discard_received",
     "file_meta",
     "spool_received",
     "status_of",
@@ -47,9 +55,11 @@ _ERROR_COMMENT_LENGTH = 64  # LO (PS3.5 Table 6.2-1)
 def store_received(event: Event, archive: Archive) -> Dataset:
     """Store one C-STORE request's dataset; the response status (PS3.4 B.2.3)."""
     try:
-        path = spool_received(event, archive.spool_dir())
+        path = _received_file(event) or spool_received(event, archive.spool_dir())
     except OutOfResources as exc:
         return status_of(OUT_OF_RESOURCES, exc.message)
+    except ArchiveError as exc:
+        return status_of(PROCESSING_FAILURE, exc.message)
     requestor = event.assoc.requestor
     batch = archive.batch(Origin.dimse(requestor.ae_title, f"{requestor.address}:{requestor.port}"))
     try:
@@ -61,6 +71,104 @@ def store_received(event: Event, archive: Archive) -> Dataset:
         log.warning("C-STORE not stored: %s", exc.message)
         return status_of(code, exc.message)
     return _response(outcome)
+
+
+def _received_file(event: Event) -> Path | None:
+    """The spool file the request's data set was written to as it arrived, now the caller's;
+    None when it was received into memory."""
+    sink = spooled(event.request)
+    if not isinstance(sink, SpoolFile):
+        return None
+    spooler = spooler_of(event.assoc)
+    if spooler is None or not spooler.claim(sink):
+        raise ArchiveError("the association ended before the instance was stored")
+    if sink.error is not None or sink.path is None:
+        sink.remove()
+        raise OutOfResources(sink.error or "no spool file")
+    return sink.path
+
+
+def discard_received(event: Event) -> None:
+    """Remove the spool file of a request that is refused without being stored."""
+    sink = spooled(event.request)
+    spooler = spooler_of(event.assoc)
+    if isinstance(sink, SpoolFile) and spooler is not None and spooler.claim(sink):
+        sink.remove()
+
+
+class SpoolFile:
+    """A C-STORE data set's spool file, written fragment by fragment (``spooling.Sink``): the
+    Part 10 preamble and File Meta first (``file_meta``), then the data set as it was encoded on
+    the wire. A failed write (a full disk) is kept in ``error`` and the fragments after it are
+    dropped, so that the request is answered with it (A700) once it is whole."""
+
+    def __init__(self, spool_dir: Path, command: Dataset, transfer_syntax: str) -> None:
+        self.path: Path | None = None
+        self.error: str | None = None
+        self._fd = -1
+        try:
+            self._fd, name = tempfile.mkstemp(dir=spool_dir, prefix="dimse-", suffix=".dcm")
+        except OSError as exc:
+            self.error = f"cannot create a spool file: {exc.strerror}"
+            return
+        self.path = Path(name)
+        sop_class = str(command.AffectedSOPClassUID)
+        sop_instance = str(command.AffectedSOPInstanceUID)
+        self.write(memoryview(_PREAMBLE + file_meta(sop_class, sop_instance, transfer_syntax)))
+
+    def write(self, fragment: memoryview) -> None:
+        try:
+            while fragment and self._fd >= 0:
+                fragment = fragment[os.write(self._fd, fragment) :]
+        except OSError as exc:
+            self.error = f"cannot write to the spool: {exc.strerror}"
+            self.close()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def remove(self) -> None:
+        self.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+class SpoolFiles:
+    """An association's spooler (``spooling.Spooler``): a ``SpoolFile`` per C-STORE-RQ in
+    ``spool_dir``; each is the spooler's until a handler claims it, and those never claimed are
+    removed when the association ends (from the DUL thread; handlers claim from the
+    association's thread, hence the lock)."""
+
+    def __init__(self, spool_dir: Path) -> None:
+        self.spool_dir = spool_dir
+        self._lock = threading.Lock()
+        self._unclaimed: set[SpoolFile] = set()
+        self._ended = False
+
+    def open(self, command: Dataset, transfer_syntax: str) -> SpoolFile:
+        spooled_file = SpoolFile(self.spool_dir, command, transfer_syntax)
+        with self._lock:
+            if not self._ended:
+                self._unclaimed.add(spooled_file)
+                return spooled_file
+        spooled_file.remove()
+        return spooled_file
+
+    def claim(self, sink: Sink) -> bool:
+        with self._lock:
+            if not isinstance(sink, SpoolFile) or sink not in self._unclaimed:
+                return False
+            self._unclaimed.discard(sink)
+            return True
+
+    def end(self) -> None:
+        with self._lock:
+            self._ended = True
+            left, self._unclaimed = self._unclaimed, set()
+        for spooled_file in left:
+            spooled_file.remove()
 
 
 def spool_received(event: Event, spool_dir: Path) -> Path:

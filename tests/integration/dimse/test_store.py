@@ -8,6 +8,8 @@ import io
 import resource
 import socket
 import struct
+import time
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
@@ -173,6 +175,7 @@ def test_peer_dropping_mid_store_leaves_nothing(dimse: DimseNode) -> None:
         pdu = P_DATA_TF()
         pdu.from_primitive(primitive)
         assoc.dul.socket.send(pdu.encode())
+    assert _spooled_soon(dimse)  # written as it arrives, not held until the rest comes
     raw = assoc.dul.socket.socket
     assert isinstance(raw, socket.socket)
     raw.shutdown(socket.SHUT_RDWR)
@@ -180,6 +183,27 @@ def test_peer_dropping_mid_store_leaves_nothing(dimse: DimseNode) -> None:
     assert instance_count(dimse) == 0
     assert send_file_ok(dimse)
     assert instance_count(dimse) == 1
+    assert _spool_emptied(dimse)  # the part written as it arrived went with the association
+
+
+def _spool_emptied(node: DimseNode) -> bool:
+    """Whether no C-STORE spool file is left, once the ended associations' threads are done
+    (they end by themselves, within ten seconds)."""
+    return _spool_becomes(node, lambda files: not files)
+
+
+def _spooled_soon(node: DimseNode) -> bool:
+    """Whether a C-STORE spool file with data in it appears within ten seconds."""
+    return _spool_becomes(node, lambda files: any(f.stat().st_size > 1000 for f in files))
+
+
+def _spool_becomes(node: DimseNode, test: Callable[[list[Path]], bool]) -> bool:
+    limit = time.monotonic() + 10
+    while not test(list(Path(node.archive.spool_dir()).glob("dimse-*"))):
+        if time.monotonic() > limit:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_a_pdu_header_claiming_4_gb_costs_no_memory(dimse: DimseNode) -> None:
@@ -227,6 +251,7 @@ def test_a_node_without_the_store_right_is_refused(dimse_factory) -> None:
     context = build_context(CTImageStorage, ExplicitVRLittleEndian)
     with association(node, [context], calling="VIEWER") as assoc:
         assert assoc.send_c_store(make_instance()).Status == 0x0124
+        assert not list(Path(node.archive.spool_dir()).glob("dimse-*"))  # removed at once
     assert instance_count(node) == 0
 
 
