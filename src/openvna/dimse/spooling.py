@@ -25,23 +25,42 @@ two associations, where both cores are busy, unchanged (351 and 340 inst/s).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from io import BytesIO
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydicom import Dataset
 from pynetdicom import evt
 from pynetdicom.dimse_messages import C_STORE_RQ
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
 if TYPE_CHECKING:
     from pynetdicom.association import Association
     from pynetdicom.dimse import DIMSEServiceProvider
 
-__all__ = ["Sink", "Spooler", "SpoolingReceiver", "attach", "spooled", "spooler_of"]
+__all__ = [
+    "Sink",
+    "Spooler",
+    "SpoolingReceiver",
+    "attach",
+    "spooled",
+    "spooler_of",
+    "store_request",
+]
 
 _SPOOLER = "_openvna_spooler"
 _SPOOLED = "_openvna_spooled"
 _COMMAND = 0x01  # message control header bits (PS3.8 Annex E.2)
 _LAST = 0x02
+# The C-STORE request's parameters a command set carries (PS3.7 Table 9.3-1).
+_STORE_PARAMETERS = (
+    "MessageID",
+    "AffectedSOPClassUID",
+    "AffectedSOPInstanceUID",
+    "Priority",
+    "MoveOriginatorApplicationEntityTitle",
+    "MoveOriginatorMessageID",
+)
 
 
 class Sink(Protocol):
@@ -128,10 +147,26 @@ class SpoolingReceiver:
         sink.close()
         evt.trigger(self.provider.assoc, evt.EVT_DIMSE_RECV, {"message": message})
         try:
-            request = message.message_to_primitive()
+            request = store_request(message.command_set, cast(int, message.context_id))
         except Exception:  # pynetdicom: an invalid message ends the association (Evt19)
             self.provider.dul.event_queue.put("Evt19")
             return  # the sink is removed with the association
         setattr(request, _SPOOLED, sink)
         queued: Any = (message.context_id, request)
         self.provider.msg_queue.put(queued)
+
+
+def store_request(command: Dataset, context_id: int) -> C_STORE:
+    """The C-STORE request primitive of a C-STORE-RQ's command set (PS3.7 Table 9.3-1), as
+    pynetdicom's ``message_to_primitive`` makes it, with an empty data set: its parameters set
+    directly rather than by trying every element of the command set against the primitive's
+    attributes (31 against 87 µs a request, which was 7% of the DIMSE process's time holding
+    the GIL under two storescu associations)."""
+    request = C_STORE()
+    for keyword in _STORE_PARAMETERS:
+        value = command.get(keyword)
+        if value is not None:
+            setattr(request, keyword, value)
+    request.DataSet = BytesIO()  # empty: the data set is the sink's (pynetdicom wants one)
+    request._context_id = context_id
+    return request

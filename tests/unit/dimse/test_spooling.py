@@ -7,6 +7,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydicom.filewriter import dcmwrite
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 from pynetdicom.dimse_messages import C_ECHO_RQ, C_STORE_RQ
@@ -14,7 +15,7 @@ from pynetdicom.dimse_primitives import C_ECHO, C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
 from openvna.dimse.reactor import ReactorSafeDIMSE
-from openvna.dimse.spooling import attach, spooled
+from openvna.dimse.spooling import attach, spooled, store_request
 from openvna.dimse.store import SpoolFile, SpoolFiles, file_meta
 from tests.factories import make_instance
 
@@ -125,3 +126,33 @@ def test_a_spool_that_cannot_be_written_keeps_its_error(tmp_path: Path) -> None:
     assert isinstance(sink, SpoolFile)
     assert sink.path is None and sink.error is not None
     assert sink.error.startswith("cannot create a spool file")
+
+
+@pytest.mark.parametrize("originator", [None, ("MOVESCU", 12)])
+def test_a_store_request_is_the_primitive_pynetdicom_makes(
+    originator: tuple[str, int] | None,
+) -> None:
+    sent = C_STORE()
+    sent.MessageID = 9
+    sent.AffectedSOPClassUID = CTImageStorage
+    sent.AffectedSOPInstanceUID = "1.2.3.4.5"
+    sent.Priority = 1
+    if originator is not None:
+        sent.MoveOriginatorApplicationEntityTitle, sent.MoveOriginatorMessageID = originator
+    sent.DataSet = BytesIO(b"\0\0")
+    message = C_STORE_RQ()
+    message.primitive_to_message(sent)
+    message.context_id = 5
+    expected = message.message_to_primitive()
+    made = store_request(message.command_set, 5)
+    keywords = [
+        "MessageID",
+        "AffectedSOPClassUID",
+        "AffectedSOPInstanceUID",
+        "Priority",
+        "MoveOriginatorApplicationEntityTitle",
+        "MoveOriginatorMessageID",
+    ]
+    assert [getattr(made, k) for k in keywords] == [getattr(expected, k) for k in keywords]
+    assert made._context_id == expected._context_id == 5
+    assert made.is_valid_request
