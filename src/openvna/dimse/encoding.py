@@ -12,6 +12,13 @@ text in ASCII, little endian, no sequences; anything else is left to pydicom (No
 bytes are pydicom's own in every case (tests/unit/dimse/test_encoding.py compares them).
 ``install`` makes pynetdicom's ``dsutils.encode``, as its modules imported it, try this first.
 
+A C-FIND response's identifier need not be a Dataset at all: ``encode_json`` writes the match's
+DICOM JSON (PS3.18 F.2) straight to the bytes ``encode_simple`` would write for what
+``json_to_dataset`` makes of it, and the handler yields an ``EncodedIdentifier``, which the
+installed ``encode`` returns as it is. Building the Dataset was ~40 µs of a match's ~50, most
+of the DIMSE process's time in a C-FIND with 200 matches (bench/RESULTS.md, "C-FIND on one
+association").
+
 Even so, pynetdicom spends ~140 µs building each C-FIND response message (a command set Dataset
 of every C-FIND-RSP keyword, filled through pydicom's validating setters, then encoded):
 ``command_set`` writes the command sets of C-STORE, C-FIND, C-GET and C-MOVE responses and of
@@ -49,7 +56,15 @@ from pynetdicom.pdu_primitives import P_DATA
 
 from openvna.dimse.reactor import WakingDUL
 
-__all__ = ["SEND_BATCH", "command_set", "encode_simple", "install", "message_pdus"]
+__all__ = [
+    "SEND_BATCH",
+    "EncodedIdentifier",
+    "command_set",
+    "encode_json",
+    "encode_simple",
+    "install",
+    "message_pdus",
+]
 
 Encoder = Callable[..., bytes | None]
 
@@ -62,6 +77,9 @@ _PLAIN_CHARSETS = frozenset({"", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192"})
 _SPECIFIC_CHARACTER_SET = 0x00080005
 _DATA_SET, _NO_DATA_SET = 0x0001, 0x0101  # Command Data Set Type (PS3.7 Table E.1-1)
 _PAD = {"UI": "\0", "AE": " "}
+_PENDING = (0xFF00, 0xFF01)
+_UPPER_HEX = frozenset("0123456789ABCDEF")
+_PLAIN_ATTRIBUTE = frozenset({"vr", "Value"})  # no BulkDataURI, no InlineBinary
 # Elements every response written here has, then those C-GET and C-MOVE responses add.
 _RESPONSE = (
     (0x0002, "UI", "AffectedSOPClassUID"),
@@ -136,6 +154,92 @@ def _plain_charset(ds: Dataset) -> bool:
         return True
     value = element.value
     return isinstance(value, str) and value in _PLAIN_CHARSETS
+
+
+class EncodedIdentifier:
+    """An identifier already encoded in its presentation context's transfer syntax (Implicit
+    or Explicit VR Little Endian, ``implicit``), handed to pynetdicom where it expects a Dataset
+    to encode: the installed ``encode`` returns ``data`` for that syntax, nothing for another
+    (pynetdicom then answers 0xC312, which the handler, choosing the syntax of the request's
+    context, never causes)."""
+
+    __slots__ = ("data", "implicit")
+
+    def __init__(self, data: bytes, implicit: bool) -> None:
+        self.data = data
+        self.implicit = implicit
+
+
+def encode_json(model: dict[str, Any], is_implicit_vr: bool) -> bytes | None:
+    """A DICOM JSON object (PS3.18 F.2) in little endian as ``encode_simple`` writes what
+    ``json_to_dataset`` makes of it, or None when it holds what this does not write: a key not
+    in upper-case hexadecimal, group 0002 or a group length, a sequence, a binary, float or
+    tag value, another VR, non-ASCII text, a Specific Character Set."""
+    out = bytearray()
+    for key in sorted(model):  # 8 upper-case hex digits sort as their tags
+        if len(key) != 8 or not _UPPER_HEX.issuperset(key) or key == "00080005":
+            return None
+        tag = int(key, 16)
+        if tag >> 16 == 0x0002 or not tag & 0xFFFF:
+            return None
+        attribute = model[key]
+        if not isinstance(attribute, dict) or not _PLAIN_ATTRIBUTE.issuperset(attribute):
+            return None
+        vr, values = attribute.get("vr"), attribute.get("Value", [])
+        if not isinstance(vr, str) or not isinstance(values, list):
+            return None
+        value = _json_bytes(vr, values)
+        if value is None:
+            return None
+        if is_implicit_vr:
+            out += struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value))
+        elif len(value) > 0xFFFF:
+            return None
+        else:
+            out += struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), len(value))
+        out += value
+    return bytes(out)
+
+
+def _json_bytes(vr: str, values: list[Any]) -> bytes | None:
+    """One attribute's value, as ``openvna.dicom.json`` reads it and ``encode_simple`` writes it."""
+    if vr in _INT_FORMATS:
+        return _int_bytes(_INT_FORMATS[vr], values)
+    if vr in _NUMBER_STRING_VRS:
+        texts = [_number_string(v) for v in values]
+        if any(t is None for t in texts):
+            return None
+        raw = "\\".join(t or "" for t in texts)
+        return _text_bytes([raw], " ")
+    if vr == "PN":
+        names = [_alphabetic(v) for v in values]
+        return None if any(n is None for n in names) else _text_bytes(names, " ")
+    if vr in _TEXT_VRS or vr == "UI":
+        texts = ["" if v is None else v for v in values]
+        return _text_bytes(texts, "\0" if vr == "UI" else " ")
+    return None
+
+
+def _number_string(value: Any) -> str | None:
+    """An IS or DS value's text, when it is text or an integer (a float's text is left to
+    ``openvna.dicom.json``)."""
+    if value is None:
+        return ""  # an empty value among several (PS3.18 F.2.5)
+    if isinstance(value, str):
+        return value
+    return str(value) if type(value) is int else None
+
+
+def _alphabetic(value: Any) -> str | None:
+    """A person name's text when it has no ideographic or phonetic group."""
+    if value is None:
+        return ""
+    alphabetic = value if isinstance(value, str) else None
+    if isinstance(value, dict) and set(value) <= {"Alphabetic"}:
+        alphabetic = value.get("Alphabetic") or ""
+    if not isinstance(alphabetic, str) or alphabetic.endswith("="):
+        return None  # trailing "=" would be taken for empty groups (openvna.dicom.json)
+    return alphabetic
 
 
 def _raw_bytes(element: RawDataElement) -> bytes | None:
@@ -323,16 +427,24 @@ def _with_fast_send(original: Callable[..., None]) -> Callable[..., None]:
                 P_DATA_TF(pdata).encode() for pdata in _message_pdata(primitive, context_id, size)
             )
             batches = _batched(pdus, SEND_BATCH)
-        dul.send_message(batches)
+        dul.send_message(batches, more=_is_pending_find(primitive))
 
     send_msg.fast_path = True  # type: ignore[attr-defined]
     return send_msg
+
+
+def _is_pending_find(primitive: object) -> bool:
+    """A pending C-FIND response (PS3.4 C.4.1.1.4): another response always follows."""
+    return isinstance(primitive, C_FIND) and primitive.Status in _PENDING
 
 
 def _with_fast_path(original: Encoder) -> Encoder:
     def encode(
         ds: Dataset, is_implicit_vr: bool, is_little_endian: bool, deflated: bool = False
     ) -> bytes | None:
+        if isinstance(ds, EncodedIdentifier):
+            same = ds.implicit == is_implicit_vr and is_little_endian and not deflated
+            return ds.data if same else None
         if not deflated:
             fast = encode_simple(ds, is_implicit_vr, is_little_endian)
             if fast is not None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pydicom import Dataset
 
 from openvna.archive import Archive
+from openvna.dimse.encoding import EncodedIdentifier
 from openvna.dimse.identifier import find_query, response_identifier
 from openvna.dimse.negotiation import combined_datetime
 from openvna.dimse.store import status_of
@@ -32,7 +33,7 @@ CANCEL = 0xFE00
 IDENTIFIER_DOES_NOT_MATCH = 0xA900
 UNABLE_TO_PROCESS = 0xC000
 
-FindResponse = tuple[int | Dataset, Dataset | None]
+FindResponse = tuple[int | Dataset, Dataset | EncodedIdentifier | None]
 
 
 def find_matches(event: Event, archive: Archive, ae_title: str) -> Iterator[FindResponse]:
@@ -45,12 +46,13 @@ def find_matches(event: Event, archive: Archive, ae_title: str) -> Iterator[Find
     except Exception as exc:  # an identifier pydicom cannot decode
         yield status_of(IDENTIFIER_DOES_NOT_MATCH, f"cannot read the identifier: {exc}"), None
         return
+    syntax = event.context.transfer_syntax
     try:
         for match in archive.find(query):
             if event.is_cancelled:
                 yield CANCEL, None
                 return
-            yield PENDING, response_identifier(match, query, ae_title)
+            yield PENDING, response_identifier(match, query, ae_title, syntax)
     except ArchiveError as exc:
         log.warning("C-FIND failed: %s", exc.message)
         yield status_of(UNABLE_TO_PROCESS, exc.message), None

@@ -20,11 +20,13 @@ from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from openvna.dicom.json import DicomJson, json_to_dataset
 from openvna.dicom.matching import MatchTerm, parse_term
 from openvna.dicom.query import Level, Query
 from openvna.dicom.tags import keyword_of, tag_hex
+from openvna.dimse.encoding import EncodedIdentifier, encode_json
 from openvna.errors import InvalidQuery
 
 __all__ = ["LEVEL_KEYS", "find_query", "query_level", "response_identifier", "retrieve_query"]
@@ -48,6 +50,8 @@ _QUERY_RETRIEVE_LEVEL = 0x00080052
 _RETRIEVE_AE_TITLE = 0x00080054
 # Keys the SCP answers itself rather than matching them.
 _ANSWERED_HERE = frozenset({_SPECIFIC_CHARACTER_SET, _QUERY_RETRIEVE_LEVEL, _RETRIEVE_AE_TITLE})
+# Whether each little endian transfer syntax is implicit VR (PS3.5 A.1, A.2).
+_LITTLE_ENDIAN = {str(ImplicitVRLittleEndian): True, str(ExplicitVRLittleEndian): False}
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 
 
@@ -90,11 +94,24 @@ def retrieve_query(identifier: Dataset) -> Query:
     return Query(level=level, terms=terms, return_keys=(LEVEL_KEYS[level],), limit=None)
 
 
-def response_identifier(match: DicomJson, query: Query, ae_title: str) -> Dataset:
+def response_identifier(
+    match: DicomJson, query: Query, ae_title: str, transfer_syntax: str
+) -> Dataset | EncodedIdentifier:
     """A pending C-FIND response's identifier (PS3.4 C.4.1.1.3.2): the keys that were asked,
-    the query level, where to retrieve from, and UTF-8 when any text needs it."""
+    the query level, where to retrieve from, and UTF-8 when any text needs it. Encoded here for
+    a context in Implicit or Explicit VR Little Endian when its values are plain ASCII text,
+    names and integers (``encoding.encode_json``), else a Dataset that pynetdicom encodes."""
     asked = {tag_hex(tag) for tag in query.return_keys}
     kept = {key: value for key, value in match.items() if key in asked}
+    implicit = _LITTLE_ENDIAN.get(str(transfer_syntax))
+    if implicit is not None:
+        answered = {
+            "00080052": {"vr": "CS", "Value": [_LEVEL_NAMES[query.level]]},
+            "00080054": {"vr": "AE", "Value": [ae_title]},
+        }
+        data = encode_json({**kept, **answered}, implicit)
+        if data is not None:
+            return EncodedIdentifier(data, implicit)
     ds = json_to_dataset(kept, None)
     ds.QueryRetrieveLevel = _LEVEL_NAMES[query.level]
     ds.RetrieveAETitle = ae_title

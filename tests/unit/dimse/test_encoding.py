@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import socket
 import struct
+import threading
 from io import BytesIO
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pynetdicom.service_class
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydicom import Dataset
 from pydicom.dataset import Dataset as PlainDataset
 from pydicom.sequence import Sequence
-from pynetdicom.dimse import _RQ_TO_MESSAGE, _RSP_TO_MESSAGE
+from pynetdicom.dimse import _RQ_TO_MESSAGE, _RSP_TO_MESSAGE, DIMSEServiceProvider
 from pynetdicom.dimse_messages import C_FIND_RSP, C_STORE_RQ
 from pynetdicom.dimse_primitives import C_FIND, C_GET, C_MOVE, C_STORE
 from pynetdicom.dsutils import encode
 from pynetdicom.pdu import P_DATA_TF
 
 from openvna.dicom.json import json_to_dataset
-from openvna.dimse.encoding import SEND_BATCH, encode_simple, install, message_pdus
+from openvna.dimse.encoding import (
+    SEND_BATCH,
+    EncodedIdentifier,
+    encode_json,
+    encode_simple,
+    install,
+    message_pdus,
+)
+from openvna.dimse.reactor import WakingDUL
+from openvna.errors import BadRequest
 
 ENCODINGS = [(True, "implicit"), (False, "explicit")]
 
@@ -277,3 +292,141 @@ def test_a_large_file_to_a_peer_without_a_maximum_goes_in_bounded_fragments(
     assert max(len(f) - 6 for f in fragments) == SEND_BATCH
     joined = b"".join(f[6:] for f in fragments)
     assert joined == data_set
+
+
+PLAIN_MODEL: dict[str, Any] = {
+    "00080020": {"vr": "DA", "Value": ["20240101"]},
+    "00080052": {"vr": "CS", "Value": ["STUDY"]},
+    "00080054": {"vr": "AE", "Value": ["OPENVNA"]},
+    "00080061": {"vr": "CS", "Value": ["CT", None, "PT"]},  # an empty value among several
+    "00081030": {"vr": "LO"},  # asked, no value
+    "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Doe^John"}, "Roe^Jane", None]},
+    "00100020": {"vr": "LO", "Value": ["PID-1"]},  # odd: space padded
+    "0020000D": {"vr": "UI", "Value": ["1.2.3.45"]},  # odd: NUL padded
+    "00201206": {"vr": "IS", "Value": [12, "3", None]},
+    "00201208": {"vr": "IS", "Value": []},
+    "00280010": {"vr": "US", "Value": [512, 7]},
+    "00181060": {"vr": "DS", "Value": ["72.5", 4]},
+}
+
+
+@pytest.mark.parametrize(("implicit", "name"), ENCODINGS)
+def test_a_json_identifier_as_pydicom_writes_it(implicit: bool, name: str) -> None:
+    fast = encode_json(PLAIN_MODEL, implicit)
+    assert fast is not None
+    assert fast == encode(json_to_dataset(PLAIN_MODEL), implicit, True)
+
+
+_TEXT = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=9)
+_VALUES = {
+    "LO": st.lists(st.none() | _TEXT.filter(lambda t: "\\" not in t), max_size=3),
+    "UI": st.lists(st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}", fullmatch=True), max_size=2),
+    "PN": st.lists(
+        st.none() | _TEXT | st.fixed_dictionaries({"Alphabetic": _TEXT}) | st.just({}), max_size=2
+    ),
+    "IS": st.lists(st.none() | st.integers(-(2**31), 2**31 - 1) | st.floats(0, 9), max_size=3),
+    "US": st.lists(st.integers(0, 2**16 - 1), max_size=3),
+    "SL": st.lists(st.integers(-(2**31), 2**31 - 1), max_size=2),
+}
+_TAGS = {
+    "LO": ["00100020", "00081030"],
+    "UI": ["0020000D", "0020000E"],
+    "PN": ["00100010", "00080090"],
+    "IS": ["00201208", "00200011"],
+    "US": ["00280010"],
+    "SL": ["00186020"],
+}
+
+
+@st.composite
+def _models(draw: st.DrawFn) -> dict[str, Any]:
+    model: dict[str, Any] = {}
+    for vr in draw(st.lists(st.sampled_from(sorted(_VALUES)), max_size=5)):
+        tag = draw(st.sampled_from(_TAGS[vr]))
+        values = draw(_VALUES[vr])
+        model[tag] = {"vr": vr, "Value": values} if draw(st.booleans()) or values else {"vr": vr}
+    return model
+
+
+@settings(max_examples=300, deadline=None)
+@given(model=_models(), implicit=st.booleans())
+def test_a_json_identifier_is_pydicoms_bytes_or_none(model: dict[str, Any], implicit: bool) -> None:
+    """Whatever ``encode_json`` writes, pydicom writes the same for the Dataset the JSON reader
+    makes (or the reader refuses the model, and encode_json declines it too)."""
+    fast = encode_json(model, implicit)
+    try:
+        expected = encode(json_to_dataset(model), implicit, True)
+    except BadRequest:
+        assert fast is None
+        return
+    assert fast is None or fast == expected
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        ("00100010", {"vr": "PN", "Value": [{"Alphabetic": "D^J", "Ideographic": "D"}]}),
+        ("00100010", {"vr": "PN", "Value": [{"Alphabetic": "D^J="}]}),
+        ("00101030", {"vr": "DS", "Value": [72.5]}),  # a float's text: the JSON reader's
+        ("00100020", {"vr": "LO", "Value": ["Dürer"]}),  # not ASCII
+        ("00080005", {"vr": "CS", "Value": ["ISO_IR 100"]}),
+        ("0008114a", {"vr": "SQ", "Value": []}),  # lower-case key
+        ("00081110", {"vr": "SQ", "Value": [{}]}),
+        ("00420011", {"vr": "OB", "InlineBinary": "AAAA"}),
+        ("00100021", {"vr": "LO", "Value": "not a list"}),
+        ("00280010", {"vr": "US", "Value": [True]}),
+        ("00080056", {"vr": "UT", "Value": ["text"]}),
+    ],
+)
+def test_a_json_identifier_left_to_pydicom(attribute: tuple[str, dict[str, Any]]) -> None:
+    key, value = attribute
+    assert encode_json({**PLAIN_MODEL, key: value}, True) is None
+
+
+@pytest.mark.parametrize(("implicit", "name"), ENCODINGS)
+def test_installed_encode_passes_an_encoded_identifier(implicit: bool, name: str) -> None:
+    install()
+    encoded = EncodedIdentifier(b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY ", implicit)
+    patched = pynetdicom.service_class.encode
+    assert patched(encoded, implicit, True) == encoded.data
+    assert patched(encoded, not implicit, True) is None  # another syntax: not these bytes
+    assert patched(encoded, implicit, True, True) is None  # deflated
+
+
+class _Transport:
+    """A connected socket's ``sendall``, recorded."""
+
+    family = socket.AF_INET
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, int]] = []
+
+    def sendall(self, data: bytes, flags: int = 0) -> None:
+        self.sent.append((bytes(data), flags))
+
+
+def _sending_dimse(transport: _Transport) -> Any:
+    """A DIMSE provider whose DUL is transferring data (Sta6) on ``transport``."""
+    dul = WakingDUL.__new__(WakingDUL)
+    dul._send_lock = threading.Lock()
+    dul._data_queued = 0
+    dul.state_machine = SimpleNamespace(current_state="Sta6")  # type: ignore[assignment]
+    dul.socket = SimpleNamespace(socket=transport)  # type: ignore[assignment]
+    assoc = SimpleNamespace(get_handlers=lambda event: [])
+    return SimpleNamespace(dul=dul, assoc=assoc, maximum_pdu_size=0)
+
+
+@pytest.mark.parametrize(
+    ("status", "more"), [(0xFF00, True), (0xFF01, True), (0x0000, False), (0xFE00, False)]
+)
+def test_pending_find_responses_wait_in_the_kernel_for_the_next(status: int, more: bool) -> None:
+    """A pending C-FIND response is written with MSG_MORE (another response follows at once);
+    the final one, which flushes them, without."""
+    install()
+    transport = _Transport()
+    identifier = b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY " if status > 0xFF else None
+    primitive = _find_response(status, identifier, "1.2.840.10008.5.1.4.1.2.2.1")
+    DIMSEServiceProvider.send_msg(_sending_dimse(transport), primitive, 5)
+    ((data, flags),) = transport.sent
+    assert data == _pynetdicom_pdus(primitive, 0)
+    assert flags == (socket.MSG_MORE if more else 0)
