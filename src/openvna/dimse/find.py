@@ -2,6 +2,8 @@
 
 One pending response per match, read from ``Archive.find`` in pages as the responses go out, so
 that a C-CANCEL (checked before each response, PS3.4 C.4.1.2.3) stops the reading; then success.
+A pending response whose identifier is encoded here is written by this thread
+(``encoding.PendingFindResponses``); pynetdicom sends the others, the final one and failures.
 Combined date-time matching applies when the peer asked for it by extended negotiation and it was
 accepted (PS3.4 C.5.1.1.1, byte 2; ``negotiation.combined_datetime``).
 """
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 from pydicom import Dataset
 
 from openvna.archive import Archive
-from openvna.dimse.encoding import EncodedIdentifier
+from openvna.dimse.encoding import EncodedIdentifier, PendingFindResponses
 from openvna.dimse.identifier import find_query, response_identifier
 from openvna.dimse.negotiation import combined_datetime
 from openvna.dimse.store import status_of
@@ -47,12 +49,20 @@ def find_matches(event: Event, archive: Archive, ae_title: str) -> Iterator[Find
         yield status_of(IDENTIFIER_DOES_NOT_MATCH, f"cannot read the identifier: {exc}"), None
         return
     syntax = event.context.transfer_syntax
+    request = event.request
+    direct = PendingFindResponses.of(
+        event.assoc.dimse, request.AffectedSOPClassUID, request.MessageID, event.context.context_id
+    )
     try:
         for match in archive.find(query):
             if event.is_cancelled:
                 yield CANCEL, None
                 return
-            yield PENDING, response_identifier(match, query, ae_title, syntax)
+            identifier = response_identifier(match, query, ae_title, syntax)
+            if direct is not None and isinstance(identifier, EncodedIdentifier):
+                direct.send(identifier.data)
+            else:
+                yield PENDING, identifier
     except ArchiveError as exc:
         log.warning("C-FIND failed: %s", exc.message)
         yield status_of(UNABLE_TO_PROCESS, exc.message), None

@@ -27,6 +27,7 @@ from openvna.dicom.json import json_to_dataset
 from openvna.dimse.encoding import (
     SEND_BATCH,
     EncodedIdentifier,
+    PendingFindResponses,
     encode_json,
     encode_simple,
     install,
@@ -405,15 +406,15 @@ class _Transport:
         self.sent.append((bytes(data), flags))
 
 
-def _sending_dimse(transport: _Transport) -> Any:
+def _sending_dimse(transport: _Transport, max_pdu: int = 0, handlers: bool = False) -> Any:
     """A DIMSE provider whose DUL is transferring data (Sta6) on ``transport``."""
     dul = WakingDUL.__new__(WakingDUL)
     dul._send_lock = threading.Lock()
     dul._data_queued = 0
     dul.state_machine = SimpleNamespace(current_state="Sta6")  # type: ignore[assignment]
     dul.socket = SimpleNamespace(socket=transport)  # type: ignore[assignment]
-    assoc = SimpleNamespace(get_handlers=lambda event: [])
-    return SimpleNamespace(dul=dul, assoc=assoc, maximum_pdu_size=0)
+    assoc = SimpleNamespace(get_handlers=lambda event: [print] if handlers else [])
+    return SimpleNamespace(dul=dul, assoc=assoc, maximum_pdu_size=max_pdu)
 
 
 @pytest.mark.parametrize(
@@ -430,3 +431,28 @@ def test_pending_find_responses_wait_in_the_kernel_for_the_next(status: int, mor
     ((data, flags),) = transport.sent
     assert data == _pynetdicom_pdus(primitive, 0)
     assert flags == (socket.MSG_MORE if more else 0)
+
+
+@pytest.mark.parametrize("max_pdu", MAX_PDUS)
+@pytest.mark.parametrize("sop_class", ["1.2.840.10008.5.1.4.1.2.2.1", "1.2.840.10008.5.1.4.31"])
+def test_pending_find_responses_written_directly_as_pynetdicom_sends_them(
+    max_pdu: int, sop_class: str
+) -> None:
+    install()
+    transport = _Transport()
+    writer = PendingFindResponses.of(_sending_dimse(transport, max_pdu), sop_class, 513, 5)
+    assert writer is not None
+    identifiers = [b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY " * n for n in (1, 9)]
+    for identifier in identifiers:
+        writer.send(identifier)
+    expected = [
+        _pynetdicom_pdus(_find_response(0xFF00, identifier, sop_class), max_pdu)
+        for identifier in identifiers
+    ]
+    assert transport.sent == [(data, socket.MSG_MORE) for data in expected]
+
+
+def test_pending_find_responses_left_to_pynetdicom_when_a_handler_would_see_them() -> None:
+    install()
+    dimse = _sending_dimse(_Transport(), handlers=True)
+    assert PendingFindResponses.of(dimse, "1.2.840.10008.5.1.4.1.2.2.1", 1, 5) is None
