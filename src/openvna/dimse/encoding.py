@@ -138,16 +138,23 @@ def encode_simple(ds: Dataset, is_implicit_vr: bool, is_little_endian: bool) -> 
             continue  # a retired group length, which pydicom does not write (PS3.5 §7.2)
         element = ds.get_item(tag)
         value = _value_bytes(element) if isinstance(element, DataElement) else _raw_bytes(element)
-        if value is None:
+        encoded = _element_bytes(tag, element.VR, value, is_implicit_vr)
+        if encoded is None:
             return None
-        if is_implicit_vr:
-            out += struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value))
-        elif len(value) > 0xFFFF:
-            return None
-        else:
-            out += struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, element.VR.encode(), len(value))
-        out += value
+        out += encoded
     return bytes(out)
+
+
+def _element_bytes(tag: int, vr: str, value: bytes | None, is_implicit_vr: bool) -> bytes | None:
+    """A data element in little endian (PS3.5 7.1.2, 7.1.3), or None for no value or one too
+    long for the explicit VR's 16-bit length."""
+    if value is None:
+        return None
+    if is_implicit_vr:
+        return struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value)) + value
+    if len(value) > 0xFFFF:
+        return None
+    return struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), len(value)) + value
 
 
 def _plain_charset(ds: Dataset) -> bool:
@@ -190,16 +197,10 @@ def encode_json(model: dict[str, Any], is_implicit_vr: bool) -> bytes | None:
         vr, values = attribute.get("vr"), attribute.get("Value", [])
         if not isinstance(vr, str) or not isinstance(values, list):
             return None
-        value = _json_bytes(vr, values)
-        if value is None:
+        encoded = _element_bytes(tag, vr, _json_bytes(vr, values), is_implicit_vr)
+        if encoded is None:
             return None
-        if is_implicit_vr:
-            out += struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value))
-        elif len(value) > 0xFFFF:
-            return None
-        else:
-            out += struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), len(value))
-        out += value
+        out += encoded
     return bytes(out)
 
 

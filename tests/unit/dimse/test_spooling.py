@@ -145,14 +145,8 @@ def test_a_store_request_is_the_primitive_pynetdicom_makes(
     message.context_id = 5
     expected = message.message_to_primitive()
     made = store_request(message.command_set, 5)
-    keywords = [
-        "MessageID",
-        "AffectedSOPClassUID",
-        "AffectedSOPInstanceUID",
-        "Priority",
-        "MoveOriginatorApplicationEntityTitle",
-        "MoveOriginatorMessageID",
-    ]
+    keywords = [k for k in C_STORE.REQUEST_KEYWORDS if k != "DataSet"]
+    keywords += ["MoveOriginatorApplicationEntityTitle", "MoveOriginatorMessageID"]
     assert [getattr(made, k) for k in keywords] == [getattr(expected, k) for k in keywords]
     assert made._context_id == expected._context_id == 5
     assert made.is_valid_request
