@@ -58,6 +58,8 @@ def find_matches(event: Event, archive: Archive, ae_title: str) -> Iterator[Find
             if event.is_cancelled:
                 yield CANCEL, None
                 return
+            if not event.assoc.is_established:
+                return  # aborted: pynetdicom, which checks after each answer, sees none here
             identifier = response_identifier(match, query, ae_title, syntax)
             if direct is not None and isinstance(identifier, EncodedIdentifier):
                 direct.send(identifier.data)
