@@ -300,7 +300,7 @@ def message_pdus(
     command = command_set(primitive)
     if shape is None or command is None:
         return None
-    pdu_length = max_pdu_length or SEND_BATCH + 6
+    pdu_length = _pdu_length(max_pdu_length)
     data = _message_data(primitive, shape[2], context_id, pdu_length)
     return _batched(chain(_fragments(command, 0x01, 0x03, context_id, pdu_length), data), batch)
 
@@ -417,10 +417,8 @@ def _message_pdata(primitive: Any, context_id: int, max_pdu_length: int) -> Iter
 
 def _with_fast_send(original: Callable[..., None]) -> Callable[..., None]:
     def send_msg(self: DIMSEServiceProvider, primitive: Any, context_id: int) -> None:
-        dul = self.dul
-        if not isinstance(dul, WakingDUL) or any(
-            self.assoc.get_handlers(event) for event in _SENT_EVENTS
-        ):
+        dul = _direct_dul(self)
+        if dul is None:
             original(self, primitive, context_id)
             return
         size = self.maximum_pdu_size
@@ -461,14 +459,9 @@ class PendingFindResponses:
         """The writer of ``dimse``'s association, or None when pynetdicom must send them (a
         DUL of its own, a handler bound to an event that would see them, or ``install`` not
         run)."""
-        dul = dimse.dul
-        if sop_class is None or message_id is None:
-            return None
-        if not isinstance(dul, WakingDUL) or not getattr(
-            DIMSEServiceProvider.send_msg, "fast_path", False
-        ):
-            return None
-        if any(dimse.assoc.get_handlers(event) for event in _SENT_EVENTS):
+        dul = _direct_dul(dimse)
+        installed = getattr(DIMSEServiceProvider.send_msg, "fast_path", False)
+        if dul is None or not installed or sop_class is None or message_id is None:
             return None
         response = C_FIND()
         response.MessageIDBeingRespondedTo = message_id
@@ -478,12 +471,29 @@ class PendingFindResponses:
         command = command_set(response)
         if command is None:
             return None
-        return cls(dul, context_id, command, dimse.maximum_pdu_size or SEND_BATCH + 6)
+        return cls(dul, context_id, command, _pdu_length(dimse.maximum_pdu_size))
 
     def send(self, identifier: bytes) -> None:
         """One pending response carrying ``identifier``, encoded in the context's syntax."""
         data = _fragments(identifier, 0x00, 0x02, self.context_id, self.pdu_length)
         self.dul.send_message([b"".join((self.command, *data))], more=True)
+
+
+def _direct_dul(dimse: DIMSEServiceProvider) -> WakingDUL | None:
+    """The DUL a message of ``dimse``'s association can be written to as encoded PDUs, or None
+    when pynetdicom must send it: a DUL of its own, or a handler bound to an event that would
+    see the message, a PDU or a transition."""
+    dul = dimse.dul
+    if not isinstance(dul, WakingDUL):
+        return None
+    if any(dimse.assoc.get_handlers(event) for event in _SENT_EVENTS):
+        return None
+    return dul
+
+
+def _pdu_length(max_pdu_length: int) -> int:
+    """The longest PDU to send a peer that receives ``max_pdu_length`` (0: no limit)."""
+    return max_pdu_length or SEND_BATCH + 6
 
 
 def _is_pending_find(primitive: object) -> bool:

@@ -18,7 +18,7 @@ from pydicom import Dataset
 
 from openvna.archive import Archive
 from openvna.dimse.encoding import EncodedIdentifier, PendingFindResponses
-from openvna.dimse.identifier import find_query, response_identifier
+from openvna.dimse.identifier import find_query, implicit_little_endian, response_identifier
 from openvna.dimse.negotiation import combined_datetime
 from openvna.dimse.store import status_of
 from openvna.errors import ArchiveError, InvalidQuery
@@ -48,7 +48,7 @@ def find_matches(event: Event, archive: Archive, ae_title: str) -> Iterator[Find
     except Exception as exc:  # an identifier pydicom cannot decode
         yield status_of(IDENTIFIER_DOES_NOT_MATCH, f"cannot read the identifier: {exc}"), None
         return
-    syntax = event.context.transfer_syntax
+    implicit = implicit_little_endian(event.context.transfer_syntax)
     request = event.request
     direct = PendingFindResponses.of(
         event.assoc.dimse, request.AffectedSOPClassUID, request.MessageID, event.context.context_id
@@ -60,7 +60,7 @@ def find_matches(event: Event, archive: Archive, ae_title: str) -> Iterator[Find
                 return
             if not event.assoc.is_established:
                 return  # aborted: pynetdicom, which checks after each answer, sees none here
-            identifier = response_identifier(match, query, ae_title, syntax)
+            identifier = response_identifier(match, query, ae_title, implicit)
             if direct is not None and isinstance(identifier, EncodedIdentifier):
                 direct.send(identifier.data)
             else:

@@ -20,7 +20,7 @@ from pydicom.dataelem import DataElement
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID
 
 from openvna.dicom.json import DicomJson, json_to_dataset
 from openvna.dicom.matching import MatchTerm, parse_term
@@ -29,7 +29,14 @@ from openvna.dicom.tags import keyword_of, tag_hex
 from openvna.dimse.encoding import EncodedIdentifier, encode_json
 from openvna.errors import InvalidQuery
 
-__all__ = ["LEVEL_KEYS", "find_query", "query_level", "response_identifier", "retrieve_query"]
+__all__ = [
+    "LEVEL_KEYS",
+    "find_query",
+    "implicit_little_endian",
+    "query_level",
+    "response_identifier",
+    "retrieve_query",
+]
 
 _LEVELS = {
     "PATIENT": Level.PATIENT,
@@ -50,8 +57,6 @@ _QUERY_RETRIEVE_LEVEL = 0x00080052
 _RETRIEVE_AE_TITLE = 0x00080054
 # Keys the SCP answers itself rather than matching them.
 _ANSWERED_HERE = frozenset({_SPECIFIC_CHARACTER_SET, _QUERY_RETRIEVE_LEVEL, _RETRIEVE_AE_TITLE})
-# Whether each little endian transfer syntax is implicit VR (PS3.5 A.1, A.2).
-_LITTLE_ENDIAN = {str(ImplicitVRLittleEndian): True, str(ExplicitVRLittleEndian): False}
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 
 
@@ -94,16 +99,25 @@ def retrieve_query(identifier: Dataset) -> Query:
     return Query(level=level, terms=terms, return_keys=(LEVEL_KEYS[level],), limit=None)
 
 
+def implicit_little_endian(transfer_syntax: str) -> bool | None:
+    """Whether a context's transfer syntax is Implicit (True) or Explicit (False) VR Little
+    Endian, the two ``response_identifier`` encodes itself; None for any other (PS3.5 A)."""
+    syntax = UID(transfer_syntax)
+    if not syntax.is_little_endian or syntax.is_deflated:
+        return None
+    return bool(syntax.is_implicit_VR)
+
+
 def response_identifier(
-    match: DicomJson, query: Query, ae_title: str, transfer_syntax: str
+    match: DicomJson, query: Query, ae_title: str, implicit: bool | None
 ) -> Dataset | EncodedIdentifier:
     """A pending C-FIND response's identifier (PS3.4 C.4.1.1.3.2): the keys that were asked,
-    the query level, where to retrieve from, and UTF-8 when any text needs it. Encoded here for
-    a context in Implicit or Explicit VR Little Endian when its values are plain ASCII text,
-    names and integers (``encoding.encode_json``), else a Dataset that pynetdicom encodes."""
+    the query level, where to retrieve from, and UTF-8 when any text needs it. Encoded here when
+    the context is Implicit or Explicit VR Little Endian (``implicit``, from
+    ``implicit_little_endian``) and the values are plain ASCII text, names and integers
+    (``encoding.encode_json``), else a Dataset that pynetdicom encodes."""
     asked = {tag_hex(tag) for tag in query.return_keys}
     kept = {key: value for key, value in match.items() if key in asked}
-    implicit = _LITTLE_ENDIAN.get(str(transfer_syntax))
     if implicit is not None:
         answered = {
             "00080052": {"vr": "CS", "Value": [_LEVEL_NAMES[query.level]]},

@@ -82,10 +82,7 @@ def _received_file(event: Event) -> Path | None:
     spooler = spooler_of(event.assoc)
     if spooler is None or not spooler.claim(sink):
         raise ArchiveError("the association ended before the instance was stored")
-    if sink.error is not None or sink.path is None:
-        sink.remove()
-        raise OutOfResources(sink.error or "no spool file")
-    return sink.path
+    return sink.written()
 
 
 def discard_received(event: Event) -> None:
@@ -102,7 +99,9 @@ class SpoolFile:
     the wire. A failed write (a full disk) is kept in ``error`` and the fragments after it are
     dropped, so that the request is answered with it (A700) once it is whole."""
 
-    def __init__(self, spool_dir: Path, command: Dataset, transfer_syntax: str) -> None:
+    def __init__(
+        self, spool_dir: Path, sop_class: str, sop_instance: str, transfer_syntax: str
+    ) -> None:
         self.path: Path | None = None
         self.error: str | None = None
         self._fd = -1
@@ -112,8 +111,6 @@ class SpoolFile:
             self.error = f"cannot create a spool file: {exc.strerror}"
             return
         self.path = Path(name)
-        sop_class = str(command.AffectedSOPClassUID)
-        sop_instance = str(command.AffectedSOPInstanceUID)
         self.write(memoryview(_PREAMBLE + file_meta(sop_class, sop_instance, transfer_syntax)))
 
     def write(self, fragment: memoryview) -> None:
@@ -128,6 +125,15 @@ class SpoolFile:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+    def written(self) -> Path:
+        """The whole file's path, closed; OutOfResources (the file removed) when it could not
+        be created or written."""
+        self.close()
+        if self.error is not None or self.path is None:
+            self.remove()
+            raise OutOfResources(self.error or "no spool file")
+        return self.path
 
     def remove(self) -> None:
         self.close()
@@ -148,7 +154,12 @@ class SpoolFiles:
         self._ended = False
 
     def open(self, command: Dataset, transfer_syntax: str) -> SpoolFile:
-        spooled_file = SpoolFile(self.spool_dir, command, transfer_syntax)
+        spooled_file = SpoolFile(
+            self.spool_dir,
+            str(command.AffectedSOPClassUID),
+            str(command.AffectedSOPInstanceUID),
+            transfer_syntax,
+        )
         with self._lock:
             if not self._ended:
                 self._unclaimed.add(spooled_file)
@@ -172,27 +183,17 @@ class SpoolFiles:
 
 
 def spool_received(event: Event, spool_dir: Path) -> Path:
-    """The request's dataset as a Part 10 file in the spool, as it was encoded on the wire."""
+    """The request's dataset, received into memory, as a Part 10 file in the spool, as it was
+    encoded on the wire (associations without a spooler: the proxy's)."""
     request = cast(C_STORE, event.request)
     syntax = str(event.context.transfer_syntax)
-    meta = file_meta(str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID), syntax)
-    head = _PREAMBLE + meta
+    sink = SpoolFile(
+        spool_dir, str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID), syntax
+    )
     data = request.DataSet
-    body = data.getbuffer() if data is not None else memoryview(b"")
-    try:
-        fd, name = tempfile.mkstemp(dir=spool_dir, prefix="dimse-", suffix=".dcm")
-    except OSError as exc:
-        raise OutOfResources(f"cannot create a spool file: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(head)
-            handle.write(body)
-    except OSError as exc:
-        Path(name).unlink(missing_ok=True)
-        raise OutOfResources(f"cannot write to the spool: {exc.strerror}") from exc
-    finally:
-        body.release()
-    return Path(name)
+    with data.getbuffer() if data is not None else memoryview(b"") as body:
+        sink.write(body)
+    return sink.written()
 
 
 def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str) -> bytes:

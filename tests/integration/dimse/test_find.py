@@ -235,6 +235,21 @@ def test_cancel_with_pynetdicom(dimse, many) -> None:
         assert len(statuses) < many
 
 
+def test_a_peer_that_aborts_mid_find_leaves_the_scp_serving(dimse, many) -> None:
+    """pynetdicom aborts after the first pending response of a 2000-match C-FIND; the SCP
+    stops answering it and the next association's C-FIND gets every match."""
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = "IMAGE"
+    identifier.SOPInstanceUID = ""
+    with association(dimse, [build_context(StudyRootFind, ExplicitVRLittleEndian)]) as assoc:
+        status, _ = next(assoc.send_c_find(identifier, StudyRootFind))
+        assert status.Status == 0xFF00
+        assoc.abort()
+    with association(dimse, [build_context(StudyRootFind, ExplicitVRLittleEndian)]) as assoc:
+        statuses = [status.Status for status, _ in assoc.send_c_find(identifier, StudyRootFind)]
+    assert statuses.count(0xFF00) == many and statuses[-1] == 0x0000
+
+
 def test_bad_identifiers(dimse, stored) -> None:
     with association(dimse, [build_context(StudyRootFind, ExplicitVRLittleEndian)]) as assoc:
         for level, key, value in [

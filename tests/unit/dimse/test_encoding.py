@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 from io import BytesIO
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pynetdicom.service_class
@@ -33,8 +31,8 @@ from openvna.dimse.encoding import (
     install,
     message_pdus,
 )
-from openvna.dimse.reactor import WakingDUL
 from openvna.errors import BadRequest
+from tests.unit.dimse.sending import Transport, sending_dimse
 
 ENCODINGS = [(True, "implicit"), (False, "explicit")]
 
@@ -352,15 +350,29 @@ def _models(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=300, deadline=None)
 @given(model=_models(), implicit=st.booleans())
 def test_a_json_identifier_is_pydicoms_bytes_or_none(model: dict[str, Any], implicit: bool) -> None:
-    """Whatever ``encode_json`` writes, pydicom writes the same for the Dataset the JSON reader
-    makes (or the reader refuses the model, and encode_json declines it too)."""
+    """``encode_json`` writes what pydicom writes for the Dataset the JSON reader makes, for
+    every model of plain values, and declines the others (and those the reader refuses)."""
     fast = encode_json(model, implicit)
     try:
         expected = encode(json_to_dataset(model), implicit, True)
     except BadRequest:
         assert fast is None
         return
-    assert fast is None or fast == expected
+    if _plain(model):
+        assert fast == expected
+    else:
+        assert fast is None
+
+
+def _plain(model: dict[str, Any]) -> bool:
+    """Whether ``encode_json`` writes every value of ``model``: all but floats (their text is
+    the JSON reader's) and names ending in "=" (taken for empty groups)."""
+    for attribute in model.values():
+        for value in attribute.get("Value", []):
+            name = value.get("Alphabetic") if isinstance(value, dict) else value
+            if isinstance(value, float) or (attribute["vr"] == "PN" and str(name).endswith("=")):
+                return False
+    return True
 
 
 @pytest.mark.parametrize(
@@ -394,29 +406,6 @@ def test_installed_encode_passes_an_encoded_identifier(implicit: bool, name: str
     assert patched(encoded, implicit, True, True) is None  # deflated
 
 
-class _Transport:
-    """A connected socket's ``sendall``, recorded."""
-
-    family = socket.AF_INET
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, int]] = []
-
-    def sendall(self, data: bytes, flags: int = 0) -> None:
-        self.sent.append((bytes(data), flags))
-
-
-def _sending_dimse(transport: _Transport, max_pdu: int = 0, handlers: bool = False) -> Any:
-    """A DIMSE provider whose DUL is transferring data (Sta6) on ``transport``."""
-    dul = WakingDUL.__new__(WakingDUL)
-    dul._send_lock = threading.Lock()
-    dul._data_queued = 0
-    dul.state_machine = SimpleNamespace(current_state="Sta6")  # type: ignore[assignment]
-    dul.socket = SimpleNamespace(socket=transport)  # type: ignore[assignment]
-    assoc = SimpleNamespace(get_handlers=lambda event: [print] if handlers else [])
-    return SimpleNamespace(dul=dul, assoc=assoc, maximum_pdu_size=max_pdu)
-
-
 @pytest.mark.parametrize(
     ("status", "more"), [(0xFF00, True), (0xFF01, True), (0x0000, False), (0xFE00, False)]
 )
@@ -424,10 +413,10 @@ def test_pending_find_responses_wait_in_the_kernel_for_the_next(status: int, mor
     """A pending C-FIND response is written with MSG_MORE (another response follows at once);
     the final one, which flushes them, without."""
     install()
-    transport = _Transport()
+    transport = Transport()
     identifier = b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY " if status > 0xFF else None
     primitive = _find_response(status, identifier, "1.2.840.10008.5.1.4.1.2.2.1")
-    DIMSEServiceProvider.send_msg(_sending_dimse(transport), primitive, 5)
+    DIMSEServiceProvider.send_msg(sending_dimse(transport), primitive, 5)
     ((data, flags),) = transport.sent
     assert data == _pynetdicom_pdus(primitive, 0)
     assert flags == (socket.MSG_MORE if more else 0)
@@ -439,8 +428,8 @@ def test_pending_find_responses_written_directly_as_pynetdicom_sends_them(
     max_pdu: int, sop_class: str
 ) -> None:
     install()
-    transport = _Transport()
-    writer = PendingFindResponses.of(_sending_dimse(transport, max_pdu), sop_class, 513, 5)
+    transport = Transport()
+    writer = PendingFindResponses.of(sending_dimse(transport, max_pdu), sop_class, 513, 5)
     assert writer is not None
     identifiers = [b"\x08\x00\x52\x00\x06\x00\x00\x00STUDY " * n for n in (1, 9)]
     for identifier in identifiers:
@@ -454,5 +443,5 @@ def test_pending_find_responses_written_directly_as_pynetdicom_sends_them(
 
 def test_pending_find_responses_left_to_pynetdicom_when_a_handler_would_see_them() -> None:
     install()
-    dimse = _sending_dimse(_Transport(), handlers=True)
+    dimse = sending_dimse(Transport(), handlers=True)
     assert PendingFindResponses.of(dimse, "1.2.840.10008.5.1.4.1.2.2.1", 1, 5) is None

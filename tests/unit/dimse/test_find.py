@@ -12,7 +12,7 @@ from pydicom.uid import ImplicitVRLittleEndian
 from openvna.dicom.query import Query
 from openvna.dimse.encoding import install
 from openvna.dimse.find import find_matches
-from tests.unit.dimse.test_encoding import _sending_dimse, _Transport
+from tests.unit.dimse.sending import Transport, sending_dimse
 
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
 
@@ -30,12 +30,12 @@ class _Archive:
             yield {"0020000D": {"vr": "UI", "Value": [f"1.2.3.{i}"]}}
 
 
-def _event(transport: _Transport) -> Any:
+def _event(transport: Transport) -> Any:
     identifier = Dataset()
     identifier.QueryRetrieveLevel = "STUDY"
     identifier.StudyInstanceUID = ""
     assoc = SimpleNamespace(
-        dimse=_sending_dimse(transport),
+        dimse=sending_dimse(transport),
         is_established=True,
         acceptor=SimpleNamespace(sop_class_extended={}),
     )
@@ -50,7 +50,7 @@ def _event(transport: _Transport) -> Any:
 
 def test_pending_responses_stop_when_the_association_ends() -> None:
     install()
-    transport = _Transport()
+    transport = Transport()
     event = _event(transport)
     answers = list(find_matches(event, _Archive(event.assoc), "OPENVNA"))
     assert answers == []  # neither more matches nor a final status on an aborted association

@@ -17,7 +17,7 @@ from pynetdicom.dsutils import encode
 
 from openvna.dicom.json import json_to_dataset
 from openvna.dimse.encoding import EncodedIdentifier
-from openvna.dimse.identifier import find_query, response_identifier
+from openvna.dimse.identifier import find_query, implicit_little_endian, response_identifier
 
 MATCH: dict[str, Any] = {
     "0020000D": {"vr": "UI", "Value": ["1.2.3.4"]},
@@ -50,7 +50,7 @@ def _expected(match: dict[str, Any]) -> Dataset:
     ("syntax", "implicit"), [(ImplicitVRLittleEndian, True), (ExplicitVRLittleEndian, False)]
 )
 def test_plain_values_are_encoded_in_the_contexts_syntax(syntax: str, implicit: bool) -> None:
-    got = response_identifier(MATCH, _query(), "OPENVNA", syntax)
+    got = response_identifier(MATCH, _query(), "OPENVNA", implicit_little_endian(syntax))
     assert isinstance(got, EncodedIdentifier)
     assert got.implicit is implicit
     assert got.data == encode(_expected(MATCH), implicit, True)
@@ -58,14 +58,14 @@ def test_plain_values_are_encoded_in_the_contexts_syntax(syntax: str, implicit: 
 
 @pytest.mark.parametrize("syntax", [ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian])
 def test_other_syntaxes_get_a_dataset(syntax: str) -> None:
-    got = response_identifier(MATCH, _query(), "OPENVNA", syntax)
+    got = response_identifier(MATCH, _query(), "OPENVNA", implicit_little_endian(syntax))
     assert isinstance(got, Dataset)
     assert encode(got, True, True) == encode(_expected(MATCH), True, True)
 
 
 def test_text_beyond_ascii_gets_a_dataset_in_utf8() -> None:
     match = {**MATCH, "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Dürer^Albrecht"}]}}
-    got = response_identifier(match, _query(), "OPENVNA", ImplicitVRLittleEndian)
+    got = response_identifier(match, _query(), "OPENVNA", True)
     assert isinstance(got, Dataset)
     assert got.SpecificCharacterSet == "ISO_IR 192"
     assert str(got.PatientName) == "Dürer^Albrecht"
