@@ -243,12 +243,18 @@ class DimseServer(AssociationServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         if self._shared:
-            # Associations under way; one released but whose thread is ending is not busy.
-            busy = sum(1 for assoc in self.active_associations if assoc.is_established)
+            # Associations under way, those still negotiating included (a peer that connected
+            # a moment before the next is not established yet); one that has ended (released,
+            # aborted, rejected) but whose thread is finishing is not busy.
+            busy = sum(1 for assoc in self.active_associations if not _ended(assoc))
             time.sleep(accept_delay(busy))  # an idle sibling accepts meanwhile
         client, address = self._listening.accept()  # BlockingIOError: another process took it
         client.setblocking(True)
         return client, address
+
+
+def _ended(assoc: Association) -> bool:
+    return assoc.is_released or assoc.is_aborted or assoc.is_rejected
 
 
 def start(settings: Settings, archive: Archive, sock: socket.socket) -> DimseServer:

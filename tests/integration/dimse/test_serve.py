@@ -5,6 +5,7 @@ QIDO-RS and by C-FIND, with the server's memory (PSS of its tree, as bench/ meas
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -125,5 +126,38 @@ def test_a_second_association_goes_to_the_idle_process(tmp_path: Path) -> None:
                 spread += len(serving_pids(dimse_port, ports, pids)) == 2
             finally:
                 for assoc in pair:
+                    assoc.release()
+        assert spread >= 9, f"{spread} of 10 pairs served by two processes"
+
+
+def test_a_peer_still_negotiating_makes_its_process_busy(tmp_path: Path) -> None:
+    """Two peers that connect together: the first has not sent its A-ASSOCIATE-RQ yet when the
+    second connects (storescu runs started at once), and its process counts it as busy, so the
+    second goes to the idle process. Counting established associations only, both landed in one
+    process in about half of such pairs."""
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    dimse_port = free_port()
+    # The silent peers' associations end once their ACSE timeout has passed (pynetdicom waits
+    # that long for a request that will not come): the server then stops at once.
+    environ = {"OPENVNA_DIMSE__PROCESSES": "2", "OPENVNA_DIMSE__TIMEOUT": "1"}
+    with serve_process(tmp_path / "data", "--dimse-port", str(dimse_port), environ=environ) as (
+        _,
+        server,
+    ):
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        pids = [int(pid) for pid in children]
+        ae = AE(ae_title="PAIRS")
+        ae.add_requested_context(Verification)
+        spread = 0
+        for _ in range(10):
+            with socket.create_connection(("127.0.0.1", dimse_port)) as silent:
+                assoc = ae.associate("127.0.0.1", dimse_port, ae_title=AE_TITLE)
+                try:
+                    assert assoc.is_established
+                    ports = [silent.getsockname()[1], assoc.dul.socket.socket.getsockname()[1]]
+                    spread += len(serving_pids(dimse_port, ports, pids)) == 2
+                finally:
                     assoc.release()
         assert spread >= 9, f"{spread} of 10 pairs served by two processes"
