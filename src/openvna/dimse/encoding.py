@@ -120,8 +120,13 @@ _COMMANDS: dict[tuple[type, bool], tuple[int, tuple[tuple[int, str, str], ...], 
     (C_MOVE, True): (0x8021, _SUB_OPERATIONS, "Identifier"),
 }
 _LEFT_OUT = ("ErrorComment", "OffendingElement", "ErrorID")  # elements written by pynetdicom
+# The responses above by Command Field, for reading them back (``decode_response``).
+_RESPONSES = {
+    shape[0]: (kind, *shape[1:]) for (kind, response), shape in _COMMANDS.items() if response
+}
 _MODULES = (pynetdicom.dimse_messages, pynetdicom.service_class, pynetdicom.association)
 _P_DATA_TF = 0x04  # PDU type (PS3.8 Table 9-22)
+_LAST_COMMAND = 0x03  # message control header: a command set's last fragment (PS3.8 E.2)
 # Events whose handlers would miss what a batch skips: the message, each PDU, each transition.
 _SENT_EVENTS = (evt.EVT_DIMSE_SENT, evt.EVT_PDU_SENT, evt.EVT_DATA_SENT, evt.EVT_FSM_TRANSITION)
 SEND_BATCH = 1 << 20  # bytes of PDUs handed to the DUL at once (a larger message: several)
@@ -345,6 +350,63 @@ def _is_response(primitive: object) -> bool:
     return getattr(primitive, "MessageIDBeingRespondedTo", None) is not None
 
 
+def decode_response(command: bytes | memoryview, context_id: int) -> Any | None:
+    """The primitive pynetdicom's ``message_to_primitive`` makes of a response's command set
+    (implicit VR little endian, PS3.7 §6.3.1) that announces no data set and holds only elements
+    ``command_set`` writes for its kind (Tables 9.3-2, 9.3-4, 9.3-6, 9.3-8: no error comment,
+    offending element or error ID); None for any other message, which pynetdicom decodes."""
+    elements = _command_elements(command)
+    if elements is None or _us(elements.pop(0x0800, b"")) != _NO_DATA_SET:
+        return None
+    elements.pop(0x0000, None)  # the group length, checked by the reading of the elements
+    shape = _RESPONSES.get(_us(elements.pop(0x0100, b"")) or 0)
+    if shape is None:
+        return None
+    kind, fields, payload = shape
+    known = {element: (vr, name) for element, vr, name in fields}
+    if not elements.keys() <= known.keys():
+        return None
+    response = kind()
+    try:
+        for element, value in elements.items():
+            vr, name = known[element]
+            decoded = _us(value) if vr == "US" else value.decode("ascii").rstrip("\0 ")
+            if decoded is None or decoded == "":
+                return None
+            setattr(response, name, decoded)
+    except (UnicodeDecodeError, ValueError, TypeError):  # pynetdicom's setters refuse it too
+        return None
+    if kind is not C_STORE:
+        setattr(response, payload, BytesIO())  # pynetdicom's empty data set for these
+    response._context_id = context_id
+    return response
+
+
+def _command_elements(command: bytes | memoryview) -> dict[int, bytes] | None:
+    """The group 0000 elements of an implicit VR little endian command set, or None when they
+    do not fill it exactly or the group length disagrees."""
+    data = bytes(command)
+    elements: dict[int, bytes] = {}
+    at = 0
+    while at < len(data):
+        if at + 8 > len(data):
+            return None
+        group, element, length = struct.unpack_from("<HHI", data, at)
+        end = at + 8 + length
+        if group != 0 or end > len(data) or element in elements:
+            return None
+        elements[element] = data[at + 8 : end]
+        at = end
+    group_length = elements.get(0x0000)
+    if group_length is None or len(group_length) != 4:
+        return None
+    return elements if struct.unpack("<I", group_length)[0] == len(data) - 12 else None
+
+
+def _us(value: bytes) -> int | None:
+    return int(struct.unpack("<H", value)[0]) if len(value) == 2 else None
+
+
 def _message_data(
     primitive: Any, payload: str, context_id: int, pdu_length: int
 ) -> Iterator[bytes | memoryview]:
@@ -501,6 +563,37 @@ def _is_pending_find(primitive: object) -> bool:
     return isinstance(primitive, C_FIND) and primitive.Status in _PENDING
 
 
+def _with_fast_receive(original: Callable[..., None]) -> Callable[..., None]:
+    def receive_primitive(self: DIMSEServiceProvider, primitive: P_DATA) -> None:
+        if not _received_response(self, primitive):
+            original(self, primitive)
+
+    receive_primitive.fast_path = True  # type: ignore[attr-defined]
+    return receive_primitive
+
+
+def _received_response(dimse: DIMSEServiceProvider, primitive: P_DATA) -> bool:
+    """Queue a response that is one whole command set ``decode_response`` reads, as pynetdicom
+    queues the messages it decodes; False when pynetdicom must decode it (another message's
+    fragments came before it, a handler is bound to the received message, or another kind)."""
+    pdvs = primitive.presentation_data_value_list
+    if len(pdvs) != 1:
+        return False
+    context_id, data = pdvs[0]
+    if data[0] & _LAST_COMMAND != _LAST_COMMAND:
+        return False
+    underway = dimse.message
+    if underway is not None and underway.encoded_command_set.tell():
+        return False
+    if dimse.assoc.get_handlers(evt.EVT_DIMSE_RECV):
+        return False
+    response = decode_response(memoryview(data)[1:], context_id)
+    if response is None:
+        return False
+    dimse.msg_queue.put((context_id, response))
+    return True
+
+
 def _with_fast_path(original: Encoder) -> Encoder:
     def encode(
         ds: Dataset, is_implicit_vr: bool, is_little_endian: bool, deflated: bool = False
@@ -526,4 +619,8 @@ def install() -> None:
     if not getattr(DIMSEServiceProvider.send_msg, "fast_path", False):
         DIMSEServiceProvider.send_msg = _with_fast_send(  # type: ignore[method-assign]
             DIMSEServiceProvider.send_msg
+        )
+    if not getattr(DIMSEServiceProvider.receive_primitive, "fast_path", False):
+        DIMSEServiceProvider.receive_primitive = _with_fast_receive(  # type: ignore[method-assign]
+            DIMSEServiceProvider.receive_primitive
         )

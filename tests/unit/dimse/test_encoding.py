@@ -6,6 +6,7 @@ import socket
 import struct
 from io import BytesIO
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pynetdicom.service_class
@@ -16,16 +17,18 @@ from pydicom import Dataset
 from pydicom.dataset import Dataset as PlainDataset
 from pydicom.sequence import Sequence
 from pynetdicom.dimse import _RQ_TO_MESSAGE, _RSP_TO_MESSAGE, DIMSEServiceProvider
-from pynetdicom.dimse_messages import C_FIND_RSP, C_STORE_RQ
+from pynetdicom.dimse_messages import C_FIND_RSP, C_STORE_RQ, DIMSEMessage
 from pynetdicom.dimse_primitives import C_FIND, C_GET, C_MOVE, C_STORE
 from pynetdicom.dsutils import encode
 from pynetdicom.pdu import P_DATA_TF
+from pynetdicom.pdu_primitives import P_DATA
 
 from openvna.dicom.json import json_to_dataset
 from openvna.dimse.encoding import (
     SEND_BATCH,
     EncodedIdentifier,
     PendingFindResponses,
+    decode_response,
     encode_json,
     encode_simple,
     install,
@@ -445,3 +448,109 @@ def test_pending_find_responses_left_to_pynetdicom_when_a_handler_would_see_them
     install()
     dimse = sending_dimse(Transport(), handlers=True)
     assert PendingFindResponses.of(dimse, "1.2.840.10008.5.1.4.1.2.2.1", 1, 5) is None
+
+
+def _response(kind: type, status: int, **values: Any) -> Any:
+    primitive = kind()
+    primitive.MessageIDBeingRespondedTo = 9
+    primitive.Status = status
+    for name, value in values.items():
+        setattr(primitive, name, value)
+    return primitive
+
+
+def _command_pdv(primitive: object) -> bytes:
+    """The one PDV (message control header, command set) pynetdicom sends for a response with
+    no data set."""
+    message = _RSP_TO_MESSAGE[type(primitive)]()
+    message.primitive_to_message(primitive)
+    [pdata] = message.encode_msg(3, 0)
+    [(_, pdv)] = pdata.presentation_data_value_list
+    return bytes(pdv)
+
+
+def _pynetdicom_decoded(pdv: bytes) -> Any:
+    pdata = P_DATA()
+    pdata.presentation_data_value_list.append((3, pdv))
+    message = DIMSEMessage()
+    assert message.decode_msg(pdata)
+    return message.message_to_primitive()
+
+
+def _attributes(primitive: object) -> dict[str, Any]:
+    names = [n for n in dir(type(primitive)) if n[0].isupper()] + ["_context_id"]
+    found = {n: getattr(primitive, n) for n in names}
+    return {n: v.getvalue() if isinstance(v, BytesIO) else v for n, v in found.items()}
+
+
+SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2"
+COUNTS = {
+    "NumberOfRemainingSuboperations": 4,
+    "NumberOfCompletedSuboperations": 195,
+    "NumberOfFailedSuboperations": 1,
+    "NumberOfWarningSuboperations": 0,
+}
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        _response(C_STORE, 0x0000, AffectedSOPClassUID=SOP_CLASS, AffectedSOPInstanceUID="1.2.3"),
+        _response(C_STORE, 0xB007, AffectedSOPClassUID=SOP_CLASS, AffectedSOPInstanceUID="1.23"),
+        _response(C_STORE, 0xA700),  # the UIDs are optional in a response (U)
+        _response(C_FIND, 0x0000, AffectedSOPClassUID="1.2.840.10008.5.1.4.1.2.2.1"),
+        _response(C_GET, 0xB000, AffectedSOPClassUID="1.2.840.10008.5.1.4.1.2.2.3", **COUNTS),
+        _response(C_MOVE, 0xFF00, AffectedSOPClassUID="1.2.840.10008.5.1.4.1.2.2.2", **COUNTS),
+    ],
+)
+def test_a_response_read_as_pynetdicom_reads_it(response: object) -> None:
+    pdv = _command_pdv(response)
+    fast = decode_response(memoryview(pdv)[1:], 3)
+    assert fast is not None
+    assert type(fast) is type(response)
+    assert _attributes(fast) == _attributes(_pynetdicom_decoded(pdv))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        _command_pdv(_response(C_STORE, 0xA700, ErrorComment="disk full"))[1:],  # optional
+        _command_pdv(_response(C_STORE, 0x0000))[1:-2],  # cut short
+        _command_pdv(_response(C_STORE, 0x0000))[1:] + b"\x00\x00\x00\x09\x02\x00\x00\x00\x00\x00",
+        _command_pdv(_response(C_STORE, 0x0000))[1:].replace(b"\x01\x80", b"\x30\x80"),  # C-ECHO
+    ],
+    ids=["error comment", "truncated", "status twice", "another kind"],
+)
+def test_other_responses_left_to_pynetdicom(command: bytes) -> None:
+    assert decode_response(command, 3) is None
+
+
+@pytest.mark.parametrize("handlers", [False, True])
+def test_a_response_received_is_queued_read_directly(handlers: bool) -> None:
+    install()
+    seen: list[Any] = []
+    bound = [(seen.append, None)] if handlers else []
+    assoc = SimpleNamespace(
+        get_handlers=lambda event: bound, _abort_nonblocking=None, _abort_blocking=None
+    )
+    dimse = DIMSEServiceProvider(assoc)  # type: ignore[arg-type]
+    pdata = P_DATA()
+    pdata.presentation_data_value_list.append((3, _command_pdv(_response(C_STORE, 0xB007))))
+    dimse.receive_primitive(pdata)
+    context_id, response = dimse.msg_queue.get(block=False)
+    assert (context_id, type(response), response.Status) == (3, C_STORE, 0xB007)
+    # pynetdicom's decoder ran, and its event was triggered, only for a handler bound to it
+    assert [e.message.command_set.Status for e in seen] == ([0xB007] if handlers else [])
+
+
+def test_a_response_after_another_messages_fragment_is_pynetdicoms() -> None:
+    install()
+    dimse = DIMSEServiceProvider(SimpleNamespace(get_handlers=lambda event: []))  # type: ignore[arg-type]
+    pdv = _command_pdv(_response(C_STORE, 0x0000))
+    first, rest = pdv[:20], pdv[20:]
+    for control, part in ((0x01, first[1:]), (0x03, rest)):  # one command set in two fragments
+        pdata = P_DATA()
+        pdata.presentation_data_value_list.append((3, bytes([control]) + part))
+        dimse.receive_primitive(pdata)
+    context_id, response = dimse.msg_queue.get(block=False)
+    assert (context_id, response.Status, response.MessageIDBeingRespondedTo) == (3, 0x0000, 9)
