@@ -28,6 +28,12 @@ messages are pynetdicom's P-DATA primitives, encoded by pynetdicom. A data set s
 set no maximum PDU length is cut into ``SEND_BATCH`` fragments (pynetdicom sends one, and reads a
 stored file whole for it): the memory a C-GET or C-MOVE holds stays bounded.
 
+Responses come back the other way: pynetdicom decodes each command set with pydicom and fills
+its primitive by trying every element against the primitive's attributes, 162 µs for the
+C-STORE-RSP each C-GET or C-MOVE sub-operation waits for. ``decode_response`` reads a response
+holding only the elements ``command_set`` writes for its kind (21 µs), and ``install`` makes
+pynetdicom's receiving queue it as pynetdicom would; any other message is pynetdicom's.
+
 Every message then goes to the DUL as its PDUs already encoded, up to ``SEND_BATCH`` bytes at a
 time (``reactor.WakingDUL.send_message``: written by the sending thread, or one pass of the DUL
 and one write, instead of one pass per PDU), unless a handler is bound to an event that would
@@ -612,7 +618,8 @@ def _with_fast_path(original: Encoder) -> Encoder:
 
 
 def install() -> None:
-    """Make pynetdicom's modules encode through ``encode_simple`` first (once per process)."""
+    """Make pynetdicom's modules encode through ``encode_simple`` first, send through
+    ``message_pdus`` and read responses through ``decode_response`` (once per process)."""
     for module in _MODULES:
         if not getattr(module.encode, "fast_path", False):
             module.encode = _with_fast_path(module.encode)  # type: ignore[attr-defined]
