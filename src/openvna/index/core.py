@@ -1,7 +1,8 @@
 """The ``Index`` service object: transactions, the SQLite writer lock and error translation.
 
-SQLite allows one writer at a time, so writes are serialised by a lock in this process (the web
-thread pool calls ``add_instance`` concurrently) and readers run in parallel under WAL. On
+SQLite allows one writer at a time, so writes are serialised by ``WriterLock``: among the threads
+of a process (the web thread pool calls ``add_instance`` concurrently) and among the processes
+writing to the index; readers run in parallel under WAL. On
 PostgreSQL writers run concurrently and rely on upserts (see ``index.write``). Database failures
 become IndexUnavailable (503) at this boundary; the service never sees SQLAlchemy errors.
 """
@@ -9,7 +10,10 @@ become IndexUnavailable (503) at this boundary; the service never sees SQLAlchem
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Protocol, TypeVar
@@ -39,13 +43,68 @@ _ATTEMPTS = 3
 PAGE = 500
 
 
+def lock_file(database: str) -> str | None:
+    """The file beside a SQLite database that its writers lock (None: a database in memory)."""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return f"{database}.lock"
+
+
+class WriterLock:
+    """SQLite's one writer at a time, taken before ``BEGIN IMMEDIATE``: a lock of this
+    process's threads and, for a database in a file, an exclusive ``flock`` on ``path``, which
+    every process writing to it takes (``openvna serve``'s HTTP workers and DIMSE processes,
+    ``openvna import``). Without it, a process finding another's write under way slept in
+    SQLite's busy handler, 1 ms first then longer, however soon the write ended: with two
+    C-STORE associations in two processes, a tenth of the index writes took over 1.8-2.1 ms
+    (1.4-1.65 ms with it; the median 0.7 ms either way). A ``flock`` waiter wakes when the lock
+    is released. Reentrant in a thread; the file is
+    opened per process (a descriptor inherited through ``fork`` would share its lock)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._fd = -1
+        self._pid = 0
+
+    def __enter__(self) -> WriterLock:
+        self._threads.acquire()
+        try:
+            if self._depth == 0 and self.path is not None:
+                fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self.path is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _descriptor(self) -> int:
+        if self._pid != os.getpid():
+            assert self.path is not None
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._pid = os.getpid()
+            weakref.finalize(self, os.close, self._fd)
+        return self._fd
+
+
 class Index:
     """The SQL index of one archive (docs/internals.md, ``openvna.index``)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_lock: contextlib.AbstractContextManager[object] = (
-            threading.RLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+            WriterLock(lock_file(engine.url.database or ""))
+            if engine.dialect.name == "sqlite"
+            else contextlib.nullcontext()
         )
         # An in-memory SQLite database is one connection shared by all threads: readers too
         # must take turns on it.

@@ -8,7 +8,6 @@ requires. PostgreSQL needs nothing special: ``postgresql+psycopg://...``.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from openvna.errors import IndexUnavailable
-from openvna.index.core import WRITE_OPTION, Index
+from openvna.index.core import WRITE_OPTION, Index, WriterLock, lock_file
 from openvna.index.extract import body_part, reasons
 from openvna.index.schema import (
     SCHEMA_VERSION,
@@ -82,19 +81,11 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
     """Let one process at a time create or check the schema: any number of servers and
     imports may open a new index at the same moment, and the others wait for the first
     (without it SQLite's switch to WAL or a concurrent CREATE TABLE answered "database is
-    locked" or a duplicate-table error to the losers). SQLite: an exclusive ``flock`` on a file
-    beside the database; PostgreSQL: a session advisory lock."""
-    database = engine.url.database or ""
+    locked" or a duplicate-table error to the losers). SQLite: the writers' lock (``WriterLock``,
+    an exclusive ``flock`` on a file beside the database); PostgreSQL: a session advisory lock."""
     if engine.url.get_backend_name() == "sqlite":
-        if database in ("", ":memory:") or database.startswith("file:"):
+        with WriterLock(lock_file(engine.url.database or "")):
             yield
-            return
-        with open(f"{database}.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
         return
     with engine.connect() as connection:
         connection.exec_driver_sql(f"SELECT pg_advisory_lock({_SCHEMA_LOCK_KEY})")
