@@ -2,9 +2,9 @@
 
 SQLite allows one writer at a time, so writes are serialised by ``WriterLock``: among the threads
 of a process (the web thread pool calls ``add_instance`` concurrently) and among the processes
-writing to the index; readers run in parallel under WAL. On
-PostgreSQL writers run concurrently and rely on upserts (see ``index.write``). Database failures
-become IndexUnavailable (503) at this boundary; the service never sees SQLAlchemy errors.
+writing to the index; readers run in parallel under WAL. On PostgreSQL writers run concurrently
+and rely on upserts (see ``index.write``). Database failures become IndexUnavailable (503) at
+this boundary; the service never sees SQLAlchemy errors.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class WriterLock:
     SQLite's busy handler, 1 ms first then longer, however soon the write ended: with two
     C-STORE associations in two processes, a tenth of the index writes took over 1.8-2.1 ms
     (1.4-1.65 ms with it; the median 0.7 ms either way). A ``flock`` waiter wakes when the lock
-    is released. Reentrant in a thread; the file is
-    opened per process (a descriptor inherited through ``fork`` would share its lock)."""
+    is released. Reentrant in a thread; the file is opened per process (a descriptor inherited
+    through ``fork`` would share its lock)."""
 
     def __init__(self, path: str | None) -> None:
         self.path = path
