@@ -24,7 +24,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pynetdicom import AE, _config, evt
@@ -55,7 +55,15 @@ from openvna.dimse.worklist import MODALITY_WORKLIST_FIND, is_worklist_find, wor
 from openvna.settings import Settings
 from openvna.ups import Workitems
 
-__all__ = ["ArchiveEntity", "DimseServer", "build_entity", "serve", "server_on", "start"]
+__all__ = [
+    "ArchiveEntity",
+    "DimseServer",
+    "build_entity",
+    "busy_associations",
+    "serve",
+    "server_on",
+    "start",
+]
 
 log = logging.getLogger("openvna.dimse")
 
@@ -243,18 +251,21 @@ class DimseServer(AssociationServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         if self._shared:
-            # Associations under way, those still negotiating included (a peer that connected
-            # a moment before the next is not established yet); one that has ended (released,
-            # aborted, rejected) but whose thread is finishing is not busy.
-            busy = sum(1 for assoc in self.active_associations if not _ended(assoc))
+            busy = busy_associations(self.active_associations)
             time.sleep(accept_delay(busy))  # an idle sibling accepts meanwhile
         client, address = self._listening.accept()  # BlockingIOError: another process took it
         client.setblocking(True)
         return client, address
 
 
-def _ended(assoc: Association) -> bool:
-    return assoc.is_released or assoc.is_aborted or assoc.is_rejected
+def busy_associations(associations: Iterable[Association]) -> int:
+    """How many of a process's associations are under way, those still negotiating included:
+    two peers that connect together (storescu runs started at once) reach a process before the
+    first has sent its A-ASSOCIATE-RQ, and counting established ones only, that process took
+    both (1 run of 8 of two storescu: 277-317 inst/s against 390-470 when spread). One that has
+    ended (released, aborted, rejected) but whose thread is finishing is not busy."""
+    ended = ("is_released", "is_aborted", "is_rejected")
+    return sum(1 for assoc in associations if not any(getattr(assoc, flag) for flag in ended))
 
 
 def start(settings: Settings, archive: Archive, sock: socket.socket) -> DimseServer:
