@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from pydicom import dcmread
 from pydicom.uid import generate_uid
 
@@ -66,6 +66,33 @@ def test_patients_lead_to_their_studies(page: Page, demo_server) -> None:
     patient.click()
     expect(page.locator("#studies tbody tr")).to_have_count(1)
     expect(page.locator("#studies tbody tr").first).to_contain_text("XR CHEST PA AND LATERAL")
+
+
+def test_a_view_left_behind_does_not_show_over_the_next(page: Page, demo_server) -> None:
+    """The list of all patients still loading when the address changes to a search, the user
+    picks a patient and gets their studies: when the first list arrives at last, the studies
+    stay (seen in CI: a late patients list covered the studies view, and the click on a patient
+    found the list being replaced)."""
+    base, _ = demo_server
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # Playwright cannot take a bound builtin as a handler
+        held.append(route)
+
+    page.route("**/fhir/Patient?_count=25", hold)  # the list of all patients, held back
+    _enter(page, base)
+    with page.expect_request("**/fhir/Patient?_count=25"):
+        page.click("text=Patients")  # its list does not come
+    page.evaluate("location.hash = '#/patients?name=SIIM'")  # the address changed meanwhile
+    page.locator("#patients tbody tr", has_text="siimjoe").click()
+    studies = page.locator("#studies tbody tr")
+    expect(studies).to_have_count(1)
+    [late] = held
+    with page.expect_response(lambda response: response.url.endswith("/fhir/Patient?_count=25")):
+        late.continue_()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#patients")).to_have_count(0)
+    expect(studies).to_have_count(1)
 
 
 def test_study_links_thumbnails_and_tags(page: Page, demo_server) -> None:

@@ -52,7 +52,22 @@ async function request(url, options = {}) {
 }
 
 function failure(error) {
+  if (error === STALE) return;
   show(el("p", { class: "error", role: "alert" }, String(error.message || error)));
+}
+
+// A view loads, then shows: one left behind by a newer view (the address changed while it
+// loaded) must not show over it. Each view takes the view count when it starts and checks it
+// after every load.
+const STALE = new Error("stale view");
+let views = 0;
+
+function loading() {
+  const mine = ++views;
+  return (result) => {
+    if (mine !== views) throw STALE;
+    return result;
+  };
 }
 
 function dicomDate(text) {
@@ -96,8 +111,9 @@ async function studiesView(params) {
   for (const field of ["PatientBirthDate", "StudyDescription", "NumberOfStudyRelatedSeries"]) {
     query.append("includefield", field);
   }
+  const current = loading();
   show(form, el("p", { class: "muted" }, "Searching..."));
-  const studies = await request(`${DW}/studies?${query}`);
+  const studies = current(await request(`${DW}/studies?${query}`));
   const more = studies.length > size;
   const rows = studies.slice(0, size).map((ds) => el("tr", {
     class: "row", "data-study": value(ds, "0020000D"),
@@ -135,8 +151,9 @@ async function patientsView(params, bundleUrl) {
   el("button", { type: "submit" }, "Search"));
   const first = new URLSearchParams({ _count: 25 });
   if (params.get("name")) first.set("name", params.get("name"));
-  const bundle = await request(bundleUrl || `/fhir/Patient?${first}`,
-    { headers: { Accept: "application/fhir+json" } });
+  const current = loading();
+  const bundle = current(await request(bundleUrl || `/fhir/Patient?${first}`,
+    { headers: { Accept: "application/fhir+json" } }));
   const rows = (bundle.entry || []).map(({ resource }) => {
     const id = ((resource.identifier || [])[0] || {}).value || "";
     const name = (resource.name || [])[0] || {};
@@ -168,9 +185,10 @@ function linkField(label, url) {
 }
 
 async function studyView(study) {
-  const [ds] = await request(`${DW}/studies?StudyInstanceUID=${study}&includefield=all`);
+  const current = loading();
+  const [ds] = current(await request(`${DW}/studies?StudyInstanceUID=${study}&includefield=all`));
   if (!ds) throw new Error("404: this study is not in the archive");
-  const series = await request(`${DW}/studies/${study}/series`);
+  const series = current(await request(`${DW}/studies/${study}/series`));
   const origin = location.origin;
   const actions = el("div", { class: "actions" },
     el("a", { class: "button", href: `/viewer/viewer?StudyInstanceUIDs=${study}`, target: "_blank",
@@ -222,7 +240,8 @@ async function remove(url, after) {
 }
 
 async function seriesView(study, series) {
-  const instances = await request(`${DW}/studies/${study}/series/${series}/instances`);
+  const current = loading();
+  const instances = current(await request(`${DW}/studies/${study}/series/${series}/instances`));
   instances.sort((a, b) => Number(value(a, "00200013")) - Number(value(b, "00200013")));
   const base = `${DW}/studies/${study}/series/${series}`;
   show(
@@ -305,7 +324,8 @@ function tagTable(rows) {
 }
 
 async function instanceView(study, series, sop) {
-  const rows = await request(`/ui/api/studies/${study}/series/${series}/instances/${sop}/tags`);
+  const current = loading();
+  const rows = current(await request(`/ui/api/studies/${study}/series/${series}/instances/${sop}/tags`));
   show(
     el("p", {}, el("a", { href: `#/series/${study}/${series}` }, "← series")),
     el("div", { class: "actions" },
