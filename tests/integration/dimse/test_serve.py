@@ -15,7 +15,7 @@ import pytest
 from bench.servers import MemorySampler
 from tests.factories import make_instance
 from tests.integration.dimse.conftest import AE_TITLE, free_port
-from tests.processes import serve_process, serving_pids
+from tests.processes import serve_process
 from tests.tools import needs_dcmtk
 
 pytestmark = [pytest.mark.integration, needs_dcmtk]
@@ -97,33 +97,3 @@ def test_eight_storescu_associations_at_once_all_land(tmp_path: Path) -> None:
         )
         assert find.returncode == 0, find.stderr
         assert len(list(out.glob("rsp*.dcm"))) == 800, (find.stdout + find.stderr)[-1500:]
-
-
-def test_a_second_association_goes_to_the_idle_process(tmp_path: Path) -> None:
-    """With two DIMSE processes, an association opened while the other is held goes to the
-    process that serves none (openvna.balance), not to whichever wakes first: each pair shares
-    nothing. Without the deferral about half the pairs landed in one process."""
-    from pynetdicom import AE
-    from pynetdicom.sop_class import Verification
-
-    dimse_port = free_port()
-    environ = {"OPENVNA_DIMSE__PROCESSES": "2"}
-    with serve_process(tmp_path / "data", "--dimse-port", str(dimse_port), environ=environ) as (
-        _,
-        server,
-    ):
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        pids = [int(pid) for pid in children]
-        ae = AE(ae_title="PAIRS")
-        ae.add_requested_context(Verification)
-        spread = 0
-        for _ in range(10):
-            pair = [ae.associate("127.0.0.1", dimse_port, ae_title=AE_TITLE) for _ in range(2)]
-            try:
-                assert all(assoc.is_established for assoc in pair)
-                ports = [assoc.dul.socket.socket.getsockname()[1] for assoc in pair]
-                spread += len(serving_pids(dimse_port, ports, pids)) == 2
-            finally:
-                for assoc in pair:
-                    assoc.release()
-        assert spread >= 9, f"{spread} of 10 pairs served by two processes"
