@@ -71,34 +71,3 @@ def _answers(url: str, process: subprocess.Popen[bytes], headers: dict[str, str]
             pass
         time.sleep(0.05)
     return False
-
-
-def server_pid(server_port: int, client_port: int, pids: list[int]) -> int | None:
-    """Which of ``pids`` holds the server end of the connection from ``client_port`` (Linux:
-    /proc/net/tcp gives the socket's inode, /proc/<pid>/fd the process holding it)."""
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = fields[1], fields[2]
-        if (
-            int(local.split(":")[1], 16) == server_port
-            and int(remote.split(":")[1], 16) == client_port
-        ):
-            inode = fields[9]
-    for pid in pids:
-        fds = Path(f"/proc/{pid}/fd")
-        for fd in fds.iterdir():
-            try:
-                if fd.readlink().name == f"socket:[{inode}]":
-                    return pid
-            except OSError:
-                continue
-    return None
-
-
-def serving_pids(server_port: int, client_ports: list[int], pids: list[int]) -> set[int]:
-    """The processes of ``pids`` that serve the connections from ``client_ports`` (each must be
-    served by one of them)."""
-    owners = {server_pid(server_port, port, pids) for port in client_ports}
-    assert None not in owners, (owners, pids)
-    return {pid for pid in owners if pid is not None}

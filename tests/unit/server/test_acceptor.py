@@ -3,6 +3,7 @@ at a time, and uvicorn's own server for a process alone on its socket."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import http.client
 import socket
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from openvna.balance import accept_delay
 from openvna.server import acceptor
 from openvna.server import http as server_http
 from openvna.server.acceptor import SharedSocketServer
@@ -136,3 +138,34 @@ def test_an_accept_that_fails_for_want_of_descriptors_is_retried_not_spun_on(
         sock.close()
     assert sock.refusals == 0
     assert "accepting a connection failed, retrying" in caplog.text
+
+
+@pytest.mark.parametrize(("held", "accepting", "wait"), [(0, 0, None), (1, 0, 1), (2, 1, 3)])
+def test_a_worker_holding_connections_waits_before_it_accepts(
+    monkeypatch: pytest.MonkeyPatch, held: int, accepting: int, wait: int | None
+) -> None:
+    """The wait that lets an idle sibling take a connection (``openvna.balance``): none for a
+    worker serving nothing, ``accept_delay`` of the connections it holds or is taking
+    otherwise. Whether the sibling is scheduled within it is the kernel's affair, so this
+    checks the wait itself rather than where connections land."""
+    sock = _listening()
+    server = SharedSocketServer(uvicorn.Config(_hello, log_config=None, lifespan="off"), sock)
+    server.server_state.connections.update(object() for _ in range(held))  # type: ignore[misc]
+    server._accepting = accepting
+    accepted: list[bool] = []
+    monkeypatch.setattr(server, "_accept", lambda: accepted.append(True))
+    delays: list[float] = []
+
+    async def readable() -> None:
+        loop = asyncio.get_running_loop()
+        monkeypatch.setattr(loop, "call_later", lambda delay, *_: delays.append(delay))
+        server._readable()
+
+    try:
+        asyncio.run(readable())
+    finally:
+        sock.close()
+    if wait is None:
+        assert (accepted, delays) == ([True], [])
+    else:
+        assert (accepted, delays) == ([], [accept_delay(wait)])
