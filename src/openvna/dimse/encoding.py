@@ -126,9 +126,12 @@ _COMMANDS: dict[tuple[type, bool], tuple[int, tuple[tuple[int, str, str], ...], 
     (C_MOVE, True): (0x8021, _SUB_OPERATIONS, "Identifier"),
 }
 _LEFT_OUT = ("ErrorComment", "OffendingElement", "ErrorID")  # elements written by pynetdicom
-# The responses above by Command Field, for reading them back (``decode_response``).
+# The responses above by Command Field, for reading them back (``decode_response``): the
+# primitive, its elements by element number (their VR and attribute), its data set attribute.
 _RESPONSES = {
-    shape[0]: (kind, *shape[1:]) for (kind, response), shape in _COMMANDS.items() if response
+    field: (kind, {element: (vr, name) for element, vr, name in fields}, payload)
+    for (kind, response), (field, fields, payload) in _COMMANDS.items()
+    if response
 }
 _MODULES = (pynetdicom.dimse_messages, pynetdicom.service_class, pynetdicom.association)
 _P_DATA_TF = 0x04  # PDU type (PS3.8 Table 9-22)
@@ -368,8 +371,7 @@ def decode_response(command: bytes | memoryview, context_id: int) -> Any | None:
     shape = _RESPONSES.get(_us(elements.pop(0x0100, b"")) or 0)
     if shape is None:
         return None
-    kind, fields, payload = shape
-    known = {element: (vr, name) for element, vr, name in fields}
+    kind, known, payload = shape
     if not elements.keys() <= known.keys():
         return None
     response = kind()
